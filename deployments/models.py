@@ -1,0 +1,1 @@
+"""Tables of the deployments app (filled in by its own issue)."""

@@ -1,0 +1,1 @@
+"""Tables of the experiments app (filled in by its own issue)."""

@@ -1,0 +1,45 @@
+"""Plotly figure builders for the shared pages: data in, figure out, no ORM."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import plotly.graph_objects as go
+
+STATUS_COLOURS = {
+    "succeeded": "#2e7d32",
+    "failed": "#c62828",
+    "cancelled": "#9e9e9e",
+    "running": "#1565c0",
+    "queued": "#f9a825",
+}
+
+BASE_LAYOUT = dict(
+    template="plotly_white",
+    margin=dict(l=60, r=20, t=50, b=50),
+    height=320,
+    font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12),
+    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+)
+
+
+def jobs_per_day(days: list[date], counts: dict[str, list[int]]) -> go.Figure:
+    """Stacked bars of jobs created per day, one colour per final status."""
+    figure = go.Figure()
+    for status, colour in STATUS_COLOURS.items():
+        values = counts.get(status, [0] * len(days))
+        figure.add_bar(
+            x=days,
+            y=values,
+            name=status,
+            marker_color=colour,
+            hovertemplate="%{x|%b %d}: %{y} " + status + "<extra></extra>",
+        )
+    figure.update_layout(
+        **BASE_LAYOUT,
+        barmode="stack",
+        title=dict(text=f"Background jobs per day (last {len(days)} days)", x=0.0),
+        xaxis=dict(title="Day (UTC)", tickformat="%b %d", dtick=86_400_000),
+        yaxis=dict(title="Jobs started (count)", rangemode="tozero", tickformat="d"),
+    )
+    return figure

@@ -1,0 +1,41 @@
+"""FilterSets shared by the API and the HTML lists."""
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+
+from mlops_site.models import AuditEvent, Job
+
+
+class JobFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Job.Status.choices)
+    kind = django_filters.CharFilter(lookup_expr="exact")
+    created_by = django_filters.CharFilter(field_name="created_by__username", label="Started by (username)")
+    mine = django_filters.BooleanFilter(method="filter_mine", label="Only my jobs")
+
+    class Meta:
+        model = Job
+        fields = ["status", "kind", "created_by", "mine"]
+
+    def filter_mine(self, queryset, name, value):
+        if value and self.request is not None and self.request.user.is_authenticated:
+            return queryset.filter(created_by=self.request.user)
+        return queryset
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    actor = django_filters.ModelChoiceFilter(
+        queryset=get_user_model().objects.order_by("username"), to_field_name="username", label="Actor"
+    )
+    action = django_filters.CharFilter(lookup_expr="startswith", label="Action starts with")
+    target_type = django_filters.ModelChoiceFilter(
+        queryset=ContentType.objects.order_by("app_label", "model"), label="Object type"
+    )
+    target_id = django_filters.CharFilter(label="Object id")
+    request_id = django_filters.CharFilter(label="Request id")
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="Since")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Until")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["actor", "action", "target_type", "target_id", "request_id", "since", "until"]

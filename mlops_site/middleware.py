@@ -1,0 +1,41 @@
+"""Request id propagation and login enforcement for pages (the API answers 401 instead)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+
+from mlops_site import context
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Take X-Request-ID from the caller (or make one), expose it to audit rows, echo it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        token = context.request_id.set(request.id)
+        try:
+            response = self.get_response(request)
+        finally:
+            context.request_id.reset(token)
+        response["X-Request-ID"] = request.id
+        return response
+
+
+class PageLoginRequiredMiddleware(LoginRequiredMiddleware):
+    """Redirect anonymous visitors of pages to the login page; leave the API and /healthz alone."""
+
+    exempt_prefixes = ("/api/", "/healthz", "/static/", "/media/")
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.path.startswith(self.exempt_prefixes):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)

@@ -1,0 +1,125 @@
+"""State-changing actions of the shared kernel: API tokens, job control, role changes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from mlops_site import audit, jobs
+from mlops_site.errors import Conflict
+from mlops_site.models import ApiToken, Job
+from mlops_site.roles import ROLE_NAMES
+
+TOKEN_BYTES = 30
+
+
+@transaction.atomic
+def create_api_token(user, *, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """Create a personal token and return it with its key, which is never retrievable again."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the token a name, e.g. the script that will use it."})
+    if len(name) > 100:
+        raise ValidationError({"name": "At most 100 characters."})
+    if expires_in_days is None:
+        expires_in_days = settings.API_TOKEN_DEFAULT_DAYS
+    if not 0 <= expires_in_days <= 3650:
+        raise ValidationError({"expires_in_days": "Between 0 (never expires) and 3650 days."})
+    key = secrets.token_urlsafe(TOKEN_BYTES)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=key[: ApiToken.PREFIX_LENGTH],
+        key_hash=ApiToken.hash_key(key),
+        expires_at=timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    audit.record(
+        actor=user, action="token.created", target=token, after={"name": name, "expires_at": _iso(token.expires_at)}
+    )
+    return token, key
+
+
+@transaction.atomic
+def revoke_api_token(token: ApiToken, *, actor) -> ApiToken:
+    """Revoke a token at once; only its owner (or an admin) may."""
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.user_id != actor.pk and not actor.is_superuser:
+        raise PermissionDenied("You can only revoke your own tokens.")
+    if token.revoked_at:
+        raise Conflict("This token is already revoked.")
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(actor=actor, action="token.revoked", target=token)
+    return token
+
+
+def authenticate_token(key: str) -> ApiToken | None:
+    """The usable token for a key, with its last use noted (at most once a minute, to spare writes)."""
+    token = ApiToken.objects.usable().select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def can_cancel(job: Job, user) -> bool:
+    return job.created_by_id == user.pk or user.has_perm("mlops_site.cancel_any_job")
+
+
+@transaction.atomic
+def cancel_job(job: Job, *, actor) -> Job:
+    """Cancel a queued job at once; ask a running one to stop at its next progress report."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if not can_cancel(job, actor):
+        raise PermissionDenied("Only the person who started this job or an admin can cancel it.")
+    if job.is_finished:
+        raise Conflict(f"The job has already {job.status}.")
+    if job.cancel_requested:
+        raise Conflict("Cancellation was already requested.")
+    before = {"status": job.status}
+    if job.status == Job.Status.QUEUED:
+        job.status = Job.Status.CANCELLED
+        job.finished_at = timezone.now()
+        job.message = "Cancelled before it started"
+    job.cancel_requested = True
+    job.save()
+    audit.record(actor=actor, action="job.cancel_requested", target=job, before=before, after={"status": job.status})
+    return job
+
+
+@transaction.atomic
+def start_selfcheck(*, actor) -> Job:
+    """Queue a self-check: database, artifact storage and a small real scikit-learn fit on a worker."""
+    job = jobs.enqueue(
+        kind="system.selfcheck", task="mlops_site.tasks.run_selfcheck", actor=actor, title="Platform self-check"
+    )
+    audit.record(actor=actor, action="job.started", target=job, after={"kind": job.kind})
+    return job
+
+
+@transaction.atomic
+def set_roles(user, *, roles: list[str], actor) -> None:
+    """Replace a user's roles (the three platform groups); other groups are left alone."""
+    unknown = sorted(set(roles) - set(ROLE_NAMES))
+    if unknown:
+        raise ValidationError({"roles": f"Unknown role(s): {', '.join(unknown)}. Choose from {', '.join(ROLE_NAMES)}."})
+    before = sorted(user.groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))
+    user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES))
+    user.groups.add(*Group.objects.filter(name__in=roles))
+    after = sorted(roles)
+    if before != after:
+        audit.record(
+            actor=actor, action="user.roles_changed", target=user, before={"roles": before}, after={"roles": after}
+        )
+
+
+def _iso(value):
+    return value.isoformat() if value else None

@@ -1,0 +1,71 @@
+"""Template helpers shared by every page: plotly figures, sortable headers, badges."""
+
+from __future__ import annotations
+
+import json
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+@register.simple_tag
+def plotly_figure(figure, div_id: str = ""):
+    """Render a figure without its own copy of plotly.js (base.html loads ours from static)."""
+    html = figure.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=div_id or None)
+    return mark_safe(f'<div class="chart">{html}</div>')
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context, key: str, label: str):
+    """A column header that sorts by `key`, toggling direction, keeping the other query parameters."""
+    request = context["request"]
+    current = context.get("sort", "")
+    params = request.GET.copy()
+    params.pop("page", None)
+    params.pop("partial", None)
+    if current == key:
+        params["sort"], arrow = f"-{key}", " ▲"
+    elif current == f"-{key}":
+        params["sort"], arrow = key, " ▼"
+    else:
+        params["sort"], arrow = f"-{key}", ""
+    return format_html('<a class="sort" href="?{}">{}{}</a>', params.urlencode(), label, arrow)
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context, page_number):
+    params = context["request"].GET.copy()
+    params["page"] = page_number
+    params.pop("partial", None)
+    return "?" + params.urlencode()
+
+
+@register.filter
+def status_badge(status: str):
+    return format_html('<span class="badge badge-{}">{}</span>', status, status)
+
+
+@register.filter
+def pretty_json(value) -> str:
+    if value in (None, "", {}, []):
+        return ""
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+@register.filter
+def duration(value) -> str:
+    if value is None:
+        return "—"
+    seconds = value.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

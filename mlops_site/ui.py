@@ -1,0 +1,53 @@
+"""Shared page helpers: sorting and pagination of lists, dashboard cards that apps contribute."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+
+PAGE_SIZES = (25, 50, 100)
+
+
+def sort_queryset(request, queryset: QuerySet, allowed: dict[str, str], default: str) -> tuple[QuerySet, str]:
+    """Order by ?sort=<key> or ?sort=-<key>, where key is one of `allowed` (key -> field)."""
+    requested = request.GET.get("sort", default)
+    key = requested.lstrip("-")
+    if key not in allowed:
+        requested, key = default, default.lstrip("-")
+    field = allowed[key]
+    descending = requested.startswith("-")
+    return queryset.order_by(f"-{field}" if descending else field, "-pk"), requested
+
+
+def paginate(request, queryset, per_page: int = 25) -> Page:
+    try:
+        size = int(request.GET.get("page_size", per_page))
+    except ValueError:
+        size = per_page
+    size = size if size in PAGE_SIZES else per_page
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+@dataclass(frozen=True)
+class DashboardCard:
+    label: str
+    url_name: str
+    count: Callable[[], int]
+    hint: str = ""
+    order: int = 100
+
+
+_cards: list[DashboardCard] = []
+
+
+def register_dashboard_card(card: DashboardCard) -> None:
+    """Apps add their headline counts to the home page from AppConfig.ready()."""
+    if all(existing.label != card.label for existing in _cards):
+        _cards.append(card)
+
+
+def dashboard_cards() -> list[DashboardCard]:
+    return sorted(_cards, key=lambda card: card.order)

@@ -1,0 +1,163 @@
+"""Pages of the shared kernel: dashboard, jobs, audit trail, profile and tokens, health."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from mlops_site import charts, selectors, services, ui
+from mlops_site.errors import Conflict
+from mlops_site.filters import AuditEventFilter, JobFilter
+from mlops_site.forms import CreateTokenForm
+from mlops_site.models import AuditEvent, Job
+
+
+def home(request):
+    days, counts = selectors.jobs_per_day(14)
+    context = {
+        "cards": [(card, card.count()) for card in ui.dashboard_cards()],
+        "job_counts": selectors.job_status_counts(),
+        "jobs_chart": charts.jobs_per_day(days, counts),
+        "recent_events": selectors.recent_activity(10),
+        "recent_jobs": Job.objects.select_related("created_by").defer("log", "traceback")[:6],
+    }
+    return render(request, "home.html", context)
+
+
+JOB_SORTS = {
+    "created": "created_at",
+    "status": "status",
+    "kind": "kind",
+    "started": "started_at",
+    "finished": "finished_at",
+}
+
+
+@permission_required("mlops_site.view_job", raise_exception=True)
+def job_list(request):
+    queryset = Job.objects.select_related("created_by").defer("log", "traceback", "params", "result")
+    filterset = JobFilter(request.GET, queryset=queryset, request=request)
+    jobs, sort = ui.sort_queryset(request, filterset.qs, JOB_SORTS, "-created")
+    page = ui.paginate(request, jobs)
+    template = "mlops_site/_job_table.html" if request.GET.get("partial") else "mlops_site/job_list.html"
+    any_active = any(not job.is_finished for job in page.object_list)
+    return render(request, template, {"filter": filterset, "page": page, "sort": sort, "any_active": any_active})
+
+
+@permission_required("mlops_site.view_job", raise_exception=True)
+def job_detail(request, pk: int):
+    job = get_object_or_404(Job.objects.select_related("created_by", "target_type"), pk=pk)
+    return render(
+        request, "mlops_site/job_detail.html", {"job": job, "can_cancel": services.can_cancel(job, request.user)}
+    )
+
+
+@require_POST
+@permission_required("mlops_site.view_job", raise_exception=True)
+def job_cancel(request, pk: int):
+    job = get_object_or_404(Job, pk=pk)
+    try:
+        services.cancel_job(job, actor=request.user)
+    except Conflict as exc:
+        messages.warning(request, exc.message)
+    else:
+        messages.success(request, f"Cancellation of job #{job.pk} requested.")
+    return redirect(job)
+
+
+@require_POST
+@permission_required("mlops_site.add_job", raise_exception=True)
+def selfcheck_start(request):
+    job = services.start_selfcheck(actor=request.user)
+    messages.success(request, "Self-check queued. This page follows it while a worker runs it.")
+    return redirect(job)
+
+
+AUDIT_SORTS = {"time": "created_at", "action": "action", "actor": "actor_name"}
+
+
+@permission_required("mlops_site.view_auditevent", raise_exception=True)
+def audit_list(request):
+    queryset = AuditEvent.objects.select_related("target_type")
+    filterset = AuditEventFilter(request.GET, queryset=queryset, request=request)
+    events, sort = ui.sort_queryset(request, filterset.qs, AUDIT_SORTS, "-time")
+    page = ui.paginate(request, events, per_page=50)
+    return render(request, "mlops_site/audit_list.html", {"filter": filterset, "page": page, "sort": sort})
+
+
+def profile(request):
+    form = CreateTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, key = services.create_api_token(
+                request.user, name=form.cleaned_data["name"], expires_in_days=form.cleaned_data["expires_in_days"]
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            request.session["new_token"] = {"name": token.name, "key": key}
+            messages.success(request, f"Token “{token.name}” created. Copy it now: it will not be shown again.")
+            return redirect("profile")
+    context = {
+        "form": form,
+        "tokens": request.user.api_tokens.all(),
+        "new_token": request.session.pop("new_token", None),
+    }
+    return render(request, "mlops_site/profile.html", context)
+
+
+@require_POST
+def token_revoke(request, pk: int):
+    token = get_object_or_404(request.user.api_tokens, pk=pk)
+    try:
+        services.revoke_api_token(token, actor=request.user)
+    except (Conflict, PermissionDenied) as exc:
+        messages.warning(request, str(getattr(exc, "message", exc)))
+    else:
+        messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("profile")
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    """200 when the database and the job broker answer, 503 otherwise. No login needed."""
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # report, don't raise: this is the health endpoint
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_broker() -> str:
+    try:
+        from django_q.brokers import get_broker
+
+        broker = get_broker()
+        if not broker.ping():
+            return "error: no answer"
+        broker.queue_size()
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def placeholder(request, *, title: str, lead: str, coming: list[str], api_hint: str = ""):
+    """An honest empty page for a capability that a later issue fills in."""
+    return render(request, "placeholder.html", {"title": title, "lead": lead, "coming": coming, "api_hint": api_hint})

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    """Drift, performance, alert rules, alerts, notifications, retraining policies."""
+
+    name = "monitoring"

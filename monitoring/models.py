@@ -1,0 +1,1 @@
+"""Tables of the monitoring app (filled in by its own issue)."""

@@ -1,0 +1,1 @@
+"""Tables of the registry app (filled in by its own issue)."""

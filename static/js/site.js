@@ -1,0 +1,47 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+
+  // Job list: refresh the table every 3 s while any listed job is queued or running.
+  const table = document.getElementById("job-table");
+  if (table) {
+    const refresh = async () => {
+      const inner = table.querySelector("[data-active]");
+      if (!inner || inner.dataset.active !== "true") return;
+      try {
+        const response = await fetch(table.dataset.refresh, { headers: { "X-Requested-With": "fetch" } });
+        if (response.ok) table.innerHTML = await response.text();
+      } catch (e) { /* offline for a moment: try again next tick */ }
+      setTimeout(refresh, 3000);
+    };
+    setTimeout(refresh, 3000);
+  }
+
+  // Job detail: poll the API every 2 s until the job finishes, then reload once for the final view.
+  window.followJob = function (card) {
+    if (!card || card.dataset.finished === "true") return;
+    const set = (id, text) => { const el = document.getElementById(id); if (el) el.textContent = text; };
+    const fmt = (iso) => iso ? iso.replace("T", " ").slice(0, 19) : "—";
+    const tick = async () => {
+      let job;
+      try {
+        const response = await fetch(card.dataset.api, { headers: { Accept: "application/json" } });
+        if (!response.ok) { setTimeout(tick, 5000); return; }
+        job = await response.json();
+      } catch (e) { setTimeout(tick, 5000); return; }
+      set("job-progress", job.progress + "%");
+      set("job-message", job.message);
+      set("job-started", fmt(job.started_at));
+      set("job-attempts", job.attempts + " of " + job.max_attempts);
+      if (job.duration_seconds !== null) set("job-duration", job.duration_seconds.toFixed(1) + " s");
+      const bar = document.getElementById("job-progress-bar");
+      if (bar) bar.style.width = job.progress + "%";
+      const status = document.getElementById("job-status");
+      if (status) status.innerHTML = '<span class="badge badge-' + job.status + '">' + job.status + "</span>";
+      if (job.log) set("job-log", job.log);
+      if (["succeeded", "failed", "cancelled"].includes(job.status)) { window.location.reload(); return; }
+      setTimeout(tick, 2000);
+    };
+    setTimeout(tick, 1000);
+  };
+})();
