@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import close_old_connections, connection, models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -169,7 +169,6 @@ def _give_up(job: Job, now) -> None:
 
 def run_job(job_id: int, work: Callable[[JobContext], Any]) -> None:
     """Run `work` for a job row: claim it, heartbeat, record success, failure or cancellation."""
-    close_old_connections()
     job = _claim(job_id)
     if job is None:
         logger.info("job %s not claimed (already taken or finished)", job_id)

@@ -80,32 +80,26 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
-            conn_health_checks=True,
-        )
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL or f"sqlite:///{DATA_DIR / 'mlops.sqlite3'}",
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the web process read while a worker writes; IMMEDIATE takes the write lock
+        # at BEGIN so two writers queue on the busy timeout instead of failing with
+        # "database is locked" when a read transaction upgrades (measured in NOTES.md).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
     }
-else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "mlops.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web process read while a worker writes; IMMEDIATE takes the write
-                # lock at BEGIN so two writers queue on busy_timeout instead of failing with
-                # "database is locked" on lock upgrade (measured in NOTES.md).
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-            },
-            # A file, not memory, so a worker process started by a test can share it.
-            "TEST": {"NAME": str(DATA_DIR / "test-mlops.sqlite3")},
-        }
-    }
+    # A file, not memory, so a worker process started by a test can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-mlops.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (shared between web and workers: qinfo, cluster stats) ------------------------

@@ -1,5 +1,6 @@
 """`Authorization: Token <key>` against hashed personal tokens (expired or revoked ones get 401)."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from mlops_site import services
@@ -25,3 +26,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the token scheme in the OpenAPI schema (Swagger UI's "Authorize" button)."""
+
+    target_class = ApiTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Personal API token, sent as `Token <key>`.",
+        }
