@@ -35,11 +35,18 @@ def jobs_per_day(days: list[date], counts: dict[str, list[int]]) -> go.Figure:
             marker_color=colour,
             hovertemplate="%{x|%b %d}: %{y} " + status + "<extra></extra>",
         )
+    daily_totals = [sum(day) for day in zip(*counts.values(), strict=False)] or [0]
     figure.update_layout(
         **BASE_LAYOUT,
         barmode="stack",
         title=dict(text=f"Background jobs per day (last {len(days)} days)", x=0.0),
         xaxis=dict(title="Day (UTC)", tickformat="%b %d", dtick=86_400_000),
-        yaxis=dict(title="Jobs started (count)", rangemode="tozero", tickformat="d"),
+        # Whole jobs only: on quiet days plotly would otherwise label 0.2, 0.4...
+        yaxis=dict(
+            title="Jobs started (count)",
+            rangemode="tozero",
+            tickformat="d",
+            dtick=1 if max(daily_totals) <= 8 else None,
+        ),
     )
     return figure

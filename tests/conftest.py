@@ -9,6 +9,17 @@ from rest_framework.test import APIClient
 from mlops_site import roles, services
 
 
+def pytest_configure(config):
+    """Tests speak plain HTTP, as `make run` does (HTTPS=0); test_settings checks the TLS defaults.
+
+    Set for the whole session, because the live server builds its middleware once.
+    """
+    from django.conf import settings
+
+    settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
     """Each test gets its own media folder, a private cache and inline (synchronous) jobs."""
@@ -21,8 +32,6 @@ def _isolated_settings(settings, tmp_path):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
-    # Tests speak plain HTTP, as `make run` does (HTTPS=0); test_settings checks the TLS defaults.
-    settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins
 
 
