@@ -16,10 +16,10 @@ STATUS_COLOURS = {
 
 BASE_LAYOUT = dict(
     template="plotly_white",
-    margin=dict(l=60, r=20, t=50, b=50),
-    height=320,
+    margin=dict(l=60, r=20, t=50, b=90),
+    height=340,
     font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12),
-    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+    legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0),
 )
 
 
@@ -39,11 +39,11 @@ def jobs_per_day(days: list[date], counts: dict[str, list[int]]) -> go.Figure:
     figure.update_layout(
         **BASE_LAYOUT,
         barmode="stack",
-        title=dict(text=f"Background jobs per day (last {len(days)} days)", x=0.0),
+        title=dict(text=f"Jobs per day, last {len(days)} days", x=0.0),
         xaxis=dict(title="Day (UTC)", tickformat="%b %d", dtick=86_400_000),
         # Whole jobs only: on quiet days plotly would otherwise label 0.2, 0.4...
         yaxis=dict(
-            title="Jobs started (count)",
+            title="Jobs created (count)",
             rangemode="tozero",
             tickformat="d",
             dtick=1 if max(daily_totals) <= 8 else None,

@@ -10,6 +10,7 @@ stale; `sweep_stale_jobs` (scheduled every minute) re-queues it or, after
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -36,6 +37,10 @@ class JobCancelled(Exception):
     """Raised inside a job when its user asked to cancel it."""
 
 
+class JobSuperseded(Exception):
+    """Raised inside a job whose row was taken over by a newer attempt (or finished elsewhere)."""
+
+
 def enqueue(
     *,
     kind: str,
@@ -57,7 +62,9 @@ def enqueue(
         target_type=ContentType.objects.get_for_model(target) if target is not None else None,
         target_id=str(target.pk) if target is not None else "",
     )
-    transaction.on_commit(lambda: _queue(job))
+    # robust: a broker that is down must not turn the committed action into an error page;
+    # the sweeper re-sends jobs that stay queued with an empty broker queue.
+    transaction.on_commit(lambda: _queue(job), robust=True)
     return job
 
 
@@ -98,8 +105,12 @@ class JobContext:
         percent = max(0, min(100, int(percent)))
         if message:
             self._log = (self._log + f"[{timezone.now():%H:%M:%S}] {message}\n")[-settings.JOB_LOG_TAIL_CHARS :]
-        self._mine().update(progress=percent, message=message[:300], log=self._log, heartbeat_at=timezone.now())
+        updated = self._mine().update(
+            progress=percent, message=message[:300], log=self._log, heartbeat_at=timezone.now()
+        )
         self._last_flush = time.monotonic()
+        if not updated:
+            raise JobSuperseded()
         if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             raise JobCancelled()
 
@@ -119,11 +130,13 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stopped.wait(settings.JOB_HEARTBEAT_SECONDS):
-                Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING, attempts=self.job.attempts).update(
-                    heartbeat_at=timezone.now()
-                )
-        except Exception:  # a heartbeat must never take the job down
-            logger.exception("heartbeat of job %s failed", self.job.pk)
+                try:
+                    Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING, attempts=self.job.attempts).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # a locked database or a dropped connection: try again next beat
+                    logger.warning("heartbeat of job %s failed; retrying", self.job.pk, exc_info=True)
+                    connection.close()
         finally:
             connection.close()
 
@@ -139,6 +152,9 @@ def _claim(job_id: int) -> Job | None:
         redelivered = job.status == Job.Status.RUNNING and (job.heartbeat_at is None or job.heartbeat_at < stale_before)
         if not (job.status == Job.Status.QUEUED or redelivered):
             return None  # finished, cancelled, or running elsewhere: a duplicate delivery
+        if job.cancel_requested:
+            _mark_cancelled(job, now)
+            return None
         if job.attempts >= job.max_attempts:
             _give_up(job, now)
             return None
@@ -152,6 +168,14 @@ def _claim(job_id: int) -> Job | None:
         job.error = ""
         job.save()
     return job
+
+
+def _mark_cancelled(job: Job, now) -> None:
+    job.status = Job.Status.CANCELLED
+    job.finished_at = now
+    job.message = "Cancelled by user"
+    job.save()
+    audit.record(actor=None, action="job.cancelled", target=job)
 
 
 def _give_up(job: Job, now) -> None:
@@ -182,6 +206,8 @@ def run_job(job_id: int, work: Callable[[JobContext], Any]) -> None:
     try:
         ctx.log(f"started on {job.worker} (attempt {job.attempts} of {job.max_attempts})")
         result = work(ctx)
+    except JobSuperseded:
+        logger.warning("job %s attempt %s was superseded; stopping it", job.pk, job.attempts)
     except JobCancelled:
         _finish(ctx, Job.Status.CANCELLED, message="Cancelled by user")
     except Exception as exc:
@@ -195,7 +221,25 @@ def run_job(job_id: int, work: Callable[[JobContext], Any]) -> None:
         context.request_id.reset(token)
 
 
+def _storable(result: Any) -> Any:
+    """JSON-safe copy of a job's result: numpy scalars become numbers; NaN or objects are refused."""
+    if result is None:
+        return None
+
+    def convert(value):
+        if hasattr(value, "tolist"):  # numpy scalars and arrays
+            return value.tolist()
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+    return json.loads(json.dumps(result, default=convert, allow_nan=False))
+
+
 def _finish(ctx: JobContext, status: str, *, result=None, error: str = "", tb: str = "", message: str = "") -> None:
+    try:
+        result = _storable(result)
+    except (TypeError, ValueError) as exc:
+        status, result = Job.Status.FAILED, None
+        error, tb = f"The job finished but its result could not be stored: {exc}", traceback.format_exc()
     fields = {
         "status": status,
         "finished_at": timezone.now(),
@@ -203,7 +247,7 @@ def _finish(ctx: JobContext, status: str, *, result=None, error: str = "", tb: s
         "log": ctx._log,
         "error": error,
         "traceback": tb,
-        "result": result if isinstance(result, dict | list) else None,
+        "result": result,
     }
     if status == Job.Status.SUCCEEDED:
         fields.update(progress=100, message="Done")
@@ -226,6 +270,9 @@ def sweep_stale_jobs() -> dict[str, int]:
             job = Job.objects.stale(now).select_for_update().filter(pk=job_id).first()
             if job is None:  # finished or re-claimed since the first look
                 continue
+            if job.cancel_requested:
+                _mark_cancelled(job, now)
+                continue
             if job.attempts >= job.max_attempts:
                 _give_up(job, now)
                 failed += 1
@@ -237,4 +284,24 @@ def sweep_stale_jobs() -> dict[str, int]:
             audit.record(actor=None, action="job.requeued", target=job, after={"attempts": job.attempts})
             transaction.on_commit(lambda job=job: _queue(job))
             requeued += 1
-    return {"requeued": requeued, "failed": failed}
+    return {"requeued": requeued, "failed": failed, "resent": _resend_lost(now)}
+
+
+def _resend_lost(now) -> int:
+    """Re-send jobs queued for long while the broker holds nothing: their task was lost.
+
+    That happens when the broker was unreachable at commit time, or with Redis when a worker
+    died between taking the task and claiming the row. A duplicate delivery is harmless: the
+    claim lets only one run.
+    """
+    cutoff = now - timedelta(seconds=settings.JOB_RESEND_QUEUED_SECONDS)
+    lost = list(Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff, cancel_requested=False)[:100])
+    if not lost:
+        return 0
+    from django_q.brokers import get_broker
+
+    if get_broker().queue_size():
+        return 0  # tasks are still waiting for a worker; these jobs are just behind them
+    for job in lost:
+        _queue(job)
+    return len(lost)

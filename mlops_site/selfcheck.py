@@ -23,8 +23,9 @@ def run(ctx) -> dict[str, Any]:
         cursor.fetchone()
     results["database"] = connection.vendor
     probe = secrets.token_hex(8)
-    cache.set("selfcheck-probe", probe, 60)
-    if cache.get("selfcheck-probe") != probe:
+    key = f"selfcheck-probe-{probe}"  # unique per run: several self-checks may run at once
+    cache.set(key, probe, 60)
+    if cache.get(key) != probe:
         raise RuntimeError("The shared cache did not return what was written to it.")
     results["cache"] = "ok"
 

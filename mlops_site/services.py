@@ -20,8 +20,12 @@ TOKEN_BYTES = 30
 
 
 @transaction.atomic
-def create_api_token(user, *, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-    """Create a personal token and return it with its key, which is never retrievable again."""
+def create_api_token(user, *, name: str, expires_in_days: int | None = None, not_after=None) -> tuple[ApiToken, str]:
+    """Create a personal token and return it with its key, which is never retrievable again.
+
+    `not_after` caps the expiry: a token minted with another token never outlives its parent,
+    so a leaked short-lived token cannot be turned into a permanent one.
+    """
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the token a name, e.g. the script that will use it."})
@@ -31,13 +35,16 @@ def create_api_token(user, *, name: str, expires_in_days: int | None = None) -> 
         expires_in_days = settings.API_TOKEN_DEFAULT_DAYS
     if not 0 <= expires_in_days <= 3650:
         raise ValidationError({"expires_in_days": "Between 0 (never expires) and 3650 days."})
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    if not_after is not None and (expires_at is None or expires_at > not_after):
+        expires_at = not_after
     key = secrets.token_urlsafe(TOKEN_BYTES)
     token = ApiToken.objects.create(
         user=user,
         name=name,
         prefix=key[: ApiToken.PREFIX_LENGTH],
         key_hash=ApiToken.hash_key(key),
-        expires_at=timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None,
+        expires_at=expires_at,
     )
     audit.record(
         actor=user, action="token.created", target=token, after={"name": name, "expires_at": _iso(token.expires_at)}
@@ -71,7 +78,11 @@ def authenticate_token(key: str) -> ApiToken | None:
 
 
 def can_cancel(job: Job, user) -> bool:
-    return job.created_by_id == user.pk or user.has_perm("mlops_site.cancel_any_job")
+    if not user.is_authenticated:
+        return False
+    return (job.created_by_id is not None and job.created_by_id == user.pk) or user.has_perm(
+        "mlops_site.cancel_any_job"
+    )
 
 
 @transaction.atomic
@@ -81,9 +92,9 @@ def cancel_job(job: Job, *, actor) -> Job:
     if not can_cancel(job, actor):
         raise PermissionDenied("Only the person who started this job or an admin can cancel it.")
     if job.is_finished:
-        raise Conflict(f"The job has already {job.status}.")
-    if job.cancel_requested:
-        raise Conflict("Cancellation was already requested.")
+        raise Conflict(f"The job has already finished ({job.status}).")
+    if job.cancel_requested and job.status == Job.Status.RUNNING:
+        raise Conflict("Cancellation was already requested; the job stops at its next progress report.")
     before = {"status": job.status}
     if job.status == Job.Status.QUEUED:
         job.status = Job.Status.CANCELLED
@@ -98,10 +109,12 @@ def cancel_job(job: Job, *, actor) -> Job:
 @transaction.atomic
 def start_selfcheck(*, actor) -> Job:
     """Queue a self-check: database, artifact storage and a small real scikit-learn fit on a worker."""
+    if not actor.has_perm("mlops_site.add_job"):
+        raise PermissionDenied("Your role does not allow starting jobs. Ask an admin for a role.")
     job = jobs.enqueue(
         kind="system.selfcheck", task="mlops_site.tasks.run_selfcheck", actor=actor, title="Platform self-check"
     )
-    audit.record(actor=actor, action="job.started", target=job, after={"kind": job.kind})
+    audit.record(actor=actor, action="job.queued", target=job, after={"kind": job.kind})
     return job
 
 

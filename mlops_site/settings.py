@@ -113,6 +113,8 @@ JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
 # A running job whose heartbeat is older than this is taken to have lost its worker.
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 90)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+# A job still queued after this long while the broker's queue is empty is re-sent (its task was lost).
+JOB_RESEND_QUEUED_SECONDS = env_int("JOB_RESEND_QUEUED_SECONDS", 300)
 JOB_LOG_TAIL_CHARS = 20_000
 
 _q_timeout = env_int("Q_TIMEOUT", 3600)
@@ -213,6 +215,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlops_site.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Throttles key on the client address: trust X-Forwarded-For only from our own proxy.
+    "NUM_PROXIES": 1 if env_bool("BEHIND_PROXY", False) else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MLOps platform API",

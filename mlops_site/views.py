@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,14 +20,17 @@ from mlops_site.models import AuditEvent, Job
 
 
 def home(request):
-    days, counts = selectors.jobs_per_day(14)
-    context = {
-        "cards": [(card, card.count()) for card in ui.dashboard_cards()],
-        "job_counts": selectors.job_status_counts(),
-        "jobs_chart": charts.jobs_per_day(days, counts),
-        "recent_events": selectors.recent_activity(10),
-        "recent_jobs": Job.objects.select_related("created_by").defer("log", "traceback")[:6],
-    }
+    """The dashboard; each panel only for a role that may see what it summarises."""
+    context = {"cards": [(card, card.count()) for card in ui.dashboard_cards()]}
+    if request.user.has_perm("mlops_site.view_job"):
+        days, counts = selectors.jobs_per_day(14)
+        context.update(
+            job_counts=selectors.job_status_counts(),
+            jobs_chart=charts.jobs_per_day(days, counts),
+            recent_jobs=Job.objects.select_related("created_by").defer("log", "traceback")[:6],
+        )
+    if request.user.has_perm("mlops_site.view_auditevent"):
+        context["recent_events"] = selectors.recent_activity(10)
     return render(request, "home.html", context)
 
 
@@ -72,7 +76,6 @@ def job_cancel(request, pk: int):
 
 
 @require_POST
-@permission_required("mlops_site.add_job", raise_exception=True)
 def selfcheck_start(request):
     job = services.start_selfcheck(actor=request.user)
     messages.success(request, "Self-check queued. This page follows it while a worker runs it.")
@@ -102,15 +105,15 @@ def profile(request):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            request.session["new_token"] = {"name": token.name, "key": key}
+            # Shown in this response only (never stored, not even in the session).
             messages.success(request, f"Token “{token.name}” created. Copy it now: it will not be shown again.")
-            return redirect("profile")
-    context = {
-        "form": form,
-        "tokens": request.user.api_tokens.all(),
-        "new_token": request.session.pop("new_token", None),
-    }
-    return render(request, "mlops_site/profile.html", context)
+            context = {
+                "form": CreateTokenForm(),
+                "tokens": request.user.api_tokens.all(),
+                "new_token": {"name": token.name, "key": key},
+            }
+            return render(request, "mlops_site/profile.html", context)
+    return render(request, "mlops_site/profile.html", {"form": form, "tokens": request.user.api_tokens.all()})
 
 
 @require_POST
@@ -156,6 +159,12 @@ def _check_broker() -> str:
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"
+
+
+@login_not_required
+def favicon(request):
+    # Resolved per request: the hashed static name exists only after collectstatic.
+    return redirect(static("img/favicon.svg"), permanent=True)
 
 
 def placeholder(request, *, title: str, lead: str, coming: list[str], api_hint: str = ""):

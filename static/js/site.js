@@ -21,7 +21,7 @@
   window.followJob = function (card) {
     if (!card || card.dataset.finished === "true") return;
     const set = (id, text) => { const el = document.getElementById(id); if (el) el.textContent = text; };
-    const fmt = (iso) => iso ? iso.replace("T", " ").slice(0, 19) : "—";
+    const fmt = (iso) => iso ? iso.replace("T", " ").slice(0, 19) + " UTC" : "—";
     const tick = async () => {
       let job;
       try {

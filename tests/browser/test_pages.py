@@ -45,7 +45,7 @@ def test_role_visits_every_page_without_errors(live_server, page, role):
     log_in(page, live_server.url, f"user-{role}")
 
     page.wait_for_selector("#jobs-per-day svg.main-svg", timeout=15_000)
-    assert "Background jobs per day" in page.inner_text("#jobs-per-day")
+    assert "Jobs per day" in page.inner_text("#jobs-per-day")
 
     for label in NAV_PAGES:
         page.click(f"nav.nav >> text={label}")

@@ -121,9 +121,20 @@ def test_jobs_api_per_role(users_by_role, role, status):
     assert token_client(users_by_role[role]).get("/api/jobs/").status_code == status
 
 
-def test_unknown_job_is_404_json(scientist):
-    response = token_client(scientist).get("/api/jobs/999999/")
-    assert response.status_code == 404 and response.json()["code"] == "not_found"
+@pytest.mark.parametrize("job_id", ["999999", "abc"])
+def test_unknown_job_is_404_json(scientist, job_id):
+    client = token_client(scientist)
+    for response in (client.get(f"/api/jobs/{job_id}/"), client.post(f"/api/jobs/{job_id}/cancel/")):
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_token_minted_with_a_token_cannot_outlive_it(scientist):
+    parent, key = services.create_api_token(scientist, name="short", expires_in_days=1)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.post("/api/tokens/", {"name": "forever", "expires_in_days": 0}, format="json")
+    assert response.status_code == 201
+    assert ApiToken.objects.get(name="forever").expires_at == parent.expires_at
 
 
 def test_job_list_filters_and_is_query_bounded(scientist, reviewer, django_assert_max_num_queries):

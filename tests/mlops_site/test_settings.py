@@ -37,7 +37,8 @@ def test_secret_key_is_generated_once_and_private(tmp_path):
 
 def _run(args, **env):
     full = {**os.environ, "DATA_DIR": env.pop("DATA_DIR"), **env}
-    full.pop("DATABASE_URL", None)
+    for leaked in ("DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"):  # set by other tests' fixtures
+        full.pop(leaked, None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,

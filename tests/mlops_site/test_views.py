@@ -1,5 +1,6 @@
 """Pages: login, per-role access to every navigation page, forms, CSRF, health."""
 
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -54,6 +55,19 @@ def test_api_docs_are_public(db, client):
     assert client.get("/api/docs/").status_code == 200
 
 
+def test_dashboard_hides_jobs_and_audit_from_a_user_without_role(client, scientist, nobody):
+    from mlops_site import audit
+
+    audit.record(actor=scientist, action="secret.thing")
+    Job.objects.create(kind="t", task="x", title="private job", created_by=scientist)
+    client.force_login(nobody)
+    page = client.get("/").content.decode()
+    assert "secret.thing" not in page and "private job" not in page
+    assert "You have no role yet" in page
+    assert client.post("/jobs/selfcheck/").status_code == 403
+    assert Job.objects.count() == 1
+
+
 def test_login_with_wrong_password_shows_error(client, scientist):
     response = client.post("/accounts/login/", {"username": "sci", "password": "wrong"})
     assert response.status_code == 200
@@ -88,7 +102,9 @@ def test_post_without_csrf_token_is_refused(scientist):
 
 def test_token_created_on_profile_is_shown_once(client, scientist):
     client.force_login(scientist)
-    response = client.post("/accounts/profile/", {"name": "laptop", "expires_in_days": 0}, follow=True)
+    response = client.post("/accounts/profile/", {"name": "laptop", "expires_in_days": 0})
+    assert response.status_code == 200
+    assert "laptop" not in str(dict(client.session))  # the key is never parked in the session
     token = ApiToken.objects.get(name="laptop")
     assert token.expires_at is None
     key = response.context["new_token"]["key"]
@@ -150,7 +166,7 @@ def test_dashboard_shows_chart_and_activity(client, scientist, django_capture_on
         client.force_login(scientist)
         client.post("/jobs/selfcheck/")
     page = client.get("/").content.decode()
-    assert "Background jobs per day" in page and "Plotly.newPlot" in page
+    assert "Jobs per day" in page and "Plotly.newPlot" in page
     assert "job.succeeded" in page
 
 
@@ -167,7 +183,13 @@ def test_healthz_reports_503_when_the_broker_is_down(db, client):
     assert response.json()["broker"] == "error: ConnectionError"
 
 
-def test_plotly_is_served_from_our_static_files(client):
-    response = client.get("/static/vendor/plotly.min.js")
-    assert response.status_code == 200
-    assert b"plotly" in b"".join(response.streaming_content)[:2000].lower()
+def test_plotly_js_is_collected_into_our_static_files(settings, tmp_path):
+    import plotly
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path / "static"
+    call_command("collectstatic", "--noinput", verbosity=0)
+    collected = (tmp_path / "static" / "vendor" / "plotly.min.js").read_bytes()
+    shipped = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    assert collected == shipped
+    assert (tmp_path / "static" / "css" / "site.css").exists()

@@ -39,6 +39,7 @@ class Command(BaseCommand):
                 "120",
                 "--access-logfile",
                 "-",
+                "--no-control-socket",
                 "--chdir",
                 str(settings.BASE_DIR),
             ],
