@@ -5,3 +5,15 @@ class ExperimentsConfig(AppConfig):
     """Datasets and their versions, data quality, runs, params, metrics, artifacts, training jobs."""
 
     name = "experiments"
+
+    def ready(self) -> None:
+        from experiments.demo import create_demo_datasets
+        from experiments.models import Dataset
+        from mlops_site import demo, ui
+
+        ui.register_dashboard_card(
+            ui.DashboardCard(
+                label="Datasets", url_name="datasets", count=Dataset.objects.count, hint="versioned tables", order=10
+            )
+        )
+        demo.register_step(10, "datasets", create_demo_datasets)

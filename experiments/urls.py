@@ -1,23 +1,15 @@
 from django.urls import path
 
+from experiments import views
 from mlops_site.views import placeholder
 
 urlpatterns = [
-    path(
-        "datasets/",
-        placeholder,
-        {
-            "title": "Datasets",
-            "lead": "Versioned tabular data with a profile and quality checks for every version.",
-            "coming": [
-                "Upload a CSV or Parquet file as a new dataset version; identical content is recognised by its hash.",
-                "A profile per column and quality checks (missing values, duplicates, inconsistent spellings, outliers).",
-                "Cleaning recipes that produce a child version, and a side-by-side compare of two versions.",
-            ],
-            "api_hint": "/api/datasets/",
-        },
-        name="datasets",
-    ),
+    path("datasets/", views.dataset_list, name="datasets"),
+    path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
+    path("datasets/versions/<int:pk>/", views.version_detail, name="dataset-version-detail"),
+    path("datasets/versions/<int:pk>/download/", views.version_download, name="dataset-version-download"),
+    path("datasets/versions/<int:pk>/profile/", views.version_reprofile, name="dataset-version-profile"),
+    path("datasets/versions/<int:pk>/compare/", views.version_compare, name="dataset-version-compare"),
     path(
         "experiments/",
         placeholder,

@@ -22,9 +22,17 @@ _EVERYONE = [
     "mlops_site.view_auditevent",
 ]
 
+_READ_DATA = ["experiments.view_dataset", "experiments.view_datasetversion"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    DATA_SCIENTIST: [*_EVERYONE],
-    REVIEWER: [*_EVERYONE],
+    DATA_SCIENTIST: [
+        *_EVERYONE,
+        *_READ_DATA,
+        "experiments.add_dataset",
+        "experiments.change_dataset",
+        "experiments.add_datasetversion",
+    ],
+    REVIEWER: [*_EVERYONE, *_READ_DATA],
     ADMIN: [*_EVERYONE, "auth.view_user", "auth.change_user", "auth.view_group"],
 }
 

@@ -139,6 +139,22 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Datasets ---------------------------------------------------------------------------
+DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_MB", 500) * 1024 * 1024
+# Quality-check thresholds (fractions of rows unless said otherwise); see experiments/quality.py.
+DATASET_QUALITY_THRESHOLDS = {
+    "missing_warn": 0.05,  # a column with more missing values than this warns...
+    "missing_fail": 0.30,  # ...and fails above this
+    "duplicate_warn": 0.0,  # any duplicate row warns
+    "duplicate_fail": 0.05,
+    "outlier_method": "iqr",  # outside [Q1 - k·IQR, Q3 + k·IQR]
+    "iqr_k": 3.0,
+    "outlier_warn": 0.001,  # k=3 is already strict: a handful of such values is worth a look
+    "imbalance_warn": 0.2,  # minority class share below this warns...
+    "imbalance_fail": 0.05,  # ...and fails below this
+    "target_missing_fail": 0.0,  # any row without a target fails
+}
+
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

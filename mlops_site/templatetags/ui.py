@@ -69,3 +69,10 @@ def duration(value) -> str:
         return f"{minutes} min {seconds} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+@register.filter
+def title_words(value: str) -> str:
+    """`missing_target` -> `Missing target`, for identifiers shown to people."""
+    text = str(value).replace("_", " ")
+    return text[:1].upper() + text[1:]

@@ -32,10 +32,10 @@ def log_in(page, base_url: str, username: str) -> None:
     page.wait_for_url(f"{base_url}/")
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, *, full_page: bool = True) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=full_page)
 
 
 @pytest.mark.parametrize("role", [roles.DATA_SCIENTIST, roles.REVIEWER, roles.ADMIN])

@@ -25,7 +25,7 @@ PAGES = [
     "/api/docs/",
     "/accounts/profile/",
 ]
-ROLE_ONLY = {"/jobs/", "/audit/"}
+ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/"}
 
 
 def test_navigation_covers_the_pages():

@@ -1,0 +1,29 @@
+"""Demo step: the messy credit-scoring dataset and a cleaned child version."""
+
+from __future__ import annotations
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from experiments.models import Dataset
+from mlops_site.models import Job
+
+
+def create_demo_datasets(context) -> None:
+    from experiments import demo_data, services  # services pull in pandas: only when the demo runs
+
+    scientist = context.users["scientist"]
+    dataset = Dataset.objects.filter(name__iexact="credit-scoring").first()
+    if dataset is None:
+        dataset = services.create_dataset(
+            name="credit-scoring",
+            description="Loan applications with the outcome (defaulted 1/0). A raw extract: missing incomes, "
+            "a 999 age sentinel, inconsistent spellings, a batch loaded twice.",
+            actor=scientist,
+        )
+    upload = SimpleUploadedFile("credit_scoring_raw.csv", demo_data.credit_scoring_csv(), content_type="text/csv")
+    version, created = services.upload_version(dataset, upload, actor=scientist, target="defaulted")
+    context.log(f"  {version}: {version.row_count:,} rows ({'uploaded' if created else 'already there'})")
+    cleaning_started = Job.objects.filter(kind="dataset.clean", params__version_id=version.pk).exists()
+    if not version.children.exists() and not cleaning_started:
+        services.start_cleaning(version, demo_data.DEMO_RECIPE, actor=scientist)
+        context.log("  queued the cleaning recipe; the worker creates the cleaned child version")

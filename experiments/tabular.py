@@ -1,0 +1,152 @@
+"""Reading uploaded tables and inferring their schema. Pure: files and DataFrames in, no ORM.
+
+Every way an upload can be wrong becomes a `TableError` with a sentence for the user, raised
+before anything is stored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import IO, BinaryIO
+
+import pandas as pd
+
+PARQUET_MAGIC = b"PAR1"
+CHUNK = 1024 * 1024
+KINDS = ("numeric", "categorical", "boolean", "datetime", "text")
+BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f", "on", "off", "1", "0", "1.0", "0.0"}
+
+
+class TableError(ValueError):
+    """An uploaded file that is not a usable table; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    sha256: str
+    size: int
+    format: str  # "csv" or "parquet"
+
+
+def digest_upload(chunks, *, max_bytes: int, sink: BinaryIO) -> Digest:
+    """Copy the upload to `sink` while hashing it, enforcing the size limit and UTF-8 for CSV."""
+    sha = hashlib.sha256()
+    size = 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fmt = None
+    for chunk in chunks:
+        if fmt is None:
+            fmt = "parquet" if chunk[:4] == PARQUET_MAGIC else "csv"
+        size += len(chunk)
+        if size > max_bytes:
+            raise TableError(f"The file is larger than the limit of {max_bytes / 1e6:.0f} MB.")
+        sha.update(chunk)
+        sink.write(chunk)
+        if fmt == "csv":
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise TableError(
+                    f"The file is not valid UTF-8 text (bad byte near position {size - len(chunk) + exc.start}). "
+                    "Save it as UTF-8 CSV, or upload Parquet."
+                ) from None
+    if size == 0:
+        raise TableError("The file is empty.")
+    if fmt == "csv":
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise TableError("The file ends in the middle of a UTF-8 character.") from None
+    return Digest(sha256=sha.hexdigest(), size=size, format=fmt or "csv")
+
+
+def read_table(handle: IO[bytes], fmt: str, *, nrows: int | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame, turning parser failures into TableError."""
+    if fmt == "parquet":
+        try:
+            frame = pd.read_parquet(handle)
+        except Exception as exc:
+            raise TableError(f"The file looks like Parquet but cannot be read: {exc}") from None
+        if nrows is not None:
+            frame = frame.head(nrows)
+    else:
+        header = _check_csv_header(handle)
+        try:
+            if nrows is None:
+                frame = pd.read_csv(handle, engine="pyarrow")
+            else:  # pyarrow has no nrows; the C engine reads only what it needs
+                frame = pd.read_csv(handle, nrows=nrows)
+        except pd.errors.EmptyDataError:
+            raise TableError("The file has no header row.") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            message = str(exc).replace("CSV parse error: ", "")
+            raise TableError(
+                f"The CSV cannot be parsed: {message[:300]}. Check that every row has {len(header)} fields."
+            ) from None
+    _check_columns([str(c) for c in frame.columns])
+    if len(frame.columns) == 0:
+        raise TableError("The file has no columns.")
+    if nrows is None and len(frame) == 0:
+        raise TableError("The file has a header but no data rows.")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _check_csv_header(handle: IO[bytes]) -> list[str]:
+    """Look at the header ourselves: pandas would silently rename duplicates to `a.1`."""
+    start = handle.tell()
+    first = handle.readline(1024 * 1024)
+    handle.seek(start)
+    if not first.strip():
+        raise TableError("The file has no header row.")
+    try:
+        names = next(csv.reader(io.StringIO(first.decode("utf-8-sig"))))
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        raise TableError("The header row cannot be read as CSV.") from None
+    _check_columns(names)
+    return names
+
+
+def _check_columns(names: list[str]) -> None:
+    blanks = [i + 1 for i, name in enumerate(names) if not name.strip()]
+    if blanks:
+        raise TableError(f"Column(s) at position {', '.join(map(str, blanks))} have no name.")
+    seen: set[str] = set()
+    duplicates = sorted({name for name in names if name in seen or seen.add(name)})
+    if duplicates:
+        raise TableError(f"Duplicate column names: {', '.join(duplicates)}. Each column needs a unique name.")
+
+
+def infer_schema(frame: pd.DataFrame) -> list[dict[str, str]]:
+    """One entry per column: its name, the pandas dtype and the kind the platform treats it as."""
+    return [
+        {"name": str(name), "kind": infer_kind(frame[name]), "dtype": str(frame[name].dtype)} for name in frame.columns
+    ]
+
+
+def infer_kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    values = series.dropna()
+    if values.empty:
+        return "categorical"
+    distinct = values.astype(str).str.strip().str.casefold().unique()
+    if set(distinct) <= BOOLEAN_WORDS:
+        return "boolean"
+    sample = values.astype(str).head(200)
+    if sample.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?").all():
+        parsed = pd.to_datetime(sample, errors="coerce", format="ISO8601")
+        if parsed.notna().all():
+            return "datetime"
+    unique = values.nunique()
+    if unique <= max(50, int(0.05 * len(values))):
+        return "categorical"
+    return "text"
