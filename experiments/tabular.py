@@ -138,15 +138,15 @@ def infer_kind(series: pd.Series) -> str:
     values = series.dropna()
     if values.empty:
         return "categorical"
-    distinct = values.astype(str).str.strip().str.casefold().unique()
-    if set(distinct) <= BOOLEAN_WORDS:
+    # Work on the distinct values, not the rows: a million-row column has few of them, or is text.
+    uniques = pd.unique(values.to_numpy())
+    if len(uniques) <= 64 and {str(u).strip().casefold() for u in uniques} <= BOOLEAN_WORDS:
         return "boolean"
-    sample = values.astype(str).head(200)
+    sample = values.head(200).astype(str)
     if sample.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?").all():
         parsed = pd.to_datetime(sample, errors="coerce", format="ISO8601")
         if parsed.notna().all():
             return "datetime"
-    unique = values.nunique()
-    if unique <= max(50, int(0.05 * len(values))):
+    if len(uniques) <= max(50, int(0.05 * len(values))):
         return "categorical"
     return "text"
