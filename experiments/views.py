@@ -168,13 +168,19 @@ def version_reprofile(request, pk: int):
 @permission_required("experiments.view_datasetversion", raise_exception=True)
 def version_compare(request, pk: int):
     a = get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=pk)
+    base = a
     others = a.dataset.versions.exclude(pk=a.pk).only("id", "number")
     b_id = request.GET.get("other")
     result = b = None
     if b_id:
-        b = get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=b_id if b_id.isdigit() else 0)
-        result = comparison.compare(
-            {"schema": a.schema, "profile": a.profile, "row_count": a.row_count},
-            {"schema": b.schema, "profile": b.profile, "row_count": b.row_count},
+        b = get_object_or_404(
+            DatasetVersion.objects.select_related("dataset"), pk=b_id if b_id.isdigit() else 0, dataset=a.dataset
         )
-    return render(request, "experiments/version_compare.html", {"a": a, "b": b, "others": others, "result": result})
+        older, newer = (a, b) if a.number < b.number else (b, a)  # read as "what changed since"
+        result = comparison.compare(
+            {"schema": older.schema, "profile": older.profile, "row_count": older.row_count},
+            {"schema": newer.schema, "profile": newer.profile, "row_count": newer.row_count},
+        )
+        a, b = older, newer
+    context = {"a": a, "b": b, "others": others, "result": result, "base": base, "selected": b_id}
+    return render(request, "experiments/version_compare.html", context)

@@ -69,3 +69,17 @@ def test_unknown_ids_are_404(client, scientist):
     client.force_login(scientist)
     assert client.get("/datasets/999/").status_code == 404
     assert client.get("/datasets/versions/999/").status_code == 404
+
+
+def test_compare_page_reads_older_to_newer_and_stays_in_the_dataset(client, scientist, version):
+    from experiments import services
+
+    client.force_login(scientist)
+    child, _ = services.apply_cleaning(
+        version, services.validate_recipe(version, [{"op": "drop_duplicates"}]), actor=scientist
+    )
+    page = client.get(f"/datasets/versions/{child.pk}/compare/?other={version.pk}").content.decode()
+    assert "v1 → v2" in page and "(-1)" in page
+    other = services.create_dataset(name="other", actor=scientist)
+    foreign, _ = services.upload_version(other, upload(content=b"a\n1\n"), actor=scientist)
+    assert client.get(f"/datasets/versions/{version.pk}/compare/?other={foreign.pk}").status_code == 404
