@@ -25,8 +25,10 @@ class DatasetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.DatasetSerializer
     filterset_class = DatasetFilter
     ordering_fields = ["name", "created_at"]
-    queryset = Dataset.objects.select_related("owner").annotate(
-        version_count=Count("versions"), latest_number=Max("versions__number")
+    queryset = (
+        Dataset.objects.select_related("owner")
+        .annotate(version_count=Count("versions"), latest_number=Max("versions__number"))
+        .order_by("name")  # Meta.ordering does not apply to aggregated querysets
     )
 
     @extend_schema(request=s.DatasetCreateSerializer, responses={201: s.DatasetSerializer})
