@@ -362,7 +362,7 @@ def _impute(frame: pd.DataFrame, step: dict, at: str) -> pd.DataFrame:
             raise RecipeError(
                 {f"{at}.column": [f"The {strategy} needs a numeric column, but '{name}' is {series.dtype}."]}
             )
-        present = series.dropna()
+        present = _finite(series)  # an inf would make the mean inf and the column object
         if present.empty:
             raise RecipeError({f"{at}.column": [f"'{name}' has no values to compute the {strategy} from."]})
         value: object = float(present.median() if strategy == "median" else present.mean())
@@ -412,13 +412,19 @@ def _drop_missing_target(frame: pd.DataFrame, step: dict, at: str) -> pd.DataFra
     return frame[frame[step["column"]].notna()].reset_index(drop=True)
 
 
+def _finite(series: pd.Series) -> pd.Series:
+    """Non-missing, finite values: statistics over them are numbers, never inf or NaN."""
+    present = series.dropna()
+    return present[np.isfinite(present.astype("float64"))]
+
+
 def _clip_outliers(frame: pd.DataFrame, step: dict, at: str) -> pd.DataFrame:
     name = step["column"]
     series = frame[name]
     if not _is_numeric(series):
         raise RecipeError({f"{at}.column": [f"Clipping needs a numeric column, but '{name}' is {series.dtype}."]})
     if step["method"] == "iqr":
-        present = series.dropna()
+        present = _finite(series)
         if present.empty:
             return frame
         q1, q3 = float(present.quantile(0.25)), float(present.quantile(0.75))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 DEMO_RECIPE = [
+    {"op": "map_values", "column": "age", "mapping": {"999": None}},  # the sentinel means "unknown"
     {"op": "trim_strings", "columns": ["home_ownership"]},
     {"op": "casefold_strings", "columns": ["home_ownership"]},
     {"op": "standardize_booleans", "columns": ["has_cosigner"]},

@@ -57,6 +57,7 @@ class DatasetVersion(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     profile = models.JSONField(null=True, blank=True)
     quality = models.JSONField(null=True, blank=True)
+    quality_summary = models.JSONField(null=True, blank=True, help_text="{pass, warn, fail} counts, for lists.")
     profiled_at = models.DateTimeField(null=True, blank=True)
     profile_job = models.ForeignKey(
         "mlops_site.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -87,7 +88,12 @@ class DatasetVersion(models.Model):
         return {column["name"]: column["kind"] for column in self.schema}
 
     def quality_counts(self) -> dict[str, int]:
+        """Counts by status; read from the small summary column so lists need not load the report."""
+        return self.quality_summary or {"pass": 0, "warn": 0, "fail": 0}
+
+    @staticmethod
+    def summarise(report: list[dict]) -> dict[str, int]:
         counts = {"pass": 0, "warn": 0, "fail": 0}
-        for result in self.quality or []:
+        for result in report:
             counts[result["status"]] = counts.get(result["status"], 0) + 1
         return counts

@@ -28,14 +28,19 @@ def _require(actor, perm: str, what: str) -> None:
 def create_dataset(*, name: str, description: str = "", actor) -> Dataset:
     """A new, empty dataset; names are unique regardless of case."""
     _require(actor, "experiments.add_dataset", "creating datasets")
+    taken = ValidationError({"name": f"A dataset named “{name.strip()}” already exists."})
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A dataset needs a name."})
     if len(name) > 100:
         raise ValidationError({"name": "At most 100 characters."})
     if Dataset.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"A dataset named “{name}” already exists."})
-    dataset = Dataset.objects.create(name=name, description=description.strip(), owner=actor)
+        raise taken
+    try:
+        with transaction.atomic():  # the constraint decides when two requests race
+            dataset = Dataset.objects.create(name=name, description=description.strip(), owner=actor)
+    except IntegrityError:
+        raise taken from None
     audit.record(actor=actor, action="dataset.created", target=dataset, after={"name": name})
     return dataset
 
@@ -54,6 +59,13 @@ def upload_version(dataset: Dataset, upload, *, actor, target: str = "") -> tupl
             raise ValidationError({"file": str(exc)}) from None
         existing = DatasetVersion.objects.filter(dataset=dataset, sha256=digest.sha256).first()
         if existing:
+            if target and target.strip() != existing.target:
+                raise ValidationError(
+                    {
+                        "target": f"This file is already {existing} with target “{existing.target or 'none'}”; "
+                        "a version's target cannot change."
+                    }
+                )
             return existing, False
         spool.seek(0)
         try:
@@ -63,6 +75,10 @@ def upload_version(dataset: Dataset, upload, *, actor, target: str = "") -> tupl
         target = (target or "").strip()
         if target and target not in frame.columns:
             raise ValidationError({"target": f"There is no column “{target}” in the file."})
+        try:
+            schema = tabular.infer_schema(frame)
+        except Exception as exc:  # an odd column the reader let through: refuse it, don't 500
+            raise ValidationError({"file": f"The columns' types cannot be determined: {exc}"}) from None
         spool.seek(0)
         stored = default_storage.save(f"datasets/{dataset.pk}/{digest.sha256}.{digest.format}", File(spool))
     try:
@@ -72,7 +88,7 @@ def upload_version(dataset: Dataset, upload, *, actor, target: str = "") -> tupl
             stored=stored,
             digest=digest,
             frame_shape=frame.shape,
-            schema=tabular.infer_schema(frame),
+            schema=schema,
             target=target,
             original_filename=getattr(upload, "name", "")[:255],
         ), True
@@ -183,22 +199,36 @@ def compute_profile(version: DatasetVersion, *, progress=None) -> DatasetVersion
     progress(80, "Running quality checks")
     thresholds = quality.Thresholds(**settings.DATASET_QUALITY_THRESHOLDS)
     report = quality.run_checks(frame, version.schema, target=version.target or None, thresholds=thresholds)
-    DatasetVersion.objects.filter(pk=version.pk).update(profile=profile, quality=report, profiled_at=timezone.now())
+    DatasetVersion.objects.filter(pk=version.pk).update(
+        profile=profile, quality=report, quality_summary=DatasetVersion.summarise(report), profiled_at=timezone.now()
+    )
     version.refresh_from_db()
     progress(98, "Profile and quality report saved")
     return version
 
 
 def validate_recipe(version: DatasetVersion, steps: Any) -> list[dict]:
-    """Check a recipe against the version's columns before anything is queued."""
+    """Check a recipe against the version's columns (and its profile) before anything is queued."""
     try:
-        return cleaning.validate_recipe(steps, version.columns, kinds=version.kinds)
+        normalised = cleaning.validate_recipe(steps, version.columns, kinds=version.kinds)
     except cleaning.RecipeError as exc:
         raise ValidationError(exc.errors or {"steps": [str(exc)]}) from None
+    empty = {c["name"] for c in (version.profile or {}).get("columns", []) if c["nulls"] == version.row_count}
+    for index, step in enumerate(normalised):
+        if step["op"] == "impute" and step["strategy"] != "constant" and step["column"] in empty:
+            raise ValidationError(
+                {
+                    f"steps[{index}].column": [
+                        f"“{step['column']}” has no values at all; impute it with a constant or drop it."
+                    ]
+                }
+            )
+    return normalised
 
 
-def preview_recipe(version: DatasetVersion, steps: Any, *, rows: int = 20) -> dict:
+def preview_recipe(version: DatasetVersion, steps: Any, *, actor, rows: int = 20) -> dict:
     """The first rows of the version after the recipe, to check it before running it for real."""
+    _require(actor, "experiments.add_datasetversion", "cleaning data")
     normalised = validate_recipe(version, steps)
     head = load_frame(version, nrows=max(rows * 10, 200))
     try:
@@ -250,9 +280,13 @@ def apply_cleaning(version: DatasetVersion, steps: list[dict], *, actor, progres
     cleaned = cleaning.apply_recipe(frame, steps)
     payload = cleaning.to_csv_bytes(cleaned)
     sha = hashlib.sha256(payload).hexdigest()
+    if cleaned.empty:
+        raise ValueError("The recipe removed every row; there is nothing to store as a new version.")
     existing = DatasetVersion.objects.filter(dataset=version.dataset, sha256=sha).first()
     if existing:
-        progress(90, f"Identical content exists already as {existing}")
+        if existing.profile is None:  # an earlier attempt stored the child but died before profiling it
+            compute_profile(existing, progress=lambda p, m: progress(70 + 0.28 * p, m))
+        progress(95, f"Identical content exists already as {existing}")
         return existing, False
     progress(60, "Storing the cleaned version")
     stored = default_storage.save(f"datasets/{version.dataset_id}/{sha}.csv", ContentFile(payload))

@@ -73,6 +73,7 @@ def read_table(handle: IO[bytes], fmt: str, *, nrows: int | None = None) -> pd.D
             raise TableError(f"The file looks like Parquet but cannot be read: {exc}") from None
         if nrows is not None:
             frame = frame.head(nrows)
+        frame = _flatten_parquet(frame)
     else:
         header = _check_csv_header(handle)
         try:
@@ -93,6 +94,26 @@ def read_table(handle: IO[bytes], fmt: str, *, nrows: int | None = None) -> pd.D
     if nrows is None and len(frame) == 0:
         raise TableError("The file has a header but no data rows.")
     frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _flatten_parquet(frame: pd.DataFrame) -> pd.DataFrame:
+    """Refuse nested or binary columns; turn categoricals into plain values the cleaners understand."""
+    for name in frame.columns:
+        series = frame[name]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            frame[name] = series.astype(object).where(series.notna(), None)
+            continue
+        if series.dtype == object:
+            sample = series.dropna().head(100)
+            nested = sample.map(
+                lambda v: isinstance(v, list | tuple | dict | set | bytes | bytearray) or hasattr(v, "__array__")
+            )
+            if nested.any():
+                raise TableError(
+                    f"Column “{name}” holds lists, structures or binary data; only flat columns "
+                    "(numbers, text, booleans, dates) are supported."
+                )
     return frame
 
 

@@ -104,7 +104,7 @@ def version_detail(request, pk: int):
                     job = services.start_cleaning(version, steps, actor=request.user)
                     messages.success(request, "Cleaning queued: the job produces a new child version.")
                     return redirect(job)
-                preview = services.preview_recipe(version, steps)
+                preview = services.preview_recipe(version, steps, actor=request.user)
             except ValidationError as exc:
                 recipe_form.add_error(
                     "steps",
@@ -124,7 +124,7 @@ def version_detail(request, pk: int):
         "missing_chart": charts.missing_by_column(version.profile) if version.profile else None,
         "quality_counts": version.quality_counts(),
         "quality": sorted(version.quality or [], key=lambda r: {"fail": 0, "warn": 1, "pass": 2}[r["status"]]),
-        "siblings": version.dataset.versions.exclude(pk=version.pk).only("id", "number"),
+        "has_siblings": version.dataset.versions.exclude(pk=version.pk).exists(),
     }
     return render(request, "experiments/version_detail.html", context, status=status)
 
@@ -144,7 +144,11 @@ def _suggested_recipe(version: DatasetVersion) -> list[dict]:
             steps.append({"op": "drop_duplicates"})
         elif result["check"] == "missing_target":
             steps.append({"op": "drop_missing_target", "column": result["column"]})
-        elif result["check"] == "missing_values" and version.kinds.get(result["column"]) == "numeric":
+        elif (
+            result["check"] == "missing_values"
+            and version.kinds.get(result["column"]) == "numeric"
+            and result["count"] < version.row_count
+        ):
             steps.append({"op": "impute", "column": result["column"], "strategy": "median"})
     return steps or [{"op": "drop_duplicates"}]
 
@@ -174,7 +178,9 @@ def version_compare(request, pk: int):
     result = b = None
     if b_id:
         b = get_object_or_404(
-            DatasetVersion.objects.select_related("dataset"), pk=b_id if b_id.isdigit() else 0, dataset=a.dataset
+            DatasetVersion.objects.select_related("dataset"),
+            pk=b_id if b_id.isdecimal() and b_id.isascii() else 0,
+            dataset=a.dataset,
         )
         older, newer = (a, b) if a.number < b.number else (b, a)  # read as "what changed since"
         result = comparison.compare(

@@ -91,13 +91,21 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
         return chain
 
     def get_profile_status(self, version) -> str:
-        if version.profile is not None:
+        if version.profiled_at is not None:
             return "ready"
         job = version.profile_job
         return job.status if job else "none"
 
     def get_quality_summary(self, version) -> dict:
         return version.quality_counts()
+
+
+class DatasetVersionListSerializer(DatasetVersionSerializer):
+    """The same fields without the lineage walk, which costs a query per ancestor."""
+
+    class Meta(DatasetVersionSerializer.Meta):
+        fields = [f for f in DatasetVersionSerializer.Meta.fields if f != "lineage"]
+        read_only_fields = fields
 
 
 class RecipeSerializer(serializers.Serializer):

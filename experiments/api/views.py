@@ -83,6 +83,9 @@ class DatasetVersionViewSet(viewsets.ReadOnlyModelViewSet):
             return DatasetVersion.objects.select_related("dataset")
         return self.queryset
 
+    def get_serializer_class(self):
+        return s.DatasetVersionListSerializer if self.action == "list" else s.DatasetVersionSerializer
+
     @extend_schema(responses={200: OpenApiResponse(description="Per-column profile; 409 while it is computed.")})
     @action(detail=True)
     def profile(self, request, pk=None):
@@ -121,7 +124,7 @@ class DatasetVersionViewSet(viewsets.ReadOnlyModelViewSet):
         """The first rows after the recipe, without storing anything."""
         data = s.RecipeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(services.preview_recipe(self.get_object(), data.validated_data["steps"]))
+        return Response(services.preview_recipe(self.get_object(), data.validated_data["steps"], actor=request.user))
 
     @extend_schema(responses={200: OpenApiResponse(description="Schema differences and per-column statistic changes.")})
     @action(detail=True, url_path=r"compare/(?P<other>\d+)")

@@ -102,6 +102,14 @@ def test_permissions_per_role(users_by_role, role, read, write):
     assert client.post("/api/datasets/", {"name": f"d-{role}"}, format="json").status_code == write
 
 
+def test_reviewer_cannot_preview_or_clean(reviewer, version):
+    client = token_client(reviewer)
+    steps = {"steps": [{"op": "drop_duplicates"}]}
+    assert client.post(f"/api/dataset-versions/{version.pk}/clean/preview/", steps, format="json").status_code == 403
+    assert client.post(f"/api/dataset-versions/{version.pk}/clean/", steps, format="json").status_code == 403
+    assert client.get(f"/api/dataset-versions/{version.pk}/profile/").status_code == 200
+
+
 def test_unknown_ids_are_404(scientist, version):
     client = token_client(scientist)
     assert client.get("/api/dataset-versions/9999/").status_code == 404
@@ -110,6 +118,11 @@ def test_unknown_ids_are_404(scientist, version):
 
 
 def test_version_list_is_query_bounded(scientist, version, django_assert_max_num_queries):
+    from experiments import services
+
+    parent = version
+    for step in ([{"op": "drop_duplicates"}], [{"op": "drop_missing_target", "column": "defaulted"}]):
+        parent, _ = services.apply_cleaning(parent, services.validate_recipe(parent, step), actor=scientist)
     client = token_client(scientist)
     with django_assert_max_num_queries(8):
         assert client.get("/api/dataset-versions/").status_code == 200

@@ -156,7 +156,85 @@ def test_invalid_recipe_is_refused_before_anything_is_queued(version, scientist,
 
 
 def test_preview_shows_first_rows_after_the_recipe(version):
-    preview = services.preview_recipe(version, RECIPE, rows=3)
+    preview = services.preview_recipe(version, RECIPE, actor=version.created_by, rows=3)
     assert preview["columns"] == ["id", "income", "owns_home", "city", "defaulted"]
     assert len(preview["rows"]) == 3 and preview["rows"][1][3] == "paris"
     assert preview["rows_read"] == 8 and preview["rows_after"] == 6
+
+
+def test_parquet_upload_with_categoricals_is_profiled_and_cleanable(
+    dataset, scientist, django_capture_on_commit_callbacks
+):
+    frame = pd.DataFrame(
+        {
+            "city": pd.Categorical(["Paris ", "paris", "Lyon", None]),
+            "n": pd.array([1, None, 3, 4], dtype="Int64"),
+            "when": pd.to_datetime(["2025-01-01", "2025-01-02", None, "2025-01-04"]).tz_localize("UTC"),
+        }
+    )
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    with django_capture_on_commit_callbacks(execute=True):
+        version, created = services.upload_version(dataset, upload("data.parquet", buffer.getvalue()), actor=scientist)
+    version.refresh_from_db()
+    assert created and version.format == "parquet" and version.profile is not None
+    steps = [{"op": "trim_strings", "columns": ["city"]}, {"op": "casefold_strings", "columns": ["city"]}]
+    child, _ = services.apply_cleaning(version, services.validate_recipe(version, steps), actor=scientist)
+    assert sorted(services.load_frame(child)["city"].dropna().unique()) == ["lyon", "paris"]
+
+
+def test_parquet_with_nested_columns_is_refused(dataset, scientist):
+    buffer = io.BytesIO()
+    pd.DataFrame({"tags": [["a", "b"], ["c"]]}).to_parquet(buffer)
+    with pytest.raises(ValidationError, match="lists, structures or binary"):
+        services.upload_version(dataset, upload("nested.parquet", buffer.getvalue()), actor=scientist)
+    assert DatasetVersion.objects.count() == 0 and stored_files() == []
+
+
+def test_reupload_with_another_target_is_refused(version, dataset, scientist):
+    with pytest.raises(ValidationError) as error:
+        services.upload_version(dataset, upload(), actor=scientist, target="income")
+    assert "target" in error.value.message_dict
+
+
+def test_impute_of_an_all_missing_column_is_refused_before_queueing(
+    dataset, scientist, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        version, _ = services.upload_version(dataset, upload(content=b"a,b\n1,\n2,\n"), actor=scientist)
+    version.refresh_from_db()
+    with pytest.raises(ValidationError) as error:
+        services.start_cleaning(version, [{"op": "impute", "column": "b", "strategy": "median"}], actor=scientist)
+    assert "steps[0].column" in error.value.message_dict
+
+
+def test_impute_and_clip_ignore_infinities(dataset, scientist):
+    version, _ = services.upload_version(dataset, upload(content=b"x,y\n1,a\n2,b\n3,c\ninf,d\n,e\n"), actor=scientist)
+    steps = [
+        {"op": "impute", "column": "x", "strategy": "mean"},
+        {"op": "clip_outliers", "column": "x", "method": "iqr"},
+    ]
+    child, _ = services.apply_cleaning(version, services.validate_recipe(version, steps), actor=scientist)
+    values = services.load_frame(child)["x"].tolist()
+    assert values[:3] == [1.0, 2.0, 3.0] and values[4] == 2.0 and values[3] < float("inf")
+
+
+def test_retry_after_the_child_was_stored_still_profiles_it(version, scientist):
+    steps = services.validate_recipe(version, [{"op": "drop_duplicates"}])
+    child, _ = services.apply_cleaning(version, steps, actor=scientist)
+    DatasetVersion.objects.filter(pk=child.pk).update(profile=None, quality=None, profiled_at=None)  # died here
+    again, created = services.apply_cleaning(version, steps, actor=scientist)
+    assert again.pk == child.pk and not created and again.profile is not None
+
+
+def test_recipe_that_removes_every_row_fails_clearly(version, scientist):
+    steps = services.validate_recipe(
+        version,
+        [
+            {"op": "map_values", "column": "defaulted", "mapping": {"0": None, "1": None}},
+            {"op": "drop_missing_target", "column": "defaulted"},
+        ],
+    )
+    with pytest.raises(ValueError, match="removed every row"):
+        services.apply_cleaning(version, steps, actor=scientist)
+    assert DatasetVersion.objects.count() == 1

@@ -1,0 +1,66 @@
+from experiments.comparison import compare
+
+
+def version(schema, columns, rows):
+    return {"schema": schema, "profile": {"columns": columns} if columns is not None else None, "row_count": rows}
+
+
+def test_schema_changes_and_statistics_side_by_side():
+    a = version(
+        [
+            {"name": "x", "kind": "numeric", "dtype": "float64"},
+            {"name": "y", "kind": "categorical", "dtype": "str"},
+            {"name": "gone", "kind": "text", "dtype": "str"},
+        ],
+        [
+            {
+                "name": "x",
+                "nulls": 3,
+                "null_fraction": 0.3,
+                "distinct": 7,
+                "min": 1.0,
+                "max": 9.0,
+                "mean": 5.0,
+                "std": 2.0,
+                "quantiles": {"p50": 5.0},
+            },
+            {"name": "y", "nulls": 0, "null_fraction": 0.0, "distinct": 4},
+        ],
+        10,
+    )
+    b = version(
+        [
+            {"name": "x", "kind": "numeric", "dtype": "float64"},
+            {"name": "y", "kind": "boolean", "dtype": "bool"},
+            {"name": "new", "kind": "numeric", "dtype": "int64"},
+        ],
+        [
+            {
+                "name": "x",
+                "nulls": 0,
+                "null_fraction": 0.0,
+                "distinct": 7,
+                "min": 1.0,
+                "max": 9.0,
+                "mean": 5.5,
+                "std": 2.0,
+                "quantiles": {"p50": 5.0},
+            },
+            {"name": "y", "nulls": 0, "null_fraction": 0.0, "distinct": 2},
+        ],
+        8,
+    )
+    result = compare(a, b)
+    assert result["rows"] == {"a": 10, "b": 8, "delta": -2}
+    assert result["added"] == ["new"] and result["removed"] == ["gone"]
+    assert result["retyped"] == [{"column": "y", "from": "categorical (str)", "to": "boolean (bool)"}]
+    x = {row["stat"]: row for row in next(c for c in result["columns"] if c["column"] == "x")["stats"]}
+    assert x["nulls"] == {"stat": "nulls", "a": 3, "b": 0, "delta": -3, "changed": True}
+    assert x["mean"]["delta"] == 0.5 and not x["p50"]["changed"] and not x["max"]["changed"]
+    assert result["profiles_ready"]
+
+
+def test_missing_profile_is_reported_not_guessed():
+    schema = [{"name": "x", "kind": "numeric", "dtype": "float64"}]
+    result = compare(version(schema, None, 5), version(schema, [], 5))
+    assert not result["profiles_ready"] and result["columns"][0]["stats"] == []
