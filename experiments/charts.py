@@ -65,7 +65,8 @@ def column_distribution(column: dict) -> go.Figure | None:
     top = column.get("top_values") or []
     if not top:
         return None
-    labels = [str(value) if value != "" else "(empty)" for value, _ in top][::-1]
+    # Quote values with edge whitespace, so "yes" and "yes " are told apart.
+    labels = [f'"{value}"' if value != str(value).strip() else (str(value) or "(empty)") for value, _ in top][::-1]
     figure = go.Figure(
         go.Bar(
             y=labels,

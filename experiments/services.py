@@ -304,7 +304,7 @@ def apply_cleaning(version: DatasetVersion, steps: list[dict], *, actor, progres
             frame_shape=reread.shape,
             schema=tabular.infer_schema(reread),
             target=target,
-            original_filename=f"{version.dataset.name}-v{version.number}-cleaned.csv",
+            original_filename="",  # derived, not uploaded: downloads as <dataset>-v<number>.csv
             parent=version,
             recipe=steps,
             profile_now=False,

@@ -37,31 +37,42 @@ def digest_upload(chunks, *, max_bytes: int, sink: BinaryIO) -> Digest:
     sha = hashlib.sha256()
     size = 0
     decoder = codecs.getincrementaldecoder("utf-8")()
+    head = b""  # the first bytes, to tell a binary file from a text file with a bad byte
     fmt = None
     for chunk in chunks:
-        if fmt is None:
-            fmt = "parquet" if chunk[:4] == PARQUET_MAGIC else "csv"
+        if len(head) < 4096:
+            head += chunk[: 4096 - len(head)]
+        if fmt is None and len(head) >= 4:
+            fmt = "parquet" if head[:4] == PARQUET_MAGIC else "csv"
         size += len(chunk)
         if size > max_bytes:
             raise TableError(f"The file is larger than the limit of {max_bytes / 1e6:.0f} MB.")
         sha.update(chunk)
         sink.write(chunk)
-        if fmt == "csv":
+        if fmt != "parquet":
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                raise TableError(
-                    f"The file is not valid UTF-8 text (bad byte near position {size - len(chunk) + exc.start}). "
-                    "Save it as UTF-8 CSV, or upload Parquet."
-                ) from None
+                raise _not_text(head, size - len(chunk) + exc.start) from None
     if size == 0:
         raise TableError("The file is empty.")
+    fmt = fmt or ("parquet" if head[:4] == PARQUET_MAGIC else "csv")
     if fmt == "csv":
+        if b"\x00" in head:
+            raise _not_text(head, head.index(b"\x00"))
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise TableError("The file ends in the middle of a UTF-8 character.") from None
-    return Digest(sha256=sha.hexdigest(), size=size, format=fmt or "csv")
+    return Digest(sha256=sha.hexdigest(), size=size, format=fmt)
+
+
+def _not_text(head: bytes, position: int) -> TableError:
+    if b"\x00" in head:
+        return TableError("This is not a CSV or Parquet file (it contains binary data).")
+    return TableError(
+        f"The file is not valid UTF-8 text (bad byte near position {position}). Save it as UTF-8 CSV, or upload Parquet."
+    )
 
 
 def read_table(handle: IO[bytes], fmt: str, *, nrows: int | None = None) -> pd.DataFrame:
@@ -75,12 +86,12 @@ def read_table(handle: IO[bytes], fmt: str, *, nrows: int | None = None) -> pd.D
             frame = frame.head(nrows)
         frame = _flatten_parquet(frame)
     else:
-        header = _check_csv_header(handle)
+        header, sep = _check_csv_header(handle)
         try:
             if nrows is None:
-                frame = pd.read_csv(handle, engine="pyarrow")
+                frame = pd.read_csv(handle, engine="pyarrow", sep=sep)
             else:  # pyarrow has no nrows; the C engine reads only what it needs
-                frame = pd.read_csv(handle, nrows=nrows)
+                frame = pd.read_csv(handle, nrows=nrows, sep=sep)
         except pd.errors.EmptyDataError:
             raise TableError("The file has no header row.") from None
         except (pd.errors.ParserError, ValueError) as exc:
@@ -117,19 +128,30 @@ def _flatten_parquet(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _check_csv_header(handle: IO[bytes]) -> list[str]:
-    """Look at the header ourselves: pandas would silently rename duplicates to `a.1`."""
+def _check_csv_header(handle: IO[bytes]) -> tuple[list[str], str]:
+    """Read the header ourselves: pandas would silently rename duplicates to `a.1`.
+
+    Also picks the delimiter: a comma unless the header has none and has semicolons, tabs or
+    pipes (European spreadsheets export `;`), so such files are not read as one wide column.
+    """
     start = handle.tell()
     first = handle.readline(1024 * 1024)
     handle.seek(start)
     if not first.strip():
         raise TableError("The file has no header row.")
+    text = first.decode("utf-8-sig", errors="replace")
+    sep = ","
+    if "," not in text:
+        counts = {candidate: text.count(candidate) for candidate in (";", "\t", "|")}
+        best = max(counts, key=counts.get)
+        if counts[best]:
+            sep = best
     try:
-        names = next(csv.reader(io.StringIO(first.decode("utf-8-sig"))))
-    except (StopIteration, csv.Error, UnicodeDecodeError):
+        names = next(csv.reader(io.StringIO(text), delimiter=sep))
+    except (StopIteration, csv.Error):
         raise TableError("The header row cannot be read as CSV.") from None
     _check_columns(names)
-    return names
+    return names, sep
 
 
 def _check_columns(names: list[str]) -> None:

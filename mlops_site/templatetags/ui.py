@@ -72,6 +72,26 @@ def duration(value) -> str:
 
 
 @register.filter
+def number(value, digits: int = 4) -> str:
+    """Numbers with up to `digits` significant decimals; anything else (dates, text) as it is."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}" if abs(value) < 1 else f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+@register.filter
+def percent(fraction) -> str:
+    if fraction is None:
+        return "—"
+    value = 100 * float(fraction)
+    return "0%" if value == 0 else f"{value:.2g}%" if value < 1 else f"{value:.1f}%"
+
+
+@register.filter
 def title_words(value: str) -> str:
     """`missing_target` -> `Missing target`, for identifiers shown to people."""
     text = str(value).replace("_", " ")

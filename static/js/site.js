@@ -17,6 +17,21 @@
     setTimeout(refresh, 3000);
   }
 
+  // Pages waiting for a job (e.g. a profile being computed): reload once it has finished.
+  document.querySelectorAll("[data-wait-job]").forEach((el) => {
+    const poll = async () => {
+      try {
+        const response = await fetch(el.dataset.waitJob, { headers: { Accept: "application/json" } });
+        if (response.ok && ["succeeded", "failed", "cancelled"].includes((await response.json()).status)) {
+          window.location.reload();
+          return;
+        }
+      } catch (e) { /* try again */ }
+      setTimeout(poll, 2000);
+    };
+    setTimeout(poll, 2000);
+  });
+
   // Job detail: poll the API every 2 s until the job finishes, then reload once for the final view.
   window.followJob = function (card) {
     if (!card || card.dataset.finished === "true") return;

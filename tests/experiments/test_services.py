@@ -66,7 +66,7 @@ def test_second_upload_gets_the_next_number(version, dataset, scientist):
 
 
 BAD_FILES = {
-    "not-a-table": (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not valid UTF-8"),
+    "not-a-table": (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not a CSV or Parquet"),
     "empty": (b"", "empty"),
     "header-only": (b"a,b\n", "no data rows"),
     "ragged": (b"a,b\n1,2\n3,4,5\n", "cannot be parsed"),

@@ -86,3 +86,21 @@ def test_schema_kinds():
         "cat": "categorical",
         "free": "text",
     }
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_other_delimiters_are_detected(sep):
+    data = f"a{sep}b{sep}c\n1{sep}2{sep}x\n3{sep}4{sep}y\n".encode()
+    frame = tabular.read_table(io.BytesIO(data), "csv")
+    assert list(frame.columns) == ["a", "b", "c"] and frame["b"].tolist() == [2, 4]
+
+
+def test_comma_files_with_semicolons_in_values_stay_comma_separated():
+    frame = tabular.read_table(io.BytesIO(b'a,b\n"x;y",1\n'), "csv")
+    assert list(frame.columns) == ["a", "b"]
+
+
+def test_binary_files_are_named_as_such():
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+    with pytest.raises(tabular.TableError, match="not a CSV or Parquet"):  # Django hands over 64 KB chunks
+        tabular.digest_upload([png], max_bytes=10**6, sink=io.BytesIO())
