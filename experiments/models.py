@@ -97,3 +97,110 @@ class DatasetVersion(models.Model):
         for result in report:
             counts[result["status"]] = counts.get(result["status"], 0) + 1
         return counts
+
+
+class Experiment(models.Model):
+    """A named group of runs that answer one question (e.g. "credit default model")."""
+
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="experiments"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="experiment_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Run(models.Model):
+    """One training or evaluation attempt: its params, metric histories, artifacts and lineage."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+        KILLED = "killed", "Killed"
+
+    class Source(models.TextChoices):
+        TRAINED = "trained", "Trained here"
+        LOGGED = "logged", "Logged from outside"
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LOGGED)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="runs")
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    input_versions = models.ManyToManyField(DatasetVersion, blank=True, related_name="runs")
+    tags = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    code_version = models.CharField(max_length=100, blank=True)
+    command = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["experiment", "-started_at"], name="run_experiment_started_idx")]
+
+    def __str__(self) -> str:
+        return self.name or f"run {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != self.Status.RUNNING
+
+
+class Param(models.Model):
+    """A hyperparameter or setting of a run; set once, like MLflow's, so a run's params never drift."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params")
+    key = models.CharField(max_length=250)
+    value = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="param_run_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class Metric(models.Model):
+    """One point of a metric's history; a run may have hundreds of thousands."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics")
+    key = models.CharField(max_length=250)
+    value = models.FloatField()
+    step = models.BigIntegerField(default=0)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        # History reads are "one run, one key, by step": the index serves them without a sort.
+        indexes = [models.Index(fields=["run", "key", "step"], name="metric_run_key_step_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key}[{self.step}]={self.value}"
+
+
+class RunArtifact(models.Model):
+    """A file a run produced (model, plot, report), stored through the storage API with its hash."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    path = models.CharField(max_length=300, help_text="Path within the run, e.g. model/pipeline.skops.")
+    file = models.CharField(max_length=400, help_text="Name in the default storage.")
+    content_type = models.CharField(max_length=100, blank=True)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [models.UniqueConstraint(fields=["run", "path"], name="artifact_run_path_unique")]
+
+    def __str__(self) -> str:
+        return self.path

@@ -22,7 +22,12 @@ _EVERYONE = [
     "mlops_site.view_auditevent",
 ]
 
-_READ_DATA = ["experiments.view_dataset", "experiments.view_datasetversion"]
+_READ_DATA = [
+    "experiments.view_dataset",
+    "experiments.view_datasetversion",
+    "experiments.view_experiment",
+    "experiments.view_run",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     DATA_SCIENTIST: [
@@ -31,6 +36,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "experiments.add_dataset",
         "experiments.change_dataset",
         "experiments.add_datasetversion",
+        "experiments.add_experiment",
+        "experiments.add_run",
     ],
     REVIEWER: [*_EVERYONE, *_READ_DATA],
     ADMIN: [*_EVERYONE, "auth.view_user", "auth.change_user", "auth.view_group"],

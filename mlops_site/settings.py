@@ -155,6 +155,11 @@ DATASET_QUALITY_THRESHOLDS = {
     "target_missing_fail": 0.0,  # any row without a target fails
 }
 
+# --- Runs -------------------------------------------------------------------------------
+RUN_LOG_BATCH_LIMIT = env_int("RUN_LOG_BATCH_LIMIT", 10_000)  # metric points per log-batch call
+ARTIFACT_MAX_UPLOAD_BYTES = env_int("ARTIFACT_MAX_UPLOAD_MB", 500) * 1024 * 1024
+METRIC_HISTORY_MAX_POINTS = 2_000  # default downsampling for charts and the history endpoint
+
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -247,6 +252,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; name each choice set so the schema stays readable.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "mlops_site.models.Job.Status",
+        "RunStatusEnum": "experiments.models.Run.Status",
+        "RunFinishStatusEnum": ["finished", "failed", "killed"],
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------

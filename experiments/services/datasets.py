@@ -1,4 +1,4 @@
-"""State changes of the experiments app: datasets, uploads, profiling and cleaning."""
+"""Dataset actions: creating datasets, uploads with dedupe, profiling and cleaning."""
 
 from __future__ import annotations
 
@@ -17,6 +17,19 @@ from experiments import cleaning, tabular
 from experiments.models import Dataset, DatasetVersion
 from mlops_site import audit, jobs
 from mlops_site.models import Job
+
+__all__ = [
+    "apply_cleaning",
+    "compute_profile",
+    "create_dataset",
+    "load_frame",
+    "open_version",
+    "preview_recipe",
+    "start_cleaning",
+    "start_profile",
+    "upload_version",
+    "validate_recipe",
+]
 
 
 def _require(actor, perm: str, what: str) -> None:

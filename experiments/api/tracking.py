@@ -1,0 +1,233 @@
+"""REST API for experiment tracking: experiments, runs, and logging from outside scripts."""
+
+from django.conf import settings
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from experiments import selectors, services
+from experiments.models import Experiment, Run, RunArtifact
+from mlops_site.api.permissions import HasModelPermission
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Experiment
+        fields = ["id", "name", "description", "owner", "created_at"]
+        read_only_fields = ["id", "owner", "created_at"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    experiment = serializers.PrimaryKeyRelatedField(queryset=Experiment.objects.all())
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    input_versions = serializers.ListField(child=serializers.IntegerField(), required=False, write_only=True)
+    inputs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "experiment",
+            "name",
+            "status",
+            "source",
+            "user",
+            "started_at",
+            "ended_at",
+            "parent",
+            "tags",
+            "notes",
+            "code_version",
+            "command",
+            "input_versions",
+            "inputs",
+        ]
+        read_only_fields = ["id", "status", "source", "user", "started_at", "ended_at"]
+
+    def get_inputs(self, run) -> list[int]:
+        return [version.pk for version in run.input_versions.all()]
+
+
+class RunDetailSerializer(RunSerializer):
+    params = serializers.SerializerMethodField()
+    metrics = serializers.SerializerMethodField()
+    artifacts = serializers.SerializerMethodField()
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "params", "metrics", "artifacts"]
+
+    def get_params(self, run) -> dict:
+        return dict(run.params.order_by("key").values_list("key", "value"))
+
+    def get_metrics(self, run) -> dict:
+        """The latest value of each metric."""
+        return selectors.latest_metrics(run)
+
+    def get_artifacts(self, run) -> list[dict]:
+        return list(run.artifacts.values("id", "path", "content_type", "size_bytes", "sha256", "created_at"))
+
+
+LogBatchSerializer = inline_serializer(
+    "LogBatch",
+    {
+        "params": serializers.DictField(required=False, help_text="name → value; a param is set once."),
+        "metrics": serializers.ListField(
+            child=serializers.DictField(),
+            required=False,
+            help_text="[{key, value, step?, timestamp?}] — up to 10,000 points; timestamp ISO 8601 or epoch ms.",
+        ),
+        "tags": serializers.DictField(required=False),
+    },
+)
+
+
+class ExperimentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Experiments group runs."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "experiments.view_experiment"
+    serializer_class = ExperimentSerializer
+    queryset = Experiment.objects.select_related("owner")
+    filterset_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+
+    def create(self, request):
+        data = ExperimentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        experiment = services.create_experiment(actor=request.user, **data.validated_data)
+        return Response(ExperimentSerializer(experiment).data, status=status.HTTP_201_CREATED)
+
+
+class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Runs: create one, log params/metrics/tags in batches, upload artifacts, finish it."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "experiments.view_run"
+    queryset = Run.objects.select_related("experiment", "user").prefetch_related("input_versions")
+    filterset_fields = ["experiment", "status", "parent"]
+    ordering_fields = ["started_at", "ended_at", "name"]
+
+    def get_serializer_class(self):
+        return RunSerializer if self.action in ("list", "create") else RunDetailSerializer
+
+    def create(self, request):
+        data = RunSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        run = services.create_run(
+            fields["experiment"],
+            actor=request.user,
+            name=fields.get("name", ""),
+            tags=fields.get("tags"),
+            input_versions=fields.get("input_versions"),
+            parent=fields.get("parent"),
+            code_version=fields.get("code_version", ""),
+            command=fields.get("command", ""),
+            notes=fields.get("notes", ""),
+        )
+        return Response(RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=LogBatchSerializer,
+        responses=inline_serializer(
+            "LogBatchResult",
+            {
+                "params": serializers.IntegerField(),
+                "metrics": serializers.IntegerField(),
+                "tags": serializers.IntegerField(),
+            },
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="log-batch")
+    def log_batch(self, request, pk=None):
+        """Params, metric points and tags in one request, stored all together or not at all."""
+        body = request.data if isinstance(request.data, dict) else {}
+        if not isinstance(request.data, dict):
+            return Response({"detail": "Send a JSON object.", "code": "invalid", "errors": {}}, status=400)
+        counts = services.log_batch(
+            self.get_object(),
+            actor=request.user,
+            params=body.get("params"),
+            metrics=body.get("metrics"),
+            tags=body.get("tags"),
+        )
+        return Response(counts)
+
+    @extend_schema(
+        request=inline_serializer(
+            "FinishRun",
+            {"status": serializers.ChoiceField(choices=["finished", "failed", "killed"], default="finished")},
+        ),
+        responses=RunDetailSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def finish(self, request, pk=None):
+        run = services.finish_run(self.get_object(), actor=request.user, status=request.data.get("status", "finished"))
+        return Response(RunDetailSerializer(run).data)
+
+    @extend_schema(
+        methods=["POST"],
+        request={
+            "multipart/form-data": inline_serializer(
+                "ArtifactUpload", {"file": serializers.FileField(), "path": serializers.CharField(required=False)}
+            )
+        },
+        responses={201: OpenApiResponse(description="The stored artifact with its sha256.")},
+    )
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
+    def artifacts(self, request, pk=None):
+        """GET: the run's artifacts. POST: upload one (multipart `file`, optional `path`)."""
+        run = self.get_object()
+        if request.method == "GET":
+            return Response(
+                list(run.artifacts.values("id", "path", "content_type", "size_bytes", "sha256", "created_at"))
+            )
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response(
+                {"detail": "Invalid input.", "code": "invalid", "errors": {"file": ["No file was sent."]}}, status=400
+            )
+        artifact = services.upload_artifact(run, upload, actor=request.user, path=request.data.get("path", ""))
+        return Response(
+            {"id": artifact.pk, "path": artifact.path, "size_bytes": artifact.size_bytes, "sha256": artifact.sha256},
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The artifact's bytes.")})
+    @action(detail=True, url_path=r"artifacts/(?P<artifact_id>\d+)/download")
+    def artifact_download(self, request, pk=None, artifact_id=None):
+        artifact = RunArtifact.objects.filter(run=self.get_object(), pk=artifact_id).first()
+        if artifact is None:
+            return Response({"detail": "No such artifact.", "code": "not_found", "errors": {}}, status=404)
+        from django.core.files.storage import default_storage
+
+        return FileResponse(
+            default_storage.open(artifact.file, "rb"), as_attachment=True, filename=artifact.path.rsplit("/", 1)[-1]
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("max_points", int, description="Downsample to at most this many points.")],
+        responses={200: OpenApiResponse(description="{key, total_points, downsampled, points: [{step, value}]}")},
+    )
+    @action(detail=True, url_path=r"metrics/(?P<key>[^/]+)")
+    def metric(self, request, pk=None, key=None):
+        """One metric's history; long histories are downsampled keeping each bucket's min and max."""
+        try:
+            max_points = int(request.query_params.get("max_points", settings.METRIC_HISTORY_MAX_POINTS))
+        except ValueError:
+            max_points = 0
+        if not 10 <= max_points <= 1_000_000:
+            return Response(
+                {
+                    "detail": "Invalid input.",
+                    "code": "invalid",
+                    "errors": {"max_points": ["A whole number from 10 to 1,000,000."]},
+                },
+                status=400,
+            )
+        return Response(selectors.metric_history(self.get_object(), key, max_points=max_points))
