@@ -22,7 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from experiments.models import DatasetVersion, Experiment, Metric, Param, Run, RunArtifact
+from experiments import metric_store
+from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifact
 from mlops_site import audit
 
 __all__ = [
@@ -123,19 +124,22 @@ def _parse_metrics(metrics: Any, now: datetime) -> list[tuple[str, float, int, d
             {"metrics": f"At most {settings.RUN_LOG_BATCH_LIMIT:,} points per batch; this one has {len(metrics):,}."}
         )
     parsed = []
-    for index, point in enumerate(metrics):
-        where = f"metrics[{index}]"
-        if not isinstance(point, dict):
-            raise ValidationError({where: "Each point must be an object with key and value."})
-        key, value = point.get("key"), point.get("value")
-        if not isinstance(key, str) or not key or len(key) > MAX_KEY:
-            raise ValidationError({f"{where}.key": f"A metric name of 1 to {MAX_KEY} characters is required."})
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValidationError({f"{where}.value": f"The value must be a finite number, got {value!r}."})
-        step = point.get("step", 0)
-        if isinstance(step, bool) or not isinstance(step, int):
-            raise ValidationError({f"{where}.step": f"The step must be an integer, got {step!r}."})
-        parsed.append((key, float(value), step, _parse_timestamp(point.get("timestamp"), now, f"{where}.timestamp")))
+    append, isfinite, epoch = parsed.append, math.isfinite, datetime.fromtimestamp
+    for index, point in enumerate(metrics):  # the hot loop: no work beyond the checks
+        if type(point) is not dict:
+            raise ValidationError({f"metrics[{index}]": "Each point must be an object with key and value."})
+        key, value, step, stamp = point.get("key"), point.get("value"), point.get("step", 0), point.get("timestamp")
+        if type(key) is not str or not key or len(key) > MAX_KEY:
+            raise ValidationError({f"metrics[{index}].key": f"A metric name of 1 to {MAX_KEY} characters is required."})
+        if type(value) not in (int, float) or not isfinite(value):
+            raise ValidationError({f"metrics[{index}].value": f"The value must be a finite number, got {value!r}."})
+        if type(step) is not int or not -(2**63) <= step < 2**63:
+            raise ValidationError({f"metrics[{index}].step": f"The step must be a 64-bit integer, got {step!r}."})
+        if type(stamp) is int and 0 <= stamp < 253_402_300_800_000:  # epoch ms up to year 9999
+            when = epoch(stamp / 1000, tz=UTC)
+        else:
+            when = _parse_timestamp(stamp, now, f"metrics[{index}].timestamp")
+        append((key, float(value), step, when))
     return parsed
 
 
@@ -191,10 +195,7 @@ def log_batch(run: Run, *, actor, params: Any = None, metrics: Any = None, tags:
     if conflicts:
         raise ValidationError({f"params.{k}": message for k, message in conflicts.items()})
     Param.objects.bulk_create([Param(run=run, key=k, value=v) for k, v in new_params.items() if k not in existing])
-    Metric.objects.bulk_create(
-        [Metric(run=run, key=key, value=value, step=step, timestamp=stamp) for key, value, step, stamp in points],
-        batch_size=5000,
-    )
+    metric_store.insert_points(run.pk, points)
     if new_tags:
         run.tags = {**run.tags, **new_tags}
         run.save(update_fields=["tags"])

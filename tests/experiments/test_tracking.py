@@ -64,6 +64,8 @@ def test_script_flow_through_the_api(scientist, version):
     [
         ({"metrics": [{"key": "a", "value": 1}, {"key": "a", "value": "high"}]}, "metrics[1].value"),
         ({"metrics": [{"key": "a", "value": 1, "step": 1.5}]}, "metrics[0].step"),
+        ({"metrics": [{"key": "a", "value": 1, "step": 2**64}]}, "metrics[0].step"),
+        ({"metrics": [{"key": "a", "value": True}]}, "metrics[0].value"),
         ({"metrics": [{"value": 1}]}, "metrics[0].key"),
         ({"metrics": [{"key": "a", "value": 1, "timestamp": "yesterday"}]}, "metrics[0].timestamp"),
         ({"metrics": "lots"}, "metrics"),
