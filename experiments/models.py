@@ -143,6 +143,14 @@ class Run(models.Model):
     notes = models.TextField(blank=True)
     code_version = models.CharField(max_length=100, blank=True)
     command = models.TextField(blank=True)
+    job = models.ForeignKey(
+        "mlops_site.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The worker job that trains this run, for runs trained here.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -24,3 +24,30 @@ def clean_version(job_id: int) -> None:
         return {"version_id": child.pk, "created": created, "sha256": child.sha256, "rows": child.row_count}
 
     jobs.run_job(job_id, work)
+
+
+def train_run(job_id: int) -> None:
+    from experiments import training
+    from experiments.models import Run
+    from experiments.services.training import fail_training
+
+    def work(ctx):
+        run = Run.objects.get(pk=ctx.params["run_id"])
+        version = DatasetVersion.objects.get(pk=ctx.params["version_id"])
+        try:
+            ctx.progress(2, f"Reading {version}")
+            frame = services.load_frame(version)
+            result = training.train(frame, version.schema, ctx.params["request"], progress=ctx.progress)
+            ctx.progress(96, "Saving the model, metrics and evaluation")
+            services.record_training(run, ctx.params["request"], result)
+        except jobs.JobSuperseded:
+            raise  # a newer attempt owns the run now
+        except jobs.JobCancelled:
+            fail_training(run, "cancelled by the user", status=Run.Status.KILLED)
+            raise
+        except Exception as exc:
+            fail_training(run, f"{type(exc).__name__}: {exc}")
+            raise
+        return {"run_id": run.pk, "metrics": result.metrics}
+
+    jobs.run_job(job_id, work)

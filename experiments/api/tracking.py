@@ -7,10 +7,12 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from experiments import selectors, services
-from experiments.models import Experiment, Run, RunArtifact
+from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
 from mlops_site.api.permissions import HasModelPermission
+from mlops_site.api.serializers import JobDetailSerializer
 
 
 class ExperimentSerializer(serializers.ModelSerializer):
@@ -231,3 +233,49 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                 status=400,
             )
         return Response(selectors.metric_history(self.get_object(), key, max_points=max_points))
+
+
+class TrainingRequestSerializer(serializers.Serializer):
+    experiment = serializers.PrimaryKeyRelatedField(queryset=Experiment.objects.all())
+    dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all())
+    target = serializers.CharField()
+    algorithm = serializers.CharField(
+        help_text="logistic_regression, linear_regression, ridge, random_forest, hist_gradient_boosting or knn."
+    )
+    params = serializers.DictField(required=False, default=dict, help_text="Hyperparameters of the estimator.")
+    features = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True, default=None)
+    task = serializers.ChoiceField(
+        choices=["classification", "regression"],
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Inferred from the target when omitted.",
+    )
+    holdout = serializers.FloatField(required=False, default=0.2)
+    cv_folds = serializers.IntegerField(required=False, allow_null=True, default=None)
+    seed = serializers.IntegerField(required=False, default=0)
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class TrainingView(APIView):
+    """Train a scikit-learn pipeline on a worker from a dataset version; 202 with the run and its job."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "experiments.add_run"
+
+    @extend_schema(
+        request=TrainingRequestSerializer,
+        responses={
+            202: inline_serializer("TrainingStarted", {"run": RunDetailSerializer(), "job": JobDetailSerializer()})
+        },
+    )
+    def post(self, request):
+        data = TrainingRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        experiment, version, name = fields.pop("experiment"), fields.pop("dataset_version"), fields.pop("name")
+        run = services.start_training(experiment, version, actor=request.user, name=name, **fields)
+        return Response(
+            {"run": RunDetailSerializer(run).data, "job": JobDetailSerializer(run.job).data},
+            status=status.HTTP_202_ACCEPTED,
+        )

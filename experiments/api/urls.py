@@ -9,4 +9,7 @@ router.register("dataset-versions", views.DatasetVersionViewSet, basename="api-d
 router.register("experiments", tracking.ExperimentViewSet, basename="api-experiment")
 router.register("runs", tracking.RunViewSet, basename="api-run")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path("training/", tracking.TrainingView.as_view(), name="api-training"),
+    path("", include(router.urls)),
+]

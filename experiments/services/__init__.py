@@ -6,3 +6,4 @@ params, metrics, artifacts). Import from here: `from experiments import services
 
 from experiments.services.datasets import *  # noqa: F403
 from experiments.services.tracking import *  # noqa: F403
+from experiments.services.training import *  # noqa: F403

@@ -1,0 +1,124 @@
+"""Training actions: validate a training request, queue it, and record what the worker produced.
+
+The request is checked against the dataset version's schema (algorithm, hyperparameters through
+scikit-learn's own validation, columns, split) before anything is queued. The worker then trains
+with `experiments.training` and the result is written to the run as params, metrics and
+artifacts: the fitted pipeline (skops) with its sha256, its signature, and the evaluation data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from experiments import metric_store
+from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifact
+from experiments.services.tracking import _require, create_run
+from mlops_site import audit, jobs
+
+__all__ = ["record_training", "start_training", "validate_training"]
+
+REQUEST_FIELDS = ("algorithm", "target", "task", "holdout", "cv_folds", "seed", "features")
+
+
+def validate_training(version: DatasetVersion, **request: Any) -> dict:
+    """The normalised request, or a ValidationError naming the field, without touching the data."""
+    from experiments import training
+
+    try:
+        return training.validate_request(version.schema, version.row_count, **request)
+    except training.TrainingError as exc:
+        raise ValidationError(exc.errors or {"non_field_errors": [str(exc)]}) from None
+
+
+@transaction.atomic
+def start_training(
+    experiment: Experiment, version: DatasetVersion, *, actor, name: str = "", parent: Run | None = None, **request: Any
+) -> Run:
+    """Create a run (source "trained") and queue the job that trains it on a worker."""
+    _require(actor, "experiments.add_run", "training models")
+    normalised = validate_training(version, **request)
+    run = create_run(
+        experiment,
+        actor=actor,
+        name=name or f"{normalised['algorithm']} on {version}",
+        input_versions=[version.pk],
+        parent=parent,
+        source=Run.Source.TRAINED,
+        tags={"algorithm": normalised["algorithm"]},
+    )
+    job = jobs.enqueue(
+        kind="training.run",
+        task="experiments.tasks.train_run",
+        actor=actor,
+        title=f"Train {run}",
+        params={"run_id": run.pk, "version_id": version.pk, "request": normalised},
+        target=run,
+    )
+    run.job = job
+    run.save(update_fields=["job"])
+    audit.record(actor=actor, action="run.training_queued", target=run, after={"request": normalised})
+    return run
+
+
+def _artifact(run: Run, path: str, data: bytes, content_type: str) -> RunArtifact:
+    stored = default_storage.save(f"runs/{run.pk}/{path}", ContentFile(data))
+    return RunArtifact.objects.create(
+        run=run,
+        path=path,
+        file=stored,
+        content_type=content_type,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+@transaction.atomic
+def record_training(run: Run, request: dict, result) -> Run:
+    """Write a finished training result to its run: params, metrics, artifacts, status finished."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    now = timezone.now()
+    params = {key: request.get(key) for key in REQUEST_FIELDS}
+    params["features"] = ",".join(request.get("features") or [])
+    params["task"] = result.task
+    params.update({key: value for key, value in result.params.items() if key not in params})
+    Param.objects.bulk_create(
+        [Param(run=run, key=key, value="" if value is None else str(value)) for key, value in sorted(params.items())],
+        ignore_conflicts=True,
+    )
+    points = [(key, float(value), 0, now) for key, value in result.metrics.items()]
+    for key, scores in (result.cv_scores or {}).items():
+        points += [(f"cv_{key}", float(score), fold, now) for fold, score in enumerate(scores)]
+    for key, curve in (result.curves or {}).items():
+        points += [(key, float(value), int(step), now) for step, value in curve]
+    metric_store.insert_points(run.pk, points)
+    model = _artifact(run, "model/pipeline.skops", result.model_bytes, "application/octet-stream")
+    if model.sha256 != result.model_sha256:
+        raise RuntimeError("The stored model does not match the hash computed at training time.")
+    _artifact(run, "model/signature.json", json.dumps(result.signature, indent=2).encode(), "application/json")
+    evaluation = {
+        key: getattr(result, key)
+        for key in ("evaluation", "importance", "split", "library_versions")
+        if hasattr(result, key)
+    }
+    _artifact(run, "evaluation.json", json.dumps(evaluation, default=str).encode(), "application/json")
+    run.status, run.ended_at = Run.Status.FINISHED, now
+    run.save(update_fields=["status", "ended_at"])
+    audit.record(
+        actor=None, action="run.trained", target=run, after={"metrics": result.metrics, "model_sha256": model.sha256}
+    )
+    return run
+
+
+def fail_training(run: Run, error: str, *, status: str = Run.Status.FAILED) -> None:
+    """Mark a run whose training stopped; the error and traceback stay on its job."""
+    with transaction.atomic():
+        if Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(status=status, ended_at=timezone.now()):
+            audit.record(actor=None, action=f"run.{status}", target=run, after={"error": error[:500]})

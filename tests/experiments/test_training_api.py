@@ -1,0 +1,118 @@
+"""Training on workers through the API: the run gets params, metrics checked against scikit-learn, and the model."""
+
+import json
+
+import pandas as pd
+import pytest
+from django.core.files.storage import default_storage
+from sklearn.metrics import accuracy_score, f1_score
+
+from experiments import services, training
+from experiments.demo_data import credit_scoring_frame
+from experiments.models import Run, RunArtifact
+from mlops_site.models import Job
+from tests.conftest import token_client
+from tests.experiments.conftest import upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def credit(scientist, django_capture_on_commit_callbacks):
+    dataset = services.create_dataset(name="credit", actor=scientist)
+    frame = credit_scoring_frame(rows=800, seed=3).drop(columns=["customer_id"])
+    frame = frame[frame["defaulted"].notna() & (frame["age"] < 200)].drop_duplicates()
+    with django_capture_on_commit_callbacks(execute=True):
+        version, _ = services.upload_version(
+            dataset, upload(content=frame.to_csv(index=False).encode()), actor=scientist, target="defaulted"
+        )
+    experiment = services.create_experiment(name="credit default", actor=scientist)
+    return experiment, version
+
+
+def request(experiment, version, **overrides):
+    body = {
+        "experiment": experiment.pk,
+        "dataset_version": version.pk,
+        "target": "defaulted",
+        "algorithm": "logistic_regression",
+        "params": {"C": 0.5},
+        "holdout": 0.25,
+        "seed": 7,
+    }
+    return body | overrides
+
+
+def test_training_records_metrics_that_scikit_learn_confirms(scientist, credit, django_capture_on_commit_callbacks):
+    experiment, version = credit
+    client = token_client(scientist)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/training/", request(experiment, version), format="json")
+    assert response.status_code == 202
+    run = Run.objects.get(pk=response.json()["run"]["id"])
+    job = Job.objects.get(pk=response.json()["job"]["id"])
+    assert job.status == "succeeded", job.error
+    assert run.status == "finished" and run.source == "trained" and list(run.input_versions.all()) == [version]
+    detail = client.get(f"/api/runs/{run.pk}/").json()
+    assert detail["params"]["algorithm"] == "logistic_regression" and detail["params"]["C"] == "0.5"
+    metrics = detail["metrics"]
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"):
+        assert key in metrics
+
+    model_artifact = RunArtifact.objects.get(run=run, path="model/pipeline.skops")
+    with default_storage.open(model_artifact.file, "rb") as handle:
+        model = training.load_model(handle.read(), model_artifact.sha256)
+    with default_storage.open(RunArtifact.objects.get(run=run, path="evaluation.json").file, "rb") as handle:
+        evaluation = json.load(handle)
+    frame = services.load_frame(version)
+    holdout = frame.loc[evaluation["split"]["test_index"]]
+    truth = holdout["defaulted"]
+    predicted = model.predict(holdout.drop(columns=["defaulted"]))
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted), abs=1e-12)
+    positive = sorted(truth.unique())[1]
+    assert metrics["f1"] == pytest.approx(f1_score(truth, predicted, pos_label=positive), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"algorithm": "telepathy"}, "algorithm"),
+        ({"algorithm": "random_forest", "params": {"max_depth": -3}}, "params.max_depth"),
+        ({"params": {"C": "abc"}}, "params.C"),
+        ({"target": "nope"}, "target"),
+        ({"holdout": 0.0}, "holdout"),
+    ],
+)
+def test_bad_training_requests_are_400_and_store_nothing(scientist, credit, overrides, field):
+    experiment, version = credit
+    runs, jobs = Run.objects.count(), Job.objects.count()
+    response = token_client(scientist).post("/api/training/", request(experiment, version, **overrides), format="json")
+    assert response.status_code == 400 and field in response.json()["errors"], response.json()
+    assert (Run.objects.count(), Job.objects.count()) == (runs, jobs)
+
+
+def test_training_that_fails_on_the_worker_marks_job_and_run_failed(scientist, django_capture_on_commit_callbacks):
+    dataset = services.create_dataset(name="one-class", actor=scientist)
+    content = pd.DataFrame({"x": range(40), "y": ["yes"] * 40}).to_csv(index=False).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        version, _ = services.upload_version(dataset, upload(content=content), actor=scientist)
+    experiment = services.create_experiment(name="e", actor=scientist)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.start_training(
+            experiment,
+            version,
+            actor=scientist,
+            target="y",
+            algorithm="logistic_regression",
+            params={},
+            task="classification",
+        )
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.job.status == "failed" and run.job.error
+
+
+def test_reviewer_cannot_train(reviewer, credit):
+    experiment, version = credit
+    response = token_client(reviewer).post("/api/training/", request(experiment, version), format="json")
+    assert response.status_code == 403 and Run.objects.count() == 0
