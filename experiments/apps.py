@@ -7,7 +7,7 @@ class ExperimentsConfig(AppConfig):
     name = "experiments"
 
     def ready(self) -> None:
-        from experiments.demo import create_demo_datasets
+        from experiments.demo import create_demo_datasets, create_demo_runs
         from experiments.models import Dataset
         from mlops_site import demo, ui
 
@@ -17,3 +17,4 @@ class ExperimentsConfig(AppConfig):
             )
         )
         demo.register_step(10, "datasets", create_demo_datasets)
+        demo.register_step(20, "training runs", create_demo_runs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from experiments.models import Dataset
+from experiments.models import Dataset, Experiment, Run
 from mlops_site.models import Job
 
 
@@ -27,3 +27,29 @@ def create_demo_datasets(context) -> None:
     if not version.children.exists() and not cleaning_started:
         services.start_cleaning(version, demo_data.DEMO_RECIPE, actor=scientist)
         context.log("  queued the cleaning recipe; the worker creates the cleaned child version")
+
+
+DEMO_TRAINING = [
+    {"algorithm": "logistic_regression", "params": {"C": 1.0}},
+    {"algorithm": "random_forest", "params": {"n_estimators": 100, "max_depth": 8}},
+    {"algorithm": "hist_gradient_boosting", "params": {"learning_rate": 0.1, "max_iter": 100}},
+]
+
+
+def create_demo_runs(context) -> None:
+    """A few trained runs on the demo data, so run comparisons have something to show."""
+    from experiments import services
+
+    scientist = context.users["scientist"]
+    version = Dataset.objects.get(name__iexact="credit-scoring").versions.order_by("number").first()
+    experiment = Experiment.objects.filter(name__iexact="credit default").first() or services.create_experiment(
+        name="credit default", description="Predict whether a loan applicant defaults.", actor=scientist
+    )
+    if Run.objects.filter(experiment=experiment).exists():
+        context.log("  demo runs exist already")
+        return
+    for spec in DEMO_TRAINING:
+        services.start_training(
+            experiment, version, actor=scientist, target="defaulted", holdout=0.25, cv_folds=5, seed=42, **spec
+        )
+    context.log(f"  queued {len(DEMO_TRAINING)} training runs on {version}")

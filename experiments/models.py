@@ -143,6 +143,14 @@ class Run(models.Model):
     notes = models.TextField(blank=True)
     code_version = models.CharField(max_length=100, blank=True)
     command = models.TextField(blank=True)
+    training_request = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The validated training request: with the input version, all it takes to reproduce.",
+    )
+    reproduced_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reproductions"
+    )
     job = models.ForeignKey(
         "mlops_site.Job",
         null=True,

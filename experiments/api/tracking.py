@@ -48,8 +48,10 @@ class RunSerializer(serializers.ModelSerializer):
             "command",
             "input_versions",
             "inputs",
+            "reproduced_from",
+            "job",
         ]
-        read_only_fields = ["id", "status", "source", "user", "started_at", "ended_at"]
+        read_only_fields = ["id", "status", "source", "user", "started_at", "ended_at", "reproduced_from", "job"]
 
     def get_inputs(self, run) -> list[int]:
         return [version.pk for version in run.input_versions.all()]
@@ -198,6 +200,21 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(
             {"id": artifact.pk, "path": artifact.path, "size_bytes": artifact.size_bytes, "sha256": artifact.sha256},
             status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer("ReproductionStarted", {"run": RunDetailSerializer(), "job": JobDetailSerializer()})
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def reproduce(self, request, pk=None):
+        """Start a new run from this run's recorded lineage; its metrics equal the original's."""
+        new = services.reproduce_run(self.get_object(), actor=request.user)
+        return Response(
+            {"run": RunDetailSerializer(new).data, "job": JobDetailSerializer(new.job).data},
+            status=status.HTTP_202_ACCEPTED,
         )
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The artifact's bytes.")})

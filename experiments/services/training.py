@@ -23,7 +23,7 @@ from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifa
 from experiments.services.tracking import _require, create_run
 from mlops_site import audit, jobs
 
-__all__ = ["record_training", "start_training", "validate_training"]
+__all__ = ["record_training", "reproduce_run", "start_training", "validate_training"]
 
 REQUEST_FIELDS = ("algorithm", "target", "task", "holdout", "cv_folds", "seed", "features")
 
@@ -40,7 +40,14 @@ def validate_training(version: DatasetVersion, **request: Any) -> dict:
 
 @transaction.atomic
 def start_training(
-    experiment: Experiment, version: DatasetVersion, *, actor, name: str = "", parent: Run | None = None, **request: Any
+    experiment: Experiment,
+    version: DatasetVersion,
+    *,
+    actor,
+    name: str = "",
+    parent: Run | None = None,
+    reproduced_from: Run | None = None,
+    **request: Any,
 ) -> Run:
     """Create a run (source "trained") and queue the job that trains it on a worker."""
     _require(actor, "experiments.add_run", "training models")
@@ -62,10 +69,23 @@ def start_training(
         params={"run_id": run.pk, "version_id": version.pk, "request": normalised},
         target=run,
     )
-    run.job = job
-    run.save(update_fields=["job"])
+    run.job, run.training_request, run.reproduced_from = job, normalised, reproduced_from
+    run.save(update_fields=["job", "training_request", "reproduced_from"])
     audit.record(actor=actor, action="run.training_queued", target=run, after={"request": normalised})
     return run
+
+
+@transaction.atomic
+def reproduce_run(run: Run, *, actor) -> Run:
+    """Train again from the run's recorded lineage: same dataset version, request and seed."""
+    if run.source != Run.Source.TRAINED or not run.training_request:
+        raise ValidationError({"run": "Only runs trained here record what it takes to reproduce them."})
+    version = run.input_versions.first()
+    if version is None:
+        raise ValidationError({"run": "The run's dataset version is gone; it cannot be reproduced."})
+    return start_training(
+        run.experiment, version, actor=actor, name=f"reproduce {run}", reproduced_from=run, **run.training_request
+    )
 
 
 def _artifact(run: Run, path: str, data: bytes, content_type: str) -> RunArtifact:

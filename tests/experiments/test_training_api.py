@@ -116,3 +116,35 @@ def test_reviewer_cannot_train(reviewer, credit):
     experiment, version = credit
     response = token_client(reviewer).post("/api/training/", request(experiment, version), format="json")
     assert response.status_code == 403 and Run.objects.count() == 0
+
+
+@pytest.mark.parametrize("algorithm", ["random_forest", "hist_gradient_boosting"])
+def test_reproduce_gives_exactly_the_same_metrics(scientist, credit, algorithm, django_capture_on_commit_callbacks):
+    experiment, version = credit
+    client = token_client(scientist)
+    with django_capture_on_commit_callbacks(execute=True):
+        original = client.post(
+            "/api/training/",
+            request(experiment, version, algorithm=algorithm, params={"max_depth": 4}, cv_folds=3),
+            format="json",
+        )
+    run_id = original.json()["run"]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(f"/api/runs/{run_id}/reproduce/")
+    assert again.status_code == 202
+    copy = Run.objects.get(pk=again.json()["run"]["id"])
+    assert copy.reproduced_from_id == run_id and copy.status == "finished", copy.job.error
+    first, second = client.get(f"/api/runs/{run_id}/").json(), client.get(f"/api/runs/{copy.pk}/").json()
+    assert first["metrics"] and first["metrics"] == second["metrics"]  # exactly equal, not approximately
+    assert first["params"] == second["params"]
+    # skops archives are not byte-identical between saves; the evaluation data (split, curves, importance) is.
+    first_eval = RunArtifact.objects.get(run_id=run_id, path="evaluation.json")
+    second_eval = RunArtifact.objects.get(run=copy, path="evaluation.json")
+    assert first_eval.sha256 == second_eval.sha256
+
+
+def test_logged_runs_cannot_be_reproduced(scientist):
+    experiment = services.create_experiment(name="outside", actor=scientist)
+    run = services.create_run(experiment, actor=scientist)
+    response = token_client(scientist).post(f"/api/runs/{run.pk}/reproduce/")
+    assert response.status_code == 400 and "run" in response.json()["errors"]
