@@ -40,14 +40,23 @@ def train_run(job_id: int) -> None:
             result = training.train(frame, version.schema, ctx.params["request"], progress=ctx.progress)
             ctx.progress(96, "Saving the model, metrics and evaluation")
             services.record_training(run, ctx.params["request"], result)
+            if run.parent_id:
+                services.settle_sweep(run.parent)
         except jobs.JobSuperseded:
             raise  # a newer attempt owns the run now
         except jobs.JobCancelled:
             fail_training(run, "cancelled by the user", status=Run.Status.KILLED)
+            _settle(run)
             raise
         except Exception as exc:
             fail_training(run, f"{type(exc).__name__}: {exc}")
+            _settle(run)
             raise
         return {"run_id": run.pk, "metrics": result.metrics}
 
     jobs.run_job(job_id, work)
+
+
+def _settle(run) -> None:
+    if run.parent_id:
+        services.settle_sweep(run.parent)

@@ -58,12 +58,18 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunDetailSerializer(RunSerializer):
+    sweep = serializers.SerializerMethodField()
     params = serializers.SerializerMethodField()
     metrics = serializers.SerializerMethodField()
     artifacts = serializers.SerializerMethodField()
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "params", "metrics", "artifacts"]
+        fields = [*RunSerializer.Meta.fields, "params", "metrics", "artifacts", "sweep"]
+
+    def get_sweep(self, run) -> dict | None:
+        """For a sweep's parent: each trial's params and metrics, and the best trial (`?metric=` to choose)."""
+        request = self.context.get("request")
+        return selectors.sweep_summary(run, request.query_params.get("metric") if request else None)
 
     def get_params(self, run) -> dict:
         return dict(run.params.order_by("key").values_list("key", "value"))
@@ -172,7 +178,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def finish(self, request, pk=None):
         run = services.finish_run(self.get_object(), actor=request.user, status=request.data.get("status", "finished"))
-        return Response(RunDetailSerializer(run).data)
+        return Response(RunDetailSerializer(run, context={"request": request}).data)
 
     @extend_schema(
         methods=["POST"],
@@ -272,6 +278,28 @@ class TrainingRequestSerializer(serializers.Serializer):
     cv_folds = serializers.IntegerField(required=False, allow_null=True, default=None)
     seed = serializers.IntegerField(required=False, default=0)
     name = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SweepRequestSerializer(TrainingRequestSerializer):
+    search = serializers.ChoiceField(choices=["grid", "random"])
+    space = serializers.DictField(child=serializers.ListField(), help_text='e.g. {"max_depth": [3, 6, null]}')
+    trials = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class SweepView(APIView):
+    """Grid or random search: a parent run with one child training run per trial; 202 with the parent."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "experiments.add_run"
+
+    @extend_schema(request=SweepRequestSerializer, responses={202: RunDetailSerializer})
+    def post(self, request):
+        data = SweepRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        experiment, version = fields.pop("experiment"), fields.pop("dataset_version")
+        parent = services.start_sweep(experiment, version, actor=request.user, **fields)
+        return Response(RunDetailSerializer(parent, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class TrainingView(APIView):

@@ -11,5 +11,6 @@ router.register("runs", tracking.RunViewSet, basename="api-run")
 
 urlpatterns = [
     path("training/", tracking.TrainingView.as_view(), name="api-training"),
+    path("sweeps/", tracking.SweepView.as_view(), name="api-sweeps"),
     path("", include(router.urls)),
 ]

@@ -23,7 +23,7 @@ from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifa
 from experiments.services.tracking import _require, create_run
 from mlops_site import audit, jobs
 
-__all__ = ["record_training", "reproduce_run", "start_training", "validate_training"]
+__all__ = ["record_training", "reproduce_run", "settle_sweep", "start_sweep", "start_training", "validate_training"]
 
 REQUEST_FIELDS = ("algorithm", "target", "task", "holdout", "cv_folds", "seed", "features")
 
@@ -142,3 +142,87 @@ def fail_training(run: Run, error: str, *, status: str = Run.Status.FAILED) -> N
     with transaction.atomic():
         if Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(status=status, ended_at=timezone.now()):
             audit.record(actor=None, action=f"run.{status}", target=run, after={"error": error[:500]})
+
+
+MAX_SWEEP_TRIALS = 100
+
+
+def _sweep_trials(search: str, space: Any, trials: int | None, seed: int) -> list[dict]:
+    import itertools
+    import random
+
+    if search not in ("grid", "random"):
+        raise ValidationError({"search": "Use “grid” or “random”."})
+    if not isinstance(space, dict) or not space:
+        raise ValidationError({"space": 'Give each hyperparameter a list of values, e.g. {"C": [0.1, 1]}.'})
+    for name, values in space.items():
+        if not isinstance(values, list) or not values:
+            raise ValidationError({f"space.{name}": "A non-empty list of values."})
+    names = sorted(space)
+    grid = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(space[n] for n in names))]
+    if search == "grid":
+        if len(grid) > MAX_SWEEP_TRIALS:
+            raise ValidationError({"space": f"The grid has {len(grid)} combinations; at most {MAX_SWEEP_TRIALS}."})
+        return grid
+    if trials is None or not 1 <= trials <= MAX_SWEEP_TRIALS:
+        raise ValidationError({"trials": f"A random search needs 1 to {MAX_SWEEP_TRIALS} trials."})
+    return random.Random(seed).sample(grid, min(trials, len(grid)))  # distinct combinations, reproducible
+
+
+@transaction.atomic
+def start_sweep(
+    experiment: Experiment,
+    version: DatasetVersion,
+    *,
+    actor,
+    search: str,
+    space: Any,
+    trials: int | None = None,
+    name: str = "",
+    **request: Any,
+) -> Run:
+    """A parent run with one child training run per trial; workers train the children in parallel.
+
+    Every trial is validated before anything is queued, so a bad value anywhere stores nothing.
+    """
+    _require(actor, "experiments.add_run", "training models")
+    base_params = request.pop("params", None) or {}
+    combos = _sweep_trials(search, space, trials, request.get("seed", 0))
+    checked = []
+    for index, combo in enumerate(combos):
+        try:
+            checked.append(validate_training(version, params={**base_params, **combo}, **request))
+        except ValidationError as exc:
+            raise ValidationError(
+                {f"trial[{index}] {combo}": [m for ms in exc.message_dict.values() for m in ms]}
+            ) from None
+    parent = create_run(
+        experiment,
+        actor=actor,
+        name=name or f"{search} sweep of {checked[0]['algorithm']} on {version}",
+        input_versions=[version.pk],
+        source=Run.Source.TRAINED,
+        tags={"sweep": search, "algorithm": checked[0]["algorithm"], "trials": str(len(checked))},
+    )
+    Param.objects.bulk_create(
+        [
+            Param(run=parent, key="search", value=search),
+            Param(run=parent, key="space", value=json.dumps(space, sort_keys=True)),
+        ]
+    )
+    for normalised in checked:
+        start_training(experiment, version, actor=actor, parent=parent, **normalised)
+    return parent
+
+
+def settle_sweep(parent: Run) -> None:
+    """Finish a sweep's parent run once none of its children is still running."""
+    with transaction.atomic():
+        parent = Run.objects.select_for_update().get(pk=parent.pk)
+        if parent.is_finished or parent.children.filter(status=Run.Status.RUNNING).exists():
+            return
+        failed = not parent.children.filter(status=Run.Status.FINISHED).exists()
+        parent.status = Run.Status.FAILED if failed else Run.Status.FINISHED
+        parent.ended_at = timezone.now()
+        parent.save(update_fields=["status", "ended_at"])
+        audit.record(actor=None, action=f"run.{parent.status}", target=parent, after={"sweep": True})

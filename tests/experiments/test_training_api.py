@@ -148,3 +148,62 @@ def test_logged_runs_cannot_be_reproduced(scientist):
     run = services.create_run(experiment, actor=scientist)
     response = token_client(scientist).post(f"/api/runs/{run.pk}/reproduce/")
     assert response.status_code == 400 and "run" in response.json()["errors"]
+
+
+def test_grid_sweep_trains_every_trial_and_names_the_best(scientist, credit, django_capture_on_commit_callbacks):
+    experiment, version = credit
+    client = token_client(scientist)
+    body = request(experiment, version, algorithm="random_forest", params={"n_estimators": 10}) | {
+        "search": "grid",
+        "space": {"max_depth": [2, 4], "min_samples_leaf": [1, 5]},
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/sweeps/", body, format="json")
+    assert response.status_code == 202
+    parent = Run.objects.get(pk=response.json()["id"])
+    children = list(parent.children.all())
+    assert len(children) == 4 and all(child.status == "finished" for child in children)
+    parent.refresh_from_db()
+    assert parent.status == "finished"
+    sweep = client.get(f"/api/runs/{parent.pk}/").json()["sweep"]
+    tried = {(t["params"]["max_depth"], t["params"]["min_samples_leaf"]) for t in sweep["trials"]}
+    assert tried == {("2", "1"), ("2", "5"), ("4", "1"), ("4", "5")}
+    best_f1 = max(t["metrics"]["f1"] for t in sweep["trials"])
+    assert sweep["metric"] == "f1" and sweep["best"]["value"] == best_f1
+    by_accuracy = client.get(f"/api/runs/{parent.pk}/", {"metric": "accuracy"}).json()["sweep"]["best"]
+    assert by_accuracy["value"] == max(t["metrics"]["accuracy"] for t in sweep["trials"])
+
+
+def test_random_sweep_draws_distinct_trials(scientist, credit, django_capture_on_commit_callbacks):
+    experiment, version = credit
+    with django_capture_on_commit_callbacks(execute=True):
+        parent = services.start_sweep(
+            experiment,
+            version,
+            actor=scientist,
+            search="random",
+            trials=3,
+            space={"C": [0.01, 0.1, 1.0, 10.0]},
+            target="defaulted",
+            algorithm="logistic_regression",
+            seed=5,
+        )
+    values = sorted(child.params.get(key="C").value for child in parent.children.all())
+    assert len(values) == 3 and len(set(values)) == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"search": "grid", "space": {"max_depth": [2, -3]}}, "trial[1]"),
+        ({"search": "grid", "space": {}}, "space"),
+        ({"search": "random", "space": {"max_depth": [2]}}, "trials"),
+    ],
+)
+def test_bad_sweeps_store_nothing(scientist, credit, extra, field):
+    experiment, version = credit
+    body = request(experiment, version, algorithm="random_forest", params={}) | extra
+    response = token_client(scientist).post("/api/sweeps/", body, format="json")
+    assert response.status_code == 400
+    assert any(key.startswith(field) for key in response.json()["errors"]), response.json()
+    assert Run.objects.count() == 0 and Job.objects.filter(kind="training.run").count() == 0
