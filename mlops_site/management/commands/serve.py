@@ -46,7 +46,11 @@ class Command(BaseCommand):
         }
         if not no_worker:
             commands["worker"] = [*manage, "qcluster"]
-        processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
+        # Each child leads its own process group, so stopping it also stops its workers, even
+        # when the master is gone before them (no orphaned gunicorn workers holding the port).
+        processes = {
+            name: subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True) for name, cmd in commands.items()
+        }
         self.stdout.write(
             self.style.SUCCESS(f"Site on http://{host}:{port}/  (Ctrl-C stops the web server and the worker)")
         )
@@ -68,14 +72,21 @@ class Command(BaseCommand):
                     stopping = True
             time.sleep(0.5)
         for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+            _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + 20
         for process in processes.values():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
+                pass
+            _signal_group(process, signal.SIGKILL)  # stragglers of the group, if any
         self.stdout.write("Stopped.")
         if exit_code:
             sys.exit(exit_code)
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
