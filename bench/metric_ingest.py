@@ -147,7 +147,7 @@ def mlflow(server_url: str, points: int, port: int) -> float:
     venv = Path(os.environ.get("MLFLOW_VENV", "/tmp/mlflow-venv"))
     if not (venv / "bin" / "mlflow").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([venv / "bin" / "pip", "install", "-q", "mlflow", "psycopg2-binary"], check=True)
+        subprocess.run([venv / "bin" / "pip", "install", "-q", "mlflow", "psycopg[binary]"], check=True)
     backend = fresh_database(server_url, "bench_mlflow").replace("postgres://", "postgresql://", 1)
     tmp = Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
     server = subprocess.Popen(
