@@ -7,7 +7,7 @@ import tempfile
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -15,6 +15,7 @@ from django.db.models import Max
 
 from experiments import cleaning, tabular
 from experiments.models import Dataset, DatasetVersion
+from experiments.services.permissions import require as _require
 from mlops_site import audit, jobs
 from mlops_site.models import Job
 
@@ -30,11 +31,6 @@ __all__ = [
     "upload_version",
     "validate_recipe",
 ]
-
-
-def _require(actor, perm: str, what: str) -> None:
-    if not actor.has_perm(perm):
-        raise PermissionDenied(f"Your role does not allow {what}. Ask an admin for the data-scientist role.")
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from experiments import metric_store
 from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifact
+from experiments.services.permissions import require as _require
 from mlops_site import audit
 
 __all__ = [
@@ -36,11 +37,6 @@ __all__ = [
 
 MAX_KEY = 250
 MAX_PARAM_VALUE = 6000
-
-
-def _require(actor, perm: str, what: str) -> None:
-    if not actor.has_perm(perm):
-        raise PermissionDenied(f"Your role does not allow {what}. Ask an admin for the data-scientist role.")
 
 
 def _require_owner(run: Run, actor) -> None:

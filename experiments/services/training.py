@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from experiments import metric_store
 from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifact
-from experiments.services.tracking import _require, create_run
+from experiments.services.permissions import require as _require
+from experiments.services.tracking import create_run
 from mlops_site import audit, jobs
 
 __all__ = ["record_training", "reproduce_run", "settle_sweep", "start_sweep", "start_training", "validate_training"]
