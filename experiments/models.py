@@ -1,12 +1,23 @@
-"""Tables of the experiments app: datasets and their immutable versions (runs come next)."""
+"""Tables of the experiments app: datasets with immutable versions, experiments, runs and what runs log."""
 
 from __future__ import annotations
+
+import math
 
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+
+
+def as_number(text: str) -> float | None:
+    """A param's text as a finite float ("3", "0.1", "1e-3"), else None ("gini", "None", "nan")."""
+    try:
+        number = float(text)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 class Dataset(models.Model):
@@ -116,6 +127,9 @@ class Experiment(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return f"{reverse('runs')}?experiment={self.pk}"
+
 
 class Run(models.Model):
     """One training or evaluation attempt: its params, metric histories, artifacts and lineage."""
@@ -167,9 +181,16 @@ class Run(models.Model):
     def __str__(self) -> str:
         return self.name or f"run {self.pk}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("run-detail", args=[self.pk])
+
     @property
     def is_finished(self) -> bool:
         return self.status != self.Status.RUNNING
+
+    @property
+    def duration(self):
+        return self.ended_at - self.started_at if self.ended_at else None
 
 
 class Param(models.Model):
@@ -178,12 +199,20 @@ class Param(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params")
     key = models.CharField(max_length=250)
     value = models.TextField()
+    number = models.FloatField(
+        null=True, blank=True, help_text="The value read as a number, when it is one: for numeric search and sort."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="param_run_key_unique")]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
+
+    @classmethod
+    def build(cls, run: Run, key: str, value: str) -> Param:
+        """An unsaved param with its numeric reading filled in (bulk_create skips save())."""
+        return cls(run=run, key=key, value=value, number=as_number(value))
 
 
 class Metric(models.Model):
@@ -201,6 +230,27 @@ class Metric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}[{self.step}]={self.value}"
+
+
+class LatestMetric(models.Model):
+    """The last point (highest step, then latest timestamp) of each metric of each run.
+
+    Kept by `metric_store.insert_points` in the same transaction as the history, so run lists filter
+    and sort 10,000 runs by a metric through an index instead of scanning every history.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="latest_metrics")
+    key = models.CharField(max_length=250)
+    value = models.FloatField()
+    step = models.BigIntegerField(default=0)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="latest_metric_run_key_unique")]
+        indexes = [models.Index(fields=["key", "value"], name="latest_metric_key_value_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
 
 
 class RunArtifact(models.Model):

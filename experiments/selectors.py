@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+from django.db.models import Count, QuerySet
 
 from experiments import downsample
-from experiments.models import Metric, Run
+from experiments.models import LatestMetric, Metric, Param, Run
 
 
 def metric_history(run: Run, key: str, *, max_points: int) -> dict:
@@ -31,11 +34,39 @@ def metric_history(run: Run, key: str, *, max_points: int) -> dict:
 
 def latest_metrics(run: Run) -> dict[str, float]:
     """The last value (highest step, then latest timestamp) of each metric of a run."""
-    latest: dict[str, tuple] = {}
-    for key, step, stamp, value in Metric.objects.filter(run=run).values_list("key", "step", "timestamp", "value"):
-        if key not in latest or (step, stamp) >= latest[key][:2]:
-            latest[key] = (step, stamp, value)
-    return {key: entry[2] for key, entry in sorted(latest.items())}
+    return dict(LatestMetric.objects.filter(run=run).order_by("key").values_list("key", "value"))
+
+
+def run_values(run_ids: Iterable[int], *, params: Iterable[str] | None = None, metrics: Iterable[str] | None = None):
+    """Params and latest metrics of many runs in two queries: ({run: {key: text}}, {run: {key: value}}).
+
+    `params`/`metrics` limit the keys read (None reads all), so a page of 50 runs from an
+    experiment with hundreds of keys only reads the columns it shows.
+    """
+    run_ids = list(run_ids)
+    param_rows = Param.objects.filter(run_id__in=run_ids)
+    metric_rows = LatestMetric.objects.filter(run_id__in=run_ids)
+    if params is not None:
+        param_rows = param_rows.filter(key__in=list(params))
+    if metrics is not None:
+        metric_rows = metric_rows.filter(key__in=list(metrics))
+    param_values: dict[int, dict[str, str]] = {pk: {} for pk in run_ids}
+    metric_values: dict[int, dict[str, float]] = {pk: {} for pk in run_ids}
+    for run_id, key, value in param_rows.order_by("key").values_list("run_id", "key", "value"):
+        param_values[run_id][key] = value
+    for run_id, key, value in metric_rows.order_by("key").values_list("run_id", "key", "value"):
+        metric_values[run_id][key] = value
+    return param_values, metric_values
+
+
+def column_keys(runs: QuerySet[Run], *, limit: int = 200) -> tuple[list[str], list[str]]:
+    """The param and metric names present among `runs`, for the column chooser (most common first)."""
+    ids = runs.order_by().values("pk")
+    params = Param.objects.filter(run__in=ids).values("key").annotate(n=Count("id")).order_by("-n", "key")[:limit]
+    metrics = (
+        LatestMetric.objects.filter(run__in=ids).values("key").annotate(n=Count("id")).order_by("-n", "key")[:limit]
+    )
+    return [row["key"] for row in params], [row["key"] for row in metrics]
 
 
 LOWER_IS_BETTER = {"rmse", "mae", "log_loss"}
@@ -79,3 +110,39 @@ def _final_metrics(run_ids: list[int]) -> dict[int, dict[str, float]]:
     ):
         finals.setdefault(run_id, {})[key] = value
     return finals
+
+
+def metric_histories(run_ids: list[int], key: str, *, max_points: int) -> dict[int, dict]:
+    """One metric's history for several runs in one query, each downsampled like `metric_history`."""
+    rows = (
+        Metric.objects.filter(run_id__in=run_ids, key=key)
+        .order_by("run_id", "step", "timestamp", "id")
+        .values_list("run_id", "step", "value")
+    )
+    rows = list(rows)
+    owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    all_steps = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    all_values = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    histories = {}
+    for run_id in run_ids:
+        mine = owners == run_id
+        steps, values = all_steps[mine], all_values[mine]
+        kept_steps, kept_values = downsample.min_max(steps, values, max_points)
+        histories[run_id] = {
+            "key": key,
+            "total_points": len(steps),
+            "downsampled": len(kept_steps) < len(steps),
+            "points": [{"step": int(s), "value": float(v)} for s, v in zip(kept_steps, kept_values, strict=True)],
+        }
+    return histories
+
+
+def history_keys(run_ids: list[int]) -> list[str]:
+    """Metrics that have a history (more than one point) in any of the runs, cross-validation folds aside."""
+    keys = (
+        LatestMetric.objects.filter(run_id__in=run_ids, step__gt=0)
+        .exclude(key__startswith="cv_")
+        .values_list("key", flat=True)
+        .distinct()
+    )
+    return sorted(set(keys))

@@ -2,14 +2,22 @@
 
 from django.conf import settings
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from experiments import selectors, services
+from experiments import search, selectors, services
+from experiments.filters import RunFilter
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobDetailSerializer
@@ -57,26 +65,36 @@ class RunSerializer(serializers.ModelSerializer):
         return [version.pk for version in run.input_versions.all()]
 
 
-class RunDetailSerializer(RunSerializer):
-    sweep = serializers.SerializerMethodField()
+class RunListSerializer(RunSerializer):
+    """A run with its params and latest metrics, read for a whole page at once by the view."""
+
     params = serializers.SerializerMethodField()
     metrics = serializers.SerializerMethodField()
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "params", "metrics"]
+
+    def get_params(self, run) -> dict[str, str]:
+        values = getattr(run, "param_values", None)
+        return values if values is not None else dict(run.params.order_by("key").values_list("key", "value"))
+
+    def get_metrics(self, run) -> dict[str, float]:
+        """The latest value of each metric."""
+        values = getattr(run, "metric_values", None)
+        return values if values is not None else selectors.latest_metrics(run)
+
+
+class RunDetailSerializer(RunListSerializer):
+    sweep = serializers.SerializerMethodField()
     artifacts = serializers.SerializerMethodField()
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "params", "metrics", "artifacts", "sweep"]
+        fields = [*RunListSerializer.Meta.fields, "artifacts", "sweep"]
 
     def get_sweep(self, run) -> dict | None:
         """For a sweep's parent: each trial's params and metrics, and the best trial (`?metric=` to choose)."""
         request = self.context.get("request")
         return selectors.sweep_summary(run, request.query_params.get("metric") if request else None)
-
-    def get_params(self, run) -> dict:
-        return dict(run.params.order_by("key").values_list("key", "value"))
-
-    def get_metrics(self, run) -> dict:
-        """The latest value of each metric."""
-        return selectors.latest_metrics(run)
 
     def get_artifacts(self, run) -> list[dict]:
         return list(run.artifacts.values("id", "path", "content_type", "size_bytes", "sha256", "created_at"))
@@ -113,17 +131,37 @@ class ExperimentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(ExperimentSerializer(experiment).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=(
+            "Runs with their params and latest metrics. `search` takes an expression such as "
+            '`metrics.f1 > 0.8 and params.algorithm = "random_forest"`; `ordering` takes an attribute '
+            "(`started_at`, `name`, `status`, `id`, `ended_at`) or `metrics.<key>`, `params.<key>`, "
+            "`tags.<key>`, with `-` for descending. A bad expression is a 400 naming the problem.\n\n"
+            + search.SYNTAX_HELP
+        )
+    )
+)
 class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Runs: create one, log params/metrics/tags in batches, upload artifacts, finish it."""
 
     permission_classes = [HasModelPermission]
     required_permission = "experiments.view_run"
     queryset = Run.objects.select_related("experiment", "user").prefetch_related("input_versions")
-    filterset_fields = ["experiment", "status", "parent"]
-    ordering_fields = ["started_at", "ended_at", "name"]
+    filter_backends = [DjangoFilterBackend]  # `ordering` is the filterset's, which knows metrics and params
+    filterset_class = RunFilter
 
     def get_serializer_class(self):
-        return RunSerializer if self.action in ("list", "create") else RunDetailSerializer
+        if self.action == "list":
+            return RunListSerializer
+        return RunSerializer if self.action == "create" else RunDetailSerializer
+
+    def list(self, request, *args, **kwargs):
+        runs = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        params, metrics = selectors.run_values(run.pk for run in runs)
+        for run in runs:
+            run.param_values, run.metric_values = params[run.pk], metrics[run.pk]
+        return self.get_paginated_response(RunListSerializer(runs, many=True).data)
 
     def create(self, request):
         data = RunSerializer(data=request.data)

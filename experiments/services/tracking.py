@@ -190,7 +190,7 @@ def log_batch(run: Run, *, actor, params: Any = None, metrics: Any = None, tags:
     }
     if conflicts:
         raise ValidationError({f"params.{k}": message for k, message in conflicts.items()})
-    Param.objects.bulk_create([Param(run=run, key=k, value=v) for k, v in new_params.items() if k not in existing])
+    Param.objects.bulk_create([Param.build(run, k, v) for k, v in new_params.items() if k not in existing])
     metric_store.insert_points(run.pk, points)
     if new_tags:
         run.tags = {**run.tags, **new_tags}

@@ -111,7 +111,7 @@ def record_training(run: Run, request: dict, result) -> Run:
     params["task"] = result.task
     params.update({key: value for key, value in result.params.items() if key not in params})
     Param.objects.bulk_create(
-        [Param(run=run, key=key, value="" if value is None else str(value)) for key, value in sorted(params.items())],
+        [Param.build(run, key, "" if value is None else str(value)) for key, value in sorted(params.items())],
         ignore_conflicts=True,
     )
     points = [(key, float(value), 0, now) for key, value in result.metrics.items()]
@@ -207,8 +207,8 @@ def start_sweep(
     )
     Param.objects.bulk_create(
         [
-            Param(run=parent, key="search", value=search),
-            Param(run=parent, key="space", value=json.dumps(space, sort_keys=True)),
+            Param.build(parent, "search", search),
+            Param.build(parent, "space", json.dumps(space, sort_keys=True)),
         ]
     )
     for normalised in checked:

@@ -21,7 +21,7 @@ def plotly_figure(figure, div_id: str = ""):
 
 
 @register.simple_tag(takes_context=True)
-def sort_header(context, key: str, label: str):
+def sort_header(context, key: str, label: str, param: str = "sort"):
     """A column header that sorts by `key`, toggling direction, keeping the other query parameters."""
     request = context["request"]
     current = context.get("sort", "")
@@ -29,11 +29,11 @@ def sort_header(context, key: str, label: str):
     params.pop("page", None)
     params.pop("partial", None)
     if current == key:
-        params["sort"], arrow = f"-{key}", " ▲"
+        params[param], arrow = f"-{key}", " ▲"
     elif current == f"-{key}":
-        params["sort"], arrow = key, " ▼"
+        params[param], arrow = key, " ▼"
     else:
-        params["sort"], arrow = f"-{key}", ""
+        params[param], arrow = f"-{key}", ""
     return format_html('<a class="sort" href="?{}">{}{}</a>', params.urlencode(), label, arrow)
 
 
@@ -96,3 +96,9 @@ def title_words(value: str) -> str:
     """`missing_target` -> `Missing target`, for identifiers shown to people."""
     text = str(value).replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+@register.filter
+def get_item(mapping, key):
+    """`mapping[key]` in a template, None when absent (templates cannot index by a variable)."""
+    return mapping.get(key) if hasattr(mapping, "get") else None

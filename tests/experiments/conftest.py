@@ -2,6 +2,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from experiments import services
+from experiments.demo_data import credit_scoring_frame
 
 MESSY_CSV = (
     b"id,income,owns_home,city,defaulted\n"
@@ -31,3 +32,16 @@ def version(dataset, scientist, django_capture_on_commit_callbacks):
         created, _ = services.upload_version(dataset, upload(), actor=scientist, target="defaulted")
     created.refresh_from_db()
     return created
+
+
+@pytest.fixture
+def credit(scientist, django_capture_on_commit_callbacks):
+    dataset = services.create_dataset(name="credit", actor=scientist)
+    frame = credit_scoring_frame(rows=800, seed=3).drop(columns=["customer_id"])
+    frame = frame[frame["defaulted"].notna() & (frame["age"] < 200)].drop_duplicates()
+    with django_capture_on_commit_callbacks(execute=True):
+        version, _ = services.upload_version(
+            dataset, upload(content=frame.to_csv(index=False).encode()), actor=scientist, target="defaulted"
+        )
+    experiment = services.create_experiment(name="credit default", actor=scientist)
+    return experiment, version

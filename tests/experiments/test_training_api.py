@@ -8,26 +8,12 @@ from django.core.files.storage import default_storage
 from sklearn.metrics import accuracy_score, f1_score
 
 from experiments import services, training
-from experiments.demo_data import credit_scoring_frame
 from experiments.models import Run, RunArtifact
 from mlops_site.models import Job
 from tests.conftest import token_client
 from tests.experiments.conftest import upload
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def credit(scientist, django_capture_on_commit_callbacks):
-    dataset = services.create_dataset(name="credit", actor=scientist)
-    frame = credit_scoring_frame(rows=800, seed=3).drop(columns=["customer_id"])
-    frame = frame[frame["defaulted"].notna() & (frame["age"] < 200)].drop_duplicates()
-    with django_capture_on_commit_callbacks(execute=True):
-        version, _ = services.upload_version(
-            dataset, upload(content=frame.to_csv(index=False).encode()), actor=scientist, target="defaulted"
-        )
-    experiment = services.create_experiment(name="credit default", actor=scientist)
-    return experiment, version
 
 
 def request(experiment, version, **overrides):

@@ -1,0 +1,1 @@
+"""Pages of the experiments app: datasets (`datasets.py`) and experiments, runs and training (`runs.py`)."""

@@ -1,0 +1,358 @@
+"""Experiment and run pages: the run list with search, run detail, compare, and the training form."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, Max
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from experiments import charts, search, selectors, services
+from experiments.filters import RunFilter
+from experiments.forms import ExperimentForm, TrainingForm
+from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
+from experiments.training import ALGORITHMS
+from mlops_site import ui
+
+EXPERIMENT_SORTS = {"name": "name", "created": "created_at", "runs": "run_count", "last_run": "last_run"}
+PREFERRED_METRICS = ("f1", "roc_auc", "accuracy", "rmse", "mae", "r2")
+PREFERRED_PARAMS = ("algorithm", "task")
+DEFAULT_COLUMNS = 4
+MAX_COLUMNS = 12
+MAX_COMPARE = 20
+
+
+def _form_errors(form, exc: ValidationError, fallback: str | None = None) -> None:
+    """Put a service's errors on the form: `params.max_depth` goes to `params`, unknown keys to `fallback`."""
+    for key, errors in exc.message_dict.items():
+        field = key.split(".", 1)[0].split("[", 1)[0]
+        if field not in form.fields:
+            field = fallback
+        form.add_error(field, [e if key in (field, "non_field_errors") else f"{key}: {e}" for e in errors])
+
+
+@permission_required("experiments.view_experiment", raise_exception=True)
+def experiment_list(request):
+    form = ExperimentForm(request.POST or None, prefix="new")
+    if request.method == "POST" and form.is_valid():
+        try:
+            experiment = services.create_experiment(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Experiment “{experiment.name}” created. Train a first run into it.")
+            return redirect(f"{reverse('run-new')}?experiment={experiment.pk}")
+    experiments = Experiment.objects.select_related("owner").annotate(
+        run_count=Count("runs"), last_run=Max("runs__started_at")
+    )
+    experiments, sort = ui.sort_queryset(request, experiments, EXPERIMENT_SORTS, "-last_run")
+    context = {"page": ui.paginate(request, experiments), "sort": sort, "form": form}
+    return render(request, "experiments/experiment_list.html", context)
+
+
+def _chosen_columns(request, name: str, available: list[str], preferred: tuple[str, ...]) -> list[str]:
+    """Columns from `?metrics=a,b` / `?params=a,b`, else the preferred ones present, then the most common."""
+    if name in request.GET:
+        return [key for key in request.GET.getlist(name) for key in key.split(",") if key][:MAX_COLUMNS]
+    usable = [key for key in available if not key.startswith(("cv_", "holdout_", "train_"))]
+    chosen = [key for key in preferred if key in usable]
+    chosen += [key for key in usable if key not in chosen and key not in ("features", "space")]
+    return chosen[:DEFAULT_COLUMNS]
+
+
+@permission_required("experiments.view_run", raise_exception=True)
+def run_list(request):
+    runs = Run.objects.select_related("experiment", "user")
+    filterset = RunFilter(request.GET, queryset=runs, request=request)
+    queryset = filterset.qs
+    param_keys, metric_keys = selectors.column_keys(queryset)
+    metrics = _chosen_columns(request, "metrics", metric_keys, PREFERRED_METRICS)
+    params = _chosen_columns(request, "params", param_keys, PREFERRED_PARAMS)
+    page = ui.paginate(request, queryset, per_page=50)
+    param_values, metric_values = selectors.run_values(
+        [run.pk for run in page.object_list], params=params, metrics=metrics
+    )
+    rows = [
+        {
+            "run": run,
+            "params": [param_values[run.pk].get(key) for key in params],
+            "metrics": [metric_values[run.pk].get(key) for key in metrics],
+        }
+        for run in page.object_list
+    ]
+    experiment = None
+    if filterset.form.is_valid() and filterset.form.cleaned_data.get("experiment"):
+        experiment = Experiment.objects.filter(pk=filterset.form.cleaned_data["experiment"]).first()
+    context = {
+        "filter": filterset,
+        "page": page,
+        "rows": rows,
+        "params": params,
+        "metrics": metrics,
+        "param_keys": param_keys,
+        "metric_keys": metric_keys,
+        "sort": request.GET.get("ordering", ""),
+        "experiment": experiment,
+        "experiments": Experiment.objects.order_by("name"),
+        "syntax_help": search.SYNTAX_HELP,
+        "max_compare": MAX_COMPARE,
+    }
+    return render(request, "experiments/run_list.html", context)
+
+
+def _evaluation(run: Run) -> dict | None:
+    artifact = run.artifacts.filter(path="evaluation.json").first()
+    if artifact is None:
+        return None
+    try:
+        with default_storage.open(artifact.file, "rb") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _cross_validation(metrics: dict[int, dict]) -> list[dict]:
+    """Fold scores per cross-validated metric with their mean and standard deviation."""
+    import statistics
+
+    rows = []
+    for key, folds in sorted(metrics.items()):
+        scores = [folds[step] for step in sorted(folds)]
+        rows.append(
+            {
+                "key": key.removeprefix("cv_"),
+                "scores": scores,
+                "mean": statistics.fmean(scores),
+                "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0,
+            }
+        )
+    return rows
+
+
+@permission_required("experiments.view_run", raise_exception=True)
+def run_detail(request, pk: int):
+    run = get_object_or_404(Run.objects.select_related("experiment", "user", "parent", "reproduced_from", "job"), pk=pk)
+    latest = selectors.latest_metrics(run)
+    histories = [
+        selectors.metric_history(run, key, max_points=settings.METRIC_HISTORY_MAX_POINTS)
+        for key in selectors.history_keys([run.pk])
+    ]
+    cv_points: dict[str, dict[int, float]] = {}
+    for key, step, value in run.metrics.filter(key__startswith="cv_").values_list("key", "step", "value"):
+        cv_points.setdefault(key, {})[step] = value
+    evaluation = _evaluation(run)
+    figures = []
+    for history in histories:
+        figures.append(charts.metric_history(history["key"], [{"label": str(run), **history}]))
+    if evaluation:
+        details = evaluation.get("evaluation") or {}
+        figures += [
+            charts.confusion_matrix(details),
+            charts.roc_curve(details),
+            charts.pr_curve(details),
+            charts.residuals(details),
+            charts.feature_importance(evaluation.get("importance") or []),
+        ]
+    sweep = selectors.sweep_summary(run, request.GET.get("metric") or None)
+    sweep_chart = None
+    if sweep:
+        best = sweep["best"]["run"] if sweep["best"] else None
+        sweep_chart = charts.sweep_metric_vs_params(sweep["trials"], sweep["metric"], best)
+        sweep["metric_choices"] = sorted({key for trial in sweep["trials"] for key in trial["metrics"]})
+        sweep["param_names"] = sorted({key for trial in sweep["trials"] for key in trial["params"]})
+    context = {
+        "run": run,
+        "params": list(run.params.order_by("key").values_list("key", "value")),
+        "metrics": [(key, value) for key, value in latest.items() if not key.startswith("cv_")],
+        "cross_validation": _cross_validation(cv_points),
+        "figures": [figure for figure in figures if figure is not None],
+        "artifacts": list(run.artifacts.all()),
+        "inputs": list(run.input_versions.select_related("dataset")),
+        "children_count": run.children.count(),
+        "reproductions": list(run.reproductions.order_by("-started_at")[:10]),
+        "sweep": sweep,
+        "sweep_chart": sweep_chart,
+        "evaluation": evaluation,
+        "can_reproduce": run.source == Run.Source.TRAINED and bool(run.training_request),
+    }
+    return render(request, "experiments/run_detail.html", context)
+
+
+@require_POST
+@permission_required("experiments.add_run", raise_exception=True)
+def run_reproduce(request, pk: int):
+    run = get_object_or_404(Run, pk=pk)
+    try:
+        new = services.reproduce_run(run, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(run)
+    messages.success(request, f"Reproducing {run}: a worker trains {new} from the same data, request and seed.")
+    return redirect(new)
+
+
+@permission_required("experiments.view_run", raise_exception=True)
+def artifact_download(request, pk: int, artifact_id: int):
+    artifact = get_object_or_404(RunArtifact, run_id=pk, pk=artifact_id)
+    try:
+        handle = default_storage.open(artifact.file, "rb")
+    except FileNotFoundError:
+        raise Http404("The artifact's file is missing from storage.") from None
+    return FileResponse(handle, as_attachment=True, filename=artifact.path.rsplit("/", 1)[-1])
+
+
+def _compare_ids(request) -> tuple[list[int], str | None]:
+    raw = [part for value in request.GET.getlist("run") for part in value.split(",") if part.strip()]
+    try:
+        ids = list(dict.fromkeys(int(part) for part in raw))
+    except ValueError:
+        return [], "Run ids are whole numbers."
+    if not 2 <= len(ids) <= MAX_COMPARE:
+        return ids, f"Select 2 to {MAX_COMPARE} runs to compare; {len(ids)} selected."
+    return ids, None
+
+
+def _field_value(row: dict, field: str):
+    entity, _, key = field.partition(".")
+    return row.get(entity, {}).get(key)
+
+
+@permission_required("experiments.view_run", raise_exception=True)
+def run_compare(request):
+    ids, error = _compare_ids(request)
+    runs = {run.pk: run for run in Run.objects.filter(pk__in=ids).select_related("experiment")}
+    missing = [pk for pk in ids if pk not in runs]
+    if missing and not error:
+        error = f"No run with id {', '.join(map(str, missing))}."
+    if error:
+        return render(request, "experiments/run_compare.html", {"error": error}, status=400)
+    ordered = [runs[pk] for pk in ids]
+    params, metrics = selectors.run_values(ids)
+    param_keys = sorted({key for values in params.values() for key in values})
+    metric_keys = sorted({key for values in metrics.values() for key in values if not key.startswith("cv_")})
+    param_rows = []
+    for key in param_keys:
+        values = [params[pk].get(key) for pk in ids]
+        param_rows.append({"key": key, "values": values, "differs": len(set(values)) > 1})
+    metric_rows = []
+    for key in metric_keys:
+        values = [metrics[pk].get(key) for pk in ids]
+        present = [v for v in values if v is not None]
+        best = None
+        if len(present) > 1 and len(set(present)) > 1:
+            best = (min if key in selectors.LOWER_IS_BETTER or key.startswith("holdout_") else max)(present)
+        metric_rows.append({"key": key, "values": values, "best": best})
+    labels = {pk: f"#{pk} {runs[pk]}"[:40] for pk in ids}
+    rows = [{"run": pk, "label": labels[pk], "params": params[pk], "metrics": metrics[pk]} for pk in ids]
+    varying = [row["key"] for row in param_rows if row["differs"] and row["key"] not in ("features", "space")]
+
+    history_keys = selectors.history_keys(ids)
+    history_key = request.GET.get("history") if request.GET.get("history") in history_keys else None
+    history_key = history_key or (history_keys[0] if history_keys else None)
+    history_chart = None
+    if history_key:
+        histories = selectors.metric_histories(ids, history_key, max_points=settings.METRIC_HISTORY_MAX_POINTS)
+        series = [{"label": labels[pk], **histories[pk]} for pk in ids if histories[pk]["total_points"]]
+        history_chart = charts.metric_history(history_key, series)
+
+    default_metric = next(
+        (key for key in PREFERRED_METRICS if key in metric_keys), metric_keys[0] if metric_keys else ""
+    )
+    colour = request.GET.get("metric") if request.GET.get("metric") in metric_keys else default_metric
+    fields = [f"params.{key}" for key in param_keys] + [f"metrics.{key}" for key in metric_keys]
+    x_field = request.GET.get("x") if request.GET.get("x") in fields else None
+    x_field = x_field or (f"params.{varying[0]}" if varying else (fields[0] if fields else ""))
+    y_field = request.GET.get("y") if request.GET.get("y") in fields else f"metrics.{colour}"
+    context = {
+        "runs": ordered,
+        "ids": ids,
+        "labels": [labels[pk] for pk in ids],
+        "param_rows": param_rows,
+        "metric_rows": metric_rows,
+        "show_all_params": request.GET.get("all") == "1",
+        "history_keys": history_keys,
+        "history_key": history_key,
+        "history_chart": history_chart,
+        "metric_keys": metric_keys,
+        "colour_metric": colour,
+        "parallel_chart": charts.parallel_coordinates(rows, varying, colour) if colour else None,
+        "fields": fields,
+        "x_field": x_field,
+        "y_field": y_field,
+        "scatter_chart": charts.scatter(rows, x_field, y_field) if x_field and y_field else None,
+        "bars_chart": charts.final_metric_bars(rows, [k for k in metric_keys if not k.startswith("holdout_")][:9]),
+    }
+    return render(request, "experiments/run_compare.html", context)
+
+
+def _training_initial(request) -> dict:
+    initial = {"mode": "single", "holdout": 0.2, "seed": 0}
+    if request.GET.get("experiment", "").isdigit():
+        initial["experiment"] = int(request.GET["experiment"])
+    version = None
+    if request.GET.get("version", "").isdigit():
+        version = DatasetVersion.objects.filter(pk=request.GET["version"]).first()
+    if version is not None:
+        initial["dataset_version"] = version.pk
+        initial["target"] = version.target
+    return initial
+
+
+@permission_required("experiments.add_run", raise_exception=True)
+def run_new(request):
+    form = TrainingForm(request.POST or None, initial=_training_initial(request))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        request_fields = {
+            "target": data["target"].strip(),
+            "algorithm": data["algorithm"],
+            "params": data["params"],
+            "features": data["features"],
+            "task": data["task"] or None,
+            "holdout": data["holdout"],
+            "cv_folds": data["cv_folds"],
+            "seed": data["seed"],
+        }
+        try:
+            with transaction.atomic():
+                experiment = data["experiment"] or services.create_experiment(
+                    name=data["new_experiment"], actor=request.user
+                )
+                version = data["dataset_version"]
+                if data["mode"] == "single":
+                    run = services.start_training(
+                        experiment, version, actor=request.user, name=data["name"], **request_fields
+                    )
+                else:
+                    run = services.start_sweep(
+                        experiment,
+                        version,
+                        actor=request.user,
+                        name=data["name"],
+                        search=data["mode"],
+                        space=data["space"],
+                        trials=data["trials"],
+                        **request_fields,
+                    )
+        except ValidationError as exc:
+            _form_errors(form, exc, fallback="space" if data["mode"] != "single" else None)
+        else:
+            what = "sweep" if data["mode"] != "single" else "training"
+            messages.success(request, f"Queued the {what}: a worker picks it up; this page follows its progress.")
+            return redirect(run)
+    versions = DatasetVersion.objects.only("id", "schema", "target")
+    columns = {v.pk: {"columns": v.columns, "target": v.target} for v in versions}
+    algorithms = {
+        name: {"tasks": list(spec.tasks), "params": list(spec.allowed_params())} for name, spec in ALGORITHMS.items()
+    }
+    context = {"form": form, "version_columns": columns, "algorithms": algorithms}
+    return render(request, "experiments/run_new.html", context)
