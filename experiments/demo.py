@@ -33,7 +33,9 @@ DEMO_TRAINING = [
     {"algorithm": "logistic_regression", "params": {"C": 1.0}},
     {"algorithm": "random_forest", "params": {"n_estimators": 100, "max_depth": 8}},
     {"algorithm": "hist_gradient_boosting", "params": {"learning_rate": 0.1, "max_iter": 100}},
+    {"algorithm": "knn", "params": {"n_neighbors": 15}},
 ]
+DEMO_SWEEP = {"max_depth": [2, 4, 8, None], "min_samples_leaf": [1, 10]}
 
 
 def create_demo_runs(context) -> None:
@@ -48,8 +50,17 @@ def create_demo_runs(context) -> None:
     if Run.objects.filter(experiment=experiment).exists():
         context.log("  demo runs exist already")
         return
+    common = {"target": "defaulted", "holdout": 0.25, "seed": 42}
     for spec in DEMO_TRAINING:
-        services.start_training(
-            experiment, version, actor=scientist, target="defaulted", holdout=0.25, cv_folds=5, seed=42, **spec
-        )
-    context.log(f"  queued {len(DEMO_TRAINING)} training runs on {version}")
+        services.start_training(experiment, version, actor=scientist, cv_folds=5, **common, **spec)
+    services.start_sweep(
+        experiment,
+        version,
+        actor=scientist,
+        search="grid",
+        space=DEMO_SWEEP,
+        algorithm="random_forest",
+        params={"n_estimators": 60},
+        **common,
+    )
+    context.log(f"  queued {len(DEMO_TRAINING)} training runs and a random-forest grid sweep on {version}")
