@@ -49,7 +49,7 @@ def test_experiment_list_counts_runs_and_creates_experiments(client, scientist, 
 
 
 def test_run_list_shows_chosen_columns_sorted_by_a_metric(client, scientist, trained):
-    experiment, _, logistic, forest, _ = trained
+    experiment, _, logistic, _, _ = trained
     client.force_login(scientist)
     page = client.get(
         reverse("runs"),
@@ -66,7 +66,7 @@ def test_run_list_shows_chosen_columns_sorted_by_a_metric(client, scientist, tra
 
 
 def test_run_list_search_narrows_and_a_bad_one_says_why(client, scientist, trained):
-    _, _, logistic, forest, _ = trained
+    _, _, logistic, _, _ = trained
     client.force_login(scientist)
     page = client.get(reverse("runs"), {"search": 'params.algorithm = "logistic_regression"'})
     assert [row["run"].pk for row in page.context["rows"]] == [logistic.pk]
@@ -230,7 +230,9 @@ def test_training_form_sweep_with_a_new_experiment(client, scientist, credit, dj
     assert parent.children.count() == 2
 
 
-def test_reproduce_button_starts_a_run_with_equal_metrics(client, scientist, trained, django_capture_on_commit_callbacks):
+def test_reproduce_button_starts_a_run_with_equal_metrics(
+    client, scientist, trained, django_capture_on_commit_callbacks
+):
     _, _, logistic, _, _ = trained
     client.force_login(scientist)
     with django_capture_on_commit_callbacks(execute=True):
