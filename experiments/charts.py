@@ -547,7 +547,7 @@ def parallel_coordinates(rows: list[dict], params: list[str], metric: str) -> go
         **{**BASE_LAYOUT, "showlegend": False},
         title=_title(f"{metric} across hyperparameters, {len(scored)} runs", "Drag along an axis to filter runs"),
     )
-    figure.update_layout(height=420, margin=dict(l=70, r=40, t=110, b=40))
+    figure.update_layout(height=440, margin=dict(l=70, r=130, t=140, b=40))  # room for labels and colour bar
     return figure
 
 

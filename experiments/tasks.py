@@ -34,6 +34,7 @@ def train_run(job_id: int) -> None:
     def work(ctx):
         run = Run.objects.get(pk=ctx.params["run_id"])
         version = DatasetVersion.objects.get(pk=ctx.params["version_id"])
+        services.begin_training(run)
         try:
             ctx.progress(2, f"Reading {version}")
             frame = services.load_frame(version)

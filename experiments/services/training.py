@@ -24,7 +24,15 @@ from experiments.services.permissions import require as _require
 from experiments.services.tracking import create_run
 from mlops_site import audit, jobs
 
-__all__ = ["record_training", "reproduce_run", "settle_sweep", "start_sweep", "start_training", "validate_training"]
+__all__ = [
+    "begin_training",
+    "record_training",
+    "reproduce_run",
+    "settle_sweep",
+    "start_sweep",
+    "start_training",
+    "validate_training",
+]
 
 REQUEST_FIELDS = ("algorithm", "target", "task", "holdout", "cv_folds", "seed", "features")
 
@@ -111,7 +119,7 @@ def record_training(run: Run, request: dict, result) -> Run:
     params["task"] = result.task
     params.update({key: value for key, value in result.params.items() if key not in params})
     Param.objects.bulk_create(
-        [Param.build(run, key, "" if value is None else str(value)) for key, value in sorted(params.items())],
+        [Param.build(run, key, str(value)) for key, value in sorted(params.items())],
         ignore_conflicts=True,
     )
     points = [(key, float(value), 0, now) for key, value in result.metrics.items()]
@@ -136,6 +144,11 @@ def record_training(run: Run, request: dict, result) -> Run:
         actor=None, action="run.trained", target=run, after={"metrics": result.metrics, "model_sha256": model.sha256}
     )
     return run
+
+
+def begin_training(run: Run) -> None:
+    """A run starts when a worker takes it up, so its duration is the training's, not the queue's."""
+    Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(started_at=timezone.now())
 
 
 def fail_training(run: Run, error: str, *, status: str = Run.Status.FAILED) -> None:
@@ -211,8 +224,11 @@ def start_sweep(
             Param.build(parent, "space", json.dumps(space, sort_keys=True)),
         ]
     )
-    for normalised in checked:
-        start_training(experiment, version, actor=actor, parent=parent, **normalised)
+    for combo, normalised in zip(combos, checked, strict=True):
+        label = " ".join(f"{key}={value}" for key, value in sorted(combo.items()))
+        start_training(
+            experiment, version, actor=actor, parent=parent, name=f"{checked[0]['algorithm']} {label}", **normalised
+        )
     return parent
 
 

@@ -29,6 +29,7 @@ PREFERRED_PARAMS = ("algorithm", "task")
 DEFAULT_COLUMNS = 4
 MAX_COLUMNS = 12
 MAX_COMPARE = 20
+MAX_PARALLEL_AXES = 8
 
 
 def _form_errors(form, exc: ValidationError, fallback: str | None = None) -> None:
@@ -65,7 +66,7 @@ def _chosen_columns(request, name: str, available: list[str], preferred: tuple[s
         return [key for key in request.GET.getlist(name) for key in key.split(",") if key][:MAX_COLUMNS]
     usable = [key for key in available if not key.startswith(("cv_", "holdout_", "train_"))]
     chosen = [key for key in preferred if key in usable]
-    chosen += [key for key in usable if key not in chosen and key not in ("features", "space")]
+    chosen += [key for key in usable if key not in chosen and key not in ("features", "space", "target")]
     return chosen[:DEFAULT_COLUMNS]
 
 
@@ -75,12 +76,14 @@ def run_list(request):
     filterset = RunFilter(request.GET, queryset=runs, request=request)
     queryset = filterset.qs
     param_keys, metric_keys = selectors.column_keys(queryset)
-    metrics = _chosen_columns(request, "metrics", metric_keys, PREFERRED_METRICS)
-    params = _chosen_columns(request, "params", param_keys, PREFERRED_PARAMS)
     page = ui.paginate(request, queryset, per_page=50)
-    param_values, metric_values = selectors.run_values(
-        [run.pk for run in page.object_list], params=params, metrics=metrics
-    )
+    page_ids = [run.pk for run in page.object_list]
+    metrics = _chosen_columns(request, "metrics", metric_keys, PREFERRED_METRICS)
+    if "params" in request.GET:
+        params = _chosen_columns(request, "params", param_keys, PREFERRED_PARAMS)
+    else:  # by default, the params that tell this page's runs apart
+        params = _chosen_columns(request, "params", selectors.varying_params(page_ids, param_keys), PREFERRED_PARAMS)
+    param_values, metric_values = selectors.run_values(page_ids, params=params, metrics=metrics)
     rows = [
         {
             "run": run,
@@ -168,7 +171,11 @@ def run_detail(request, pk: int):
         best = sweep["best"]["run"] if sweep["best"] else None
         sweep_chart = charts.sweep_metric_vs_params(sweep["trials"], sweep["metric"], best)
         sweep["metric_choices"] = sorted({key for trial in sweep["trials"] for key in trial["metrics"]})
-        sweep["param_names"] = sorted({key for trial in sweep["trials"] for key in trial["params"]})
+        values: dict[str, set] = {}
+        for trial in sweep["trials"]:
+            for key, value in trial["params"].items():
+                values.setdefault(key, set()).add(value)
+        sweep["param_names"] = sorted(key for key, seen in values.items() if len(seen) > 1)
     context = {
         "run": run,
         "params": list(run.params.order_by("key").values_list("key", "value")),
@@ -253,7 +260,12 @@ def run_compare(request):
         metric_rows.append({"key": key, "values": values, "best": best})
     labels = {pk: f"#{pk} {runs[pk]}"[:40] for pk in ids}
     rows = [{"run": pk, "label": labels[pk], "params": params[pk], "metrics": metrics[pk]} for pk in ids]
-    varying = [row["key"] for row in param_rows if row["differs"] and row["key"] not in ("features", "space")]
+    # Axes for the charts: params every run has and that differ (one algorithm's knobs mean nothing to another's).
+    varying = [
+        row["key"]
+        for row in param_rows
+        if row["differs"] and None not in row["values"] and row["key"] not in ("features", "space", "target")
+    ][:MAX_PARALLEL_AXES]
 
     history_keys = selectors.history_keys(ids)
     history_key = request.GET.get("history") if request.GET.get("history") in history_keys else None

@@ -60,3 +60,10 @@
     setTimeout(tick, 1000);
   };
 })();
+
+// Charts are drawn while the page is still being parsed, when a grid cell may be wider than it ends
+// up; once everything is laid out, fit each chart to its final box.
+window.addEventListener("load", function () {
+  if (!window.Plotly) return;
+  document.querySelectorAll(".js-plotly-plot").forEach(function (chart) { window.Plotly.Plots.resize(chart); });
+});
