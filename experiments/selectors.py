@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 from django.db.models import Count, QuerySet
 
-from experiments import downsample
+from experiments import downsample, metric_store
 from experiments.models import LatestMetric, Metric, Param, Run
 
 
@@ -123,16 +123,11 @@ def _final_metrics(run_ids: list[int]) -> dict[int, dict[str, float]]:
 
 
 def metric_histories(run_ids: list[int], key: str, *, max_points: int) -> dict[int, dict]:
-    """One metric's history for several runs in one query, each downsampled like `metric_history`."""
-    rows = (
-        Metric.objects.filter(run_id__in=run_ids, key=key)
-        .order_by("run_id", "step", "timestamp", "id")
-        .values_list("run_id", "step", "value")
-    )
-    rows = list(rows)
-    owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    all_steps = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    all_values = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    """One metric's history for several runs in one query, each downsampled like `metric_history`.
+
+    Steps and values stay numpy arrays, which charts take without a per-point conversion.
+    """
+    owners, all_steps, all_values = metric_store.read_points(run_ids, key)
     histories = {}
     for run_id in run_ids:
         mine = owners == run_id
@@ -142,7 +137,8 @@ def metric_histories(run_ids: list[int], key: str, *, max_points: int) -> dict[i
             "key": key,
             "total_points": len(steps),
             "downsampled": len(kept_steps) < len(steps),
-            "points": [{"step": int(s), "value": float(v)} for s, v in zip(kept_steps, kept_values, strict=True)],
+            "steps": kept_steps,
+            "values": kept_values,
         }
     return histories
 

@@ -431,17 +431,16 @@ def test_final_metric_bars_have_a_subplot_per_metric_and_one_colour_per_run(rows
 
     assert figure.layout.title.text == "Final metrics"
     assert [annotation.text for annotation in figure.layout.annotations] == ["f1", "accuracy"]
-    assert {trace.type for trace in figure.data} == {"bar"}
-    colours = {}
+    assert [trace.type for trace in figure.data] == ["bar", "bar"]  # one trace per metric
+    colour_of = {}
     for trace in figure.data:
-        colours.setdefault(trace.name, set()).add(trace.marker.color)
-    assert all(len(found) == 1 for found in colours.values())  # same colour in every subplot
-    assert len({colour for found in colours.values() for colour in found}) == 4
-    assert sorted(trace.name for trace in figure.data if trace.showlegend) == [
-        f"trial {run}" for run in (11, 12, 13, 14)
-    ]
-    f1_bars = {trace.name: trace.y[0] for trace in figure.data if trace.xaxis == "x"}
-    assert f1_bars == {"trial 11": 0.61, "trial 12": 0.66, "trial 13": 0.72, "trial 14": 0.64}
+        for run, colour in zip(trace.x, trace.marker.color, strict=True):
+            colour_of.setdefault(run, set()).add(colour)
+    assert all(len(found) == 1 for found in colour_of.values())  # same colour in every subplot
+    assert len({colour for found in colour_of.values() for colour in found}) == 4
+    f1, accuracy = figure.data
+    assert dict(zip(f1.x, f1.y, strict=True)) == {"#11": 0.61, "#12": 0.66, "#13": 0.72, "#14": 0.64}
+    assert list(f1.customdata) == [f"trial {run}" for run in (11, 12, 13, 14)]
     assert figure.layout.yaxis.title.text == "f1 (value)" and figure.layout.yaxis2.title.text == "accuracy (value)"
     assert figure.layout.xaxis.title.text == "Run"
 

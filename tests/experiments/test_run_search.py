@@ -196,3 +196,34 @@ def test_run_list_api_query_count_does_not_grow_with_the_page(scientist, runs, d
         large = client.get("/api/runs/", {"page_size": 30, "search": "metrics.loss > 0", "ordering": "-metrics.f1"})
     assert len(small.json()["results"]) == 2 and len(large.json()["results"]) == 30
     assert Run.objects.count() == 30
+
+
+def test_histories_of_several_runs_read_back_in_step_order(scientist):
+    """The compare page's one-query read (packed arrays on PostgreSQL) returns each run's points by step."""
+    import random
+
+    import numpy as np
+
+    from experiments import downsample, selectors
+
+    experiment = services.create_experiment(name="histories", actor=scientist)
+    made, expected_points = [], {}
+    rng = random.Random(3)
+    for n in (1500, 40, 0):
+        run = services.create_run(experiment, actor=scientist)
+        points = [{"key": "loss", "value": rng.uniform(-1, 1), "step": step} for step in range(n)]
+        rng.shuffle(points)  # logged out of order, in two batches
+        services.log_batch(run, actor=scientist, metrics=points[: n // 2])
+        services.log_batch(run, actor=scientist, metrics=points[n // 2 :])
+        services.log_batch(run, actor=scientist, metrics=[{"key": "other", "value": 1.0}])
+        made.append(run.pk)
+        expected_points[run.pk] = sorted((p["step"], p["value"]) for p in points)
+    histories = selectors.metric_histories(made, "loss", max_points=200)
+    for run_id in made:
+        steps = np.array([s for s, _ in expected_points[run_id]], dtype=np.int64)
+        values = np.array([v for _, v in expected_points[run_id]])
+        want_steps, want_values = downsample.min_max(steps, values, 200)
+        got = histories[run_id]
+        assert got["total_points"] == len(steps)
+        assert got["steps"].tolist() == want_steps.tolist() and got["values"].tolist() == want_values.tolist()
+    assert histories[made[0]]["downsampled"] and not histories[made[1]]["downsampled"]

@@ -16,6 +16,7 @@ PAGES = [
     "/",
     "/datasets/",
     "/experiments/",
+    "/runs/",
     "/models/",
     "/approvals/",
     "/deployments/",
@@ -25,7 +26,7 @@ PAGES = [
     "/api/docs/",
     "/accounts/profile/",
 ]
-ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/"}
+ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/", "/experiments/", "/runs/"}
 
 
 def test_navigation_covers_the_pages():
