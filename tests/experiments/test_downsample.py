@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 
 from experiments.downsample import min_max
@@ -30,7 +32,7 @@ def _reference(steps, values, max_points):
         return steps, values
     edges = np.linspace(1, n - 1, (max_points - 2) // 2 + 1).astype(int)
     keep = {0, n - 1}
-    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+    for start, stop in itertools.pairwise(edges):
         if stop > start:
             keep |= {start + int(np.argmin(values[start:stop])), start + int(np.argmax(values[start:stop]))}
     index = np.array(sorted(keep))
