@@ -9,6 +9,8 @@ from django import forms
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from experiments import search
 from experiments.models import Dataset, DatasetVersion, LatestMetric, Param, Run
@@ -153,10 +155,12 @@ class OrderingField(forms.CharField):
             raise forms.ValidationError(str(exc), code="invalid_ordering") from None
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class SearchFilter(django_filters.Filter):
     field_class = SearchField
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class OrderingExpressionFilter(django_filters.Filter):
     field_class = OrderingField
 
