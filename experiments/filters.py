@@ -40,7 +40,8 @@ def _like_regex(pattern: str) -> str:
     parts = []
     for char in pattern:
         parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
-    return "^" + "".join(parts) + "$"
+    # \A…\Z and DOTALL: `%` crosses newlines and `$` cannot match before a final one, on both databases.
+    return "(?s)\\A" + "".join(parts) + "\\Z"
 
 
 def _tag_text(key: str) -> Cast:
@@ -100,9 +101,11 @@ def apply_search(queryset: QuerySet, clauses: list[search.Clause]) -> QuerySet:
             queryset = queryset.alias(**{alias: _tag_text(clause.key)})
             queryset = queryset.filter(Q(**{f"{alias}__isnull": False}) & _compare(alias, clause.op, clause.value))
         elif clause.key == "dataset_version":
+            # `!=` and `not in` mean "does not use it", the negation of `=` and `in`.
             links = Run.input_versions.through.objects.filter(run_id=OuterRef("pk"))
-            wanted = links.filter(_compare("datasetversion_id", clause.op, clause.value))
-            queryset = queryset.filter(Exists(wanted))
+            positive = {"!=": "=", "not in": "in"}.get(clause.op, clause.op)
+            uses = Exists(links.filter(_compare("datasetversion_id", positive, clause.value)))
+            queryset = queryset.filter(~uses if positive != clause.op else uses)
         else:
             queryset = queryset.filter(_compare(ATTRIBUTE_FIELDS[clause.key], clause.op, clause.value))
     return queryset
@@ -141,7 +144,8 @@ class SearchField(forms.CharField):
         try:
             return search.parse(text or "")
         except search.SearchError as exc:
-            raise forms.ValidationError(str(exc), code="invalid_search") from None
+            # As a parameter: messages quoting a like pattern hold "%", which is %-formatted later.
+            raise forms.ValidationError("%(message)s", code="invalid_search", params={"message": str(exc)}) from None
 
 
 class OrderingField(forms.CharField):
@@ -152,7 +156,7 @@ class OrderingField(forms.CharField):
         try:
             return search.parse_ordering(text)
         except search.SearchError as exc:
-            raise forms.ValidationError(str(exc), code="invalid_ordering") from None
+            raise forms.ValidationError("%(message)s", code="invalid_ordering", params={"message": str(exc)}) from None
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -165,17 +169,22 @@ class OrderingExpressionFilter(django_filters.Filter):
     field_class = OrderingField
 
 
+ID_MAX = 2**63 - 1
+
+
 class RunFilter(django_filters.FilterSet):
     """Filters shared by the run list page and `GET /api/runs/`."""
 
-    experiment = django_filters.NumberFilter(field_name="experiment_id")
+    experiment = django_filters.NumberFilter(field_name="experiment_id", min_value=0, max_value=ID_MAX)
     status = django_filters.ChoiceFilter(choices=Run.Status.choices, empty_label="Any status")
     source = django_filters.ChoiceFilter(choices=Run.Source.choices, empty_label="Any source")
-    parent = django_filters.NumberFilter(field_name="parent_id")
+    parent = django_filters.NumberFilter(field_name="parent_id", min_value=0, max_value=ID_MAX)
     top_level = django_filters.BooleanFilter(
         field_name="parent", lookup_expr="isnull", label="Only top-level runs (hide sweep trials)"
     )
-    dataset_version = django_filters.NumberFilter(method="filter_dataset_version", label="Dataset version id")
+    dataset_version = django_filters.NumberFilter(
+        method="filter_dataset_version", label="Dataset version id", min_value=0, max_value=ID_MAX
+    )
     tag = django_filters.CharFilter(method="filter_tag", label="Tag (name or name=value)")
     search = SearchFilter(method="filter_search", label="Search")
     ordering = OrderingExpressionFilter(method="filter_ordering", label="Order by")

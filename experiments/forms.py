@@ -82,7 +82,9 @@ class TrainingForm(forms.Form):
     cv_folds = forms.IntegerField(
         required=False, min_value=2, max_value=20, label="Cross-validation folds", help_text="Optional, 2 to 20."
     )
-    seed = forms.IntegerField(initial=0, min_value=0, help_text="Fixes the split and the estimator's randomness.")
+    seed = forms.IntegerField(
+        initial=0, min_value=0, max_value=2**32 - 1, help_text="Fixes the split and the estimator's randomness."
+    )
     name = forms.CharField(max_length=200, required=False, help_text="Optional; a name is made up otherwise.")
     mode = forms.ChoiceField(choices=MODES, initial="single", label="Runs")
     space = _json_field(

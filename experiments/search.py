@@ -137,9 +137,23 @@ def _unescape(body: str, quote: str) -> str:
     return re.sub(r"\\(.)", lambda m: m.group(1) if m.group(1) in (quote, "\\") else m.group(0), body, flags=re.DOTALL)
 
 
+MAX_LIKE_WILDCARDS = 4
+
+
+def _like_pattern(pattern: str) -> str:
+    """Runs of `%` mean the same as one; more than a few wildcards would make matching slow."""
+    pattern = re.sub("%+", "%", pattern)
+    if pattern.count("%") > MAX_LIKE_WILDCARDS:
+        raise _Rejected(f"a like pattern may hold at most {MAX_LIKE_WILDCARDS} “%” wildcards.")
+    return pattern
+
+
 def _parse_number(text: str, pos: int) -> int | float:
+    """Integers must fit in 64 bits and floats must be finite: the database stores nothing larger."""
     value = int(text) if _INTEGER_RE.fullmatch(text) else float(text)
-    if isinstance(value, float) and not math.isfinite(value):
+    if (isinstance(value, float) and not math.isfinite(value)) or (
+        isinstance(value, int) and not -(2**63) <= value < 2**63
+    ):
         raise SearchError(f"Number “{text}” at position {pos} is out of range.", pos)
     return value
 
@@ -219,13 +233,15 @@ def _coerce(entity: str, key: str, op: str, token: _Token) -> Scalar:
         if op in RANGE_OPS:
             return _as_number(token, f"“{op}” compares params as numbers")
         if op in ("like", "ilike"):
-            return _as_text(token, f"“{op}” patterns are text")
+            return _like_pattern(_as_text(token, f"“{op}” patterns are text"))
         return token.value
     if entity == "tags":
-        return _as_text(token, "tag values are text")
+        text = _as_text(token, "tag values are text")
+        return _like_pattern(text) if op in ("like", "ilike") else text
     kind = ATTRIBUTES[key][1]
     if kind == "text":
-        return _as_text(token, f"attributes.{key} values are text")
+        text = _as_text(token, f"attributes.{key} values are text")
+        return _like_pattern(text) if op in ("like", "ilike") else text
     if kind == "integer":
         value = _as_number(token, f"attributes.{key} is a number")
         if not isinstance(value, int):
@@ -440,3 +456,9 @@ def parse_ordering(text: str) -> Ordering:
     if extra.kind != "end":
         raise SearchError(f"Unexpected “{extra.text}” at position {extra.pos}: order by a single field.", extra.pos)
     return Ordering(entity, key, descending)
+
+
+def field_name(entity: str, key: str) -> str:
+    """`entity.key` as the parser reads it back: keys that are not bare words go in backquotes."""
+    bare = re.fullmatch(r"[A-Za-z0-9_\-/:]+(\.[A-Za-z0-9_\-/:]+)*", key) and not key[0].isdigit()
+    return f"{entity}.{key}" if bare else f"{entity}.`{key}`"

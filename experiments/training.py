@@ -345,8 +345,8 @@ def _check_split(row_count: int, holdout: Any, cv_folds: Any, seed: Any, errors:
             n_train, _ = _split_sizes(row_count, holdout)
             if n_train < 2 * cv_folds:
                 errors["cv_folds"] = [f"{n_train} training rows are too few for {cv_folds} folds."]
-    if not _is_int(seed) or seed < 0:
-        errors["seed"] = ["The seed must be a whole number, 0 or more."]
+    if not _is_int(seed) or not 0 <= seed < 2**32:  # numpy's and scikit-learn's seed range
+        errors["seed"] = ["The seed must be a whole number from 0 to 4,294,967,295."]
 
 
 def _is_number(value: Any) -> bool:

@@ -74,7 +74,8 @@ def _chosen_columns(request, name: str, available: list[str], preferred: tuple[s
 def run_list(request):
     runs = Run.objects.select_related("experiment", "user")
     filterset = RunFilter(request.GET, queryset=runs, request=request)
-    queryset = filterset.qs
+    # A bad expression shows its error and no runs, as the API answers 400: never an unfiltered list.
+    queryset = filterset.qs if filterset.is_valid() else runs.none()
     param_keys, metric_keys = selectors.column_keys(queryset)
     page = ui.paginate(request, queryset, per_page=50)
     page_ids = [run.pk for run in page.object_list]
@@ -101,6 +102,8 @@ def run_list(request):
         "rows": rows,
         "params": params,
         "metrics": metrics,
+        "param_columns": [(key, search.field_name("params", key)) for key in params],
+        "metric_columns": [(key, search.field_name("metrics", key)) for key in metrics],
         "param_keys": param_keys,
         "metric_keys": metric_keys,
         "sort": request.GET.get("ordering", ""),
@@ -113,14 +116,18 @@ def run_list(request):
 
 
 def _evaluation(run: Run) -> dict | None:
+    """The evaluation a worker wrote; a logged run's file of that name is the script's, not ours."""
+    if run.source != Run.Source.TRAINED:
+        return None
     artifact = run.artifacts.filter(path="evaluation.json").first()
     if artifact is None:
         return None
     try:
         with default_storage.open(artifact.file, "rb") as handle:
-            return json.load(handle)
+            evaluation = json.load(handle)
     except (OSError, ValueError):
         return None
+    return evaluation if isinstance(evaluation, dict) else None
 
 
 def _cross_validation(metrics: dict[int, dict]) -> list[dict]:
@@ -223,6 +230,8 @@ def _compare_ids(request) -> tuple[list[int], str | None]:
         ids = list(dict.fromkeys(int(part) for part in raw))
     except ValueError:
         return [], "Run ids are whole numbers."
+    if any(not 0 < pk < 2**63 for pk in ids):
+        return [], "Run ids are positive whole numbers."
     if not 2 <= len(ids) <= MAX_COMPARE:
         return ids, f"Select 2 to {MAX_COMPARE} runs to compare; {len(ids)} selected."
     return ids, None
@@ -306,17 +315,33 @@ def run_compare(request):
     return render(request, "experiments/run_compare.html", context)
 
 
+def _query_id(request, name: str) -> int | None:
+    try:
+        value = int(request.GET.get(name, ""))
+    except ValueError:
+        return None
+    return value if 0 < value < 2**63 else None
+
+
 def _training_initial(request) -> dict:
     initial = {"mode": "single", "holdout": 0.2, "seed": 0}
-    if request.GET.get("experiment", "").isdigit():
-        initial["experiment"] = int(request.GET["experiment"])
+    if _query_id(request, "experiment"):
+        initial["experiment"] = _query_id(request, "experiment")
     version = None
-    if request.GET.get("version", "").isdigit():
-        version = DatasetVersion.objects.filter(pk=request.GET["version"]).first()
+    if _query_id(request, "version"):
+        version = DatasetVersion.objects.filter(pk=_query_id(request, "version")).first()
     if version is not None:
         initial["dataset_version"] = version.pk
         initial["target"] = version.target
     return initial
+
+
+def _new_experiment(form, name: str, actor) -> Experiment:
+    """Create the experiment the form names; its errors belong to `new_experiment`, not the run's name."""
+    try:
+        return services.create_experiment(name=name, actor=actor)
+    except ValidationError as exc:
+        raise ValidationError({"new_experiment": exc.messages}) from None
 
 
 @permission_required("experiments.add_run", raise_exception=True)
@@ -336,9 +361,7 @@ def run_new(request):
         }
         try:
             with transaction.atomic():
-                experiment = data["experiment"] or services.create_experiment(
-                    name=data["new_experiment"], actor=request.user
-                )
+                experiment = data["experiment"] or _new_experiment(form, data["new_experiment"], request.user)
                 version = data["dataset_version"]
                 if data["mode"] == "single":
                     run = services.start_training(

@@ -227,3 +227,51 @@ def test_histories_of_several_runs_read_back_in_step_order(scientist):
         assert got["total_points"] == len(steps)
         assert got["steps"].tolist() == want_steps.tolist() and got["values"].tolist() == want_values.tolist()
     assert histories[made[0]]["downsampled"] and not histories[made[1]]["downsampled"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"search": "metrics.f1 > 1" + "0" * 400},
+        {"search": "params.max_depth = 99999999999999999999"},
+        {"search": "attributes.id in (99999999999999999999)"},
+        {"search": 'params.algorithm like "%a%b%c%d%e%"'},
+        {"experiment": "99999999999999999999"},
+        {"dataset_version": "-1"},
+    ],
+)
+def test_out_of_range_input_is_a_400_not_a_500(scientist, runs, params):
+    response = token_client(scientist).get("/api/runs/", params)
+    assert response.status_code == 400, response.content
+
+
+def test_like_collapses_wildcards_and_crosses_newlines(scientist, runs):
+    client = token_client(scientist)
+    run = runs[1]  # still running
+    services.log_batch(run, actor=scientist, params={"note": "first line\nsecond line"})
+    assert ids(search(client, 'params.note like "first%%%%%line"')) == [run.pk]
+    assert ids(search(client, 'params.note like "%second line"')) == [run.pk]
+    assert ids(search(client, 'params.note like "%first"')) == []
+
+
+def test_dataset_version_not_equal_is_the_negation_of_equal(scientist, runs, version):
+    client = token_client(scientist)
+    uses = set(ids(search(client, f"attributes.dataset_version = {version.pk}")))
+    others = set(ids(search(client, f"attributes.dataset_version != {version.pk}")))
+    assert uses and others and uses.isdisjoint(others) and uses | others == {run.pk for run in runs}
+
+
+def test_a_metric_key_with_a_space_sorts_from_its_column_header(client, scientist, runs):
+    for i, run in enumerate(runs[1:4]):  # runs[0] is finished
+        services.log_batch(run, actor=scientist, metrics=[{"key": "val loss", "value": float(i)}])
+    client.force_login(scientist)
+    page = client.get("/runs/", {"metrics": "val loss", "ordering": "-metrics.`val loss`"})
+    assert not page.context["filter"].errors
+    assert [row["metrics"][0] for row in page.context["rows"][:3]] == [2.0, 1.0, 0.0]
+    assert "ordering=metrics.%60val+loss%60" in page.content.decode()
+
+
+def test_page_with_a_bad_search_lists_no_runs(client, scientist, runs):
+    client.force_login(scientist)
+    page = client.get("/runs/", {"search": "metrics.f1 >"})
+    assert page.status_code == 200 and page.context["rows"] == [] and page.context["filter"].errors

@@ -254,3 +254,43 @@ def test_reviewers_see_runs_but_cannot_train(client, reviewer, trained):
     assert client.get(reverse("runs")).status_code == 200
     assert client.get(reverse("run-new")).status_code == 403
     assert client.post(reverse("run-reproduce", args=[trained[2].pk])).status_code == 403
+
+
+def test_a_logged_evaluation_json_does_not_break_the_run_page(client, scientist, credit):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    experiment, _ = credit
+    run = services.create_run(experiment, actor=scientist)
+    upload = SimpleUploadedFile("evaluation.json", b'{"evaluation": {"confusion_matrix": {"matrix": [[1]]}}}')
+    services.upload_artifact(run, upload, actor=scientist)
+    client.force_login(scientist)
+    assert client.get(reverse("run-detail", args=[run.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["experiment=%C2%B2", "version=%C2%B2", "version=99999999999999999999"])
+def test_training_form_ignores_odd_query_ids(client, scientist, credit, query):
+    client.force_login(scientist)
+    assert client.get(f"{reverse('run-new')}?{query}").status_code == 200
+
+
+def test_training_form_puts_a_taken_experiment_name_on_its_field(client, scientist, credit):
+    experiment, version = credit
+    client.force_login(scientist)
+    form = {
+        "new_experiment": experiment.name.upper(),
+        "dataset_version": version.pk,
+        "target": "defaulted",
+        "algorithm": "knn",
+        "holdout": 0.2,
+        "seed": 0,
+        "mode": "single",
+    }
+    response = client.post(reverse("run-new"), form)
+    assert "already exists" in " ".join(response.context["form"].errors["new_experiment"])
+    assert not Run.objects.exists()
+
+
+def test_compare_refuses_out_of_range_ids(client, scientist):
+    client.force_login(scientist)
+    response = client.get(reverse("run-compare"), {"run": ["99999999999999999999", "1"]})
+    assert response.status_code == 400
