@@ -60,13 +60,11 @@ def run_values(run_ids: Iterable[int], *, params: Iterable[str] | None = None, m
 
 
 def varying_params(run_ids: list[int], keys: list[str]) -> list[str]:
-    """Of `keys`, those whose value differs between the runs (a run without the key counts as different)."""
+    """Of `keys`, those with more than one value among the runs that have them (a missing key is no value)."""
     seen: dict[str, set] = {}
-    counts: dict[str, int] = {}
     for key, value in Param.objects.filter(run_id__in=run_ids).values_list("key", "value"):
         seen.setdefault(key, set()).add(value)
-        counts[key] = counts.get(key, 0) + 1
-    return [key for key in keys if len(seen.get(key, ())) > 1 or 0 < counts.get(key, 0) < len(run_ids)]
+    return [key for key in keys if len(seen.get(key, ())) > 1]
 
 
 def column_keys(runs: QuerySet[Run], *, limit: int = 200) -> tuple[list[str], list[str]]:

@@ -25,7 +25,7 @@ from mlops_site import ui
 
 EXPERIMENT_SORTS = {"name": "name", "created": "created_at", "runs": "run_count", "last_run": "last_run"}
 PREFERRED_METRICS = ("f1", "roc_auc", "accuracy", "rmse", "mae", "r2")
-PREFERRED_PARAMS = ("algorithm", "task")
+PREFERRED_PARAMS = ("algorithm",)
 DEFAULT_COLUMNS = 4
 MAX_COLUMNS = 12
 MAX_COMPARE = 20
@@ -82,8 +82,10 @@ def run_list(request):
     metrics = _chosen_columns(request, "metrics", metric_keys, PREFERRED_METRICS)
     if "params" in request.GET:
         params = _chosen_columns(request, "params", param_keys, PREFERRED_PARAMS)
-    else:  # by default, the params that tell this page's runs apart
-        params = _chosen_columns(request, "params", selectors.varying_params(page_ids, param_keys), PREFERRED_PARAMS)
+    else:  # by default, the algorithm and the params that tell this page's runs apart
+        varying = selectors.varying_params(page_ids, param_keys)
+        present = [key for key in PREFERRED_PARAMS if key in param_keys and key not in varying]
+        params = _chosen_columns(request, "params", present + varying, PREFERRED_PARAMS)
     param_values, metric_values = selectors.run_values(page_ids, params=params, metrics=metrics)
     rows = [
         {
