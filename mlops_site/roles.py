@@ -27,6 +27,9 @@ _READ_DATA = [
     "experiments.view_datasetversion",
     "experiments.view_experiment",
     "experiments.view_run",
+    "registry.view_registeredmodel",
+    "registry.view_modelversion",
+    "registry.view_modelalias",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -38,6 +41,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "experiments.add_datasetversion",
         "experiments.add_experiment",
         "experiments.add_run",
+        "registry.add_registeredmodel",
+        "registry.add_modelversion",
+        "registry.change_modelalias",
+        "registry.delete_modelalias",
     ],
     REVIEWER: [*_EVERYONE, *_READ_DATA],
     ADMIN: [*_EVERYONE, "auth.view_user", "auth.change_user", "auth.view_group"],

@@ -1,0 +1,192 @@
+"""Every state change of the registry: models, versions from trained runs, aliases, stage moves.
+
+Each change is audited in its own transaction. Promotion requests and their gates (issue 5) will
+call `move_to_stage`, the only place a version's stage changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from experiments import selectors as experiment_selectors
+from experiments.models import Run
+from mlops_site import audit
+from registry.models import ModelAlias, ModelVersion, RegisteredModel
+
+__all__ = ["create_model", "delete_alias", "move_to_stage", "register_version", "set_alias"]
+
+MODEL_PATH = "model/pipeline.skops"
+SIGNATURE_PATH = "model/signature.json"
+
+
+def _require(actor, permission: str, doing: str) -> None:
+    if actor is None or not actor.has_perm(permission):
+        raise PermissionDenied(f"Your role does not allow {doing}.")
+
+
+def _file_sha256(name: str) -> str:
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@transaction.atomic
+def create_model(*, name: str, description: str = "", actor) -> RegisteredModel:
+    _require(actor, "registry.add_registeredmodel", "registering models")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A registered model needs a name."})
+    taken = ValidationError({"name": f"A model named “{name}” is already registered."})
+    if RegisteredModel.objects.filter(name__iexact=name).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            model = RegisteredModel.objects.create(name=name[:100], description=description.strip(), owner=actor)
+    except IntegrityError:
+        raise taken from None
+    audit.record(actor=actor, action="model.created", target=model, after={"name": model.name})
+    return model
+
+
+def _lineage(run: Run) -> dict:
+    """The run, its experiment, and each input dataset version with its ancestors and their recipes."""
+    inputs = []
+    for version in run.input_versions.select_related("dataset"):
+        chain, node, seen = [], version, set()
+        while node is not None and node.pk not in seen:
+            seen.add(node.pk)
+            chain.append({"id": node.pk, "number": node.number, "sha256": node.sha256, "recipe": node.recipe})
+            node = node.parent
+        inputs.append({"dataset": version.dataset.name, "version": version.pk, "chain": chain})
+    return {
+        "run": run.pk,
+        "experiment": run.experiment.name,
+        "training_request": run.training_request,
+        "inputs": inputs,
+    }
+
+
+def register_version(model: RegisteredModel, run: Run, *, actor, description: str = "") -> ModelVersion:
+    """Version n+1 of `model` from a finished trained run, pinning its model file by sha256.
+
+    The file is hashed again here: a version is never created for a model file that no longer
+    matches what training recorded.
+    """
+    _require(actor, "registry.add_modelversion", "registering model versions")
+    if run.status != Run.Status.FINISHED:
+        raise ValidationError({"run": f"Run {run.pk} is {run.status}; only finished runs can be registered."})
+    artifact = run.artifacts.filter(path=MODEL_PATH).first()
+    if artifact is None:
+        raise ValidationError({"run": f"Run {run.pk} has no {MODEL_PATH}: train it here, or upload one."})
+    try:
+        actual = _file_sha256(artifact.file)
+    except OSError:
+        raise ValidationError({"run": f"The model file of run {run.pk} is missing from storage."}) from None
+    if actual != artifact.sha256:
+        raise ValidationError({"run": f"The model file of run {run.pk} no longer matches its recorded sha256."})
+    signature = {}
+    signature_file = run.artifacts.filter(path=SIGNATURE_PATH).first()
+    if signature_file is not None:
+        with default_storage.open(signature_file.file, "rb") as handle:
+            signature = json.load(handle)
+    metrics = {k: v for k, v in experiment_selectors.latest_metrics(run).items() if not k.startswith("cv_")}
+    params = dict(run.params.order_by("key").values_list("key", "value"))
+    with transaction.atomic():
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)  # numbers are handed out in turn
+        number = (model.versions.aggregate(top=Max("number"))["top"] or 0) + 1
+        version = ModelVersion.objects.create(
+            model=model,
+            number=number,
+            run=run,
+            artifact=artifact,
+            sha256=artifact.sha256,
+            signature=signature,
+            metrics=metrics,
+            params=params,
+            lineage=_lineage(run),
+            description=description,
+            created_by=actor,
+        )
+        audit.record(
+            actor=actor,
+            action="model.version_created",
+            target=version,
+            after={"model": model.name, "number": number, "run": run.pk, "sha256": version.sha256},
+        )
+    return version
+
+
+@transaction.atomic
+def set_alias(model: RegisteredModel, name: str, version: ModelVersion, *, actor) -> ModelAlias:
+    """Point `name` at `version`, moving it if it pointed elsewhere; audited with before and after."""
+    _require(actor, "registry.change_modelalias", "moving aliases")
+    name = (name or "").strip().lower()
+    if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
+        raise ValidationError({"alias": "Aliases are 1–64 letters, digits, “-” or “_”, e.g. champion."})
+    if version.model_id != model.pk:
+        raise ValidationError({"version": f"Version {version} belongs to another model."})
+    alias = ModelAlias.objects.select_for_update().filter(model=model, name=name).first()
+    before = {"version": alias.version.number} if alias else None
+    if alias is None:
+        alias = ModelAlias.objects.create(model=model, name=name, version=version)
+    else:
+        alias.version, alias.updated_at = version, timezone.now()
+        alias.save(update_fields=["version", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="model.alias_set",
+        target=model,
+        before=before,
+        after={"alias": name, "version": version.number},
+    )
+    return alias
+
+
+@transaction.atomic
+def delete_alias(model: RegisteredModel, name: str, *, actor) -> None:
+    _require(actor, "registry.delete_modelalias", "removing aliases")
+    alias = ModelAlias.objects.select_for_update().filter(model=model, name=name).first()
+    if alias is None:
+        raise ValidationError({"alias": f"{model.name} has no alias “{name}”."})
+    audit.record(
+        actor=actor, action="model.alias_deleted", target=model, before={"alias": name, "version": alias.version.number}
+    )
+    alias.delete()
+
+
+@transaction.atomic
+def move_to_stage(version: ModelVersion, stage: str, *, actor) -> ModelVersion:
+    """Set a version's stage; a new production version archives the previous one in the same transaction.
+
+    Callers check who may do this (promotion approval); the partial unique constraint on
+    production makes two concurrent promotions end with exactly one production version.
+    """
+    if stage not in ModelVersion.Stage.values:
+        raise ValidationError({"stage": f"Stages are {', '.join(ModelVersion.Stage.values)}."})
+    RegisteredModel.objects.select_for_update().get(pk=version.model_id)  # one stage move per model at a time
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    before = version.stage
+    if stage == ModelVersion.Stage.PRODUCTION:
+        for previous in (
+            ModelVersion.objects.select_for_update()
+            .filter(model_id=version.model_id, stage=ModelVersion.Stage.PRODUCTION)
+            .exclude(pk=version.pk)
+        ):
+            previous.stage = ModelVersion.Stage.ARCHIVED
+            previous.save(update_fields=["stage"])
+            audit.record(
+                actor=actor, action="model.stage_changed", target=previous, before="production", after="archived"
+            )
+    version.stage = stage
+    version.save(update_fields=["stage"])
+    audit.record(actor=actor, action="model.stage_changed", target=version, before=before, after=stage)
+    return version
