@@ -30,4 +30,5 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("mlops_site.api.urls")),
     path("api/", include("experiments.api.urls")),
+    path("api/", include("registry.api.urls")),
 ]

@@ -20,7 +20,7 @@ from experiments.models import Run
 from mlops_site import audit
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
-__all__ = ["create_model", "delete_alias", "move_to_stage", "register_version", "set_alias"]
+__all__ = ["create_model", "delete_alias", "move_to_stage", "register_version", "set_alias", "update_model"]
 
 MODEL_PATH = "model/pipeline.skops"
 SIGNATURE_PATH = "model/signature.json"
@@ -54,6 +54,29 @@ def create_model(*, name: str, description: str = "", actor) -> RegisteredModel:
     except IntegrityError:
         raise taken from None
     audit.record(actor=actor, action="model.created", target=model, after={"name": model.name})
+    return model
+
+
+@transaction.atomic
+def update_model(model: RegisteredModel, *, actor, description: str | None = None, tags: dict | None = None):
+    """Edit a model's description or tags; audited with before and after."""
+    _require(actor, "registry.add_registeredmodel", "editing models")
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    before = {"description": model.description, "tags": model.tags}
+    if description is not None:
+        model.description = description.strip()
+    if tags is not None:
+        if not isinstance(tags, dict) or not all(isinstance(k, str) and k for k in tags):
+            raise ValidationError({"tags": "Tags are an object of names to values."})
+        model.tags = {key: "" if value is None else str(value) for key, value in tags.items()}
+    model.save(update_fields=["description", "tags"])
+    audit.record(
+        actor=actor,
+        action="model.updated",
+        target=model,
+        before=before,
+        after={"description": model.description, "tags": model.tags},
+    )
     return model
 
 

@@ -1,0 +1,165 @@
+"""REST API of the registry: registered models, their versions, and aliases."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from experiments.models import Run
+from mlops_site.api.permissions import HasModelPermission
+from registry import services
+from registry.models import ModelVersion, RegisteredModel
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    aliases = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "model",
+            "number",
+            "run",
+            "sha256",
+            "stage",
+            "aliases",
+            "signature",
+            "metrics",
+            "params",
+            "lineage",
+            "tags",
+            "description",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class RegisteredModelSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    latest_version = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["name", "description", "owner", "tags", "created_at", "latest_version", "aliases"]
+        read_only_fields = ["name", "owner", "created_at", "latest_version", "aliases"]
+
+    def get_latest_version(self, model) -> int | None:
+        latest = max((version.number for version in model.versions.all()), default=None)
+        return latest
+
+    def get_aliases(self, model) -> dict[str, int]:
+        """alias → version number."""
+        return {alias.name: alias.version.number for alias in model.aliases.all()}
+
+
+class RegisterVersionSerializer(serializers.Serializer):
+    run = serializers.IntegerField(help_text="A finished run trained here.")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SetAliasSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The version number the alias points to.")
+
+
+class ModelCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Registered models, addressed by name; versions and aliases under each."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "registry.view_registeredmodel"
+    serializer_class = RegisteredModelSerializer
+    queryset = RegisteredModel.objects.select_related("owner").prefetch_related("versions", "aliases__version")
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"
+    filterset_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    @extend_schema(request=ModelCreateSerializer, responses={201: RegisteredModelSerializer})
+    def create(self, request):
+        data = ModelCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.create_model(actor=request.user, **data.validated_data)
+        return Response(RegisteredModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        """PATCH description or tags (gate configuration arrives with promotions)."""
+        model = self.get_object()
+        data = RegisteredModelSerializer(model, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        model = services.update_model(model, actor=request.user, **data.validated_data)
+        return Response(RegisteredModelSerializer(model).data)
+
+    @extend_schema(
+        methods=["POST"],
+        request=RegisterVersionSerializer,
+        responses={201: ModelVersionSerializer},
+    )
+    @extend_schema(methods=["GET"], responses=ModelVersionSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def versions(self, request, name=None):
+        """GET: the model's versions, newest first. POST `{run}`: register a finished trained run as the next version."""
+        model = self.get_object()
+        if request.method == "GET":
+            versions = model.versions.select_related("model", "created_by").prefetch_related("aliases")
+            return Response(ModelVersionSerializer(versions, many=True).data)
+        body = RegisterVersionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = Run.objects.filter(pk=body.validated_data["run"]).first()
+        if run is None:
+            return Response(
+                {"detail": "Invalid input.", "code": "invalid", "errors": {"run": ["No such run."]}}, status=400
+            )
+        version = services.register_version(
+            model, run, actor=request.user, description=body.validated_data["description"]
+        )
+        return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=ModelVersionSerializer)
+    @action(detail=True, url_path=r"versions/(?P<number>\d+)")
+    def version(self, request, name=None, number=None):
+        version = get_object_or_404(
+            ModelVersion.objects.select_related("model", "created_by").prefetch_related("aliases"),
+            model=self.get_object(),
+            number=number,
+        )
+        return Response(ModelVersionSerializer(version).data)
+
+    @extend_schema(
+        methods=["PUT"],
+        request=SetAliasSerializer,
+        responses={
+            200: inline_serializer("Alias", {"alias": serializers.CharField(), "version": serializers.IntegerField()})
+        },
+    )
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(detail=True, methods=["put", "delete"], url_path=r"aliases/(?P<alias>[^/]+)")
+    def alias(self, request, name=None, alias=None):
+        """PUT `{version}` points the alias at that version (moving it if needed); DELETE removes it."""
+        model = self.get_object()
+        if request.method == "DELETE":
+            services.delete_alias(model, alias, actor=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        body = SetAliasSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = model.versions.filter(number=body.validated_data["version"]).first()
+        if version is None:
+            return Response(
+                {
+                    "detail": "Invalid input.",
+                    "code": "invalid",
+                    "errors": {"version": [f"{model.name} has no such version."]},
+                },
+                status=400,
+            )
+        made = services.set_alias(model, alias, version, actor=request.user)
+        return Response({"alias": made.name, "version": version.number})
