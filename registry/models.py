@@ -34,7 +34,7 @@ class RegisteredModel(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("models")
+        return reverse("model-detail", args=[self.name])
 
 
 class ModelVersion(models.Model):

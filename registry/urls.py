@@ -1,21 +1,12 @@
 from django.urls import path
 
 from mlops_site.views import placeholder
+from registry import views
 
 urlpatterns = [
-    path(
-        "models/",
-        placeholder,
-        {
-            "title": "Models",
-            "lead": "The model registry: versions with lineage, aliases such as champion, stages and model cards.",
-            "coming": [
-                "Register a version from a trained run; it pins the artifact, its sha256 and the signature.",
-                "Promotion to staging or production through automatic gates and a reviewer's approval.",
-            ],
-        },
-        name="models",
-    ),
+    path("models/", views.model_list, name="models"),
+    path("models/<str:name>/", views.model_detail, name="model-detail"),
+    path("models/<str:name>/register/", views.model_register, name="model-register"),
     path(
         "approvals/",
         placeholder,

@@ -26,7 +26,7 @@ PAGES = [
     "/api/docs/",
     "/accounts/profile/",
 ]
-ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/", "/experiments/", "/runs/"}
+ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/", "/experiments/", "/runs/", "/models/"}
 
 
 def test_navigation_covers_the_pages():

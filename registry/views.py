@@ -1,0 +1,82 @@
+"""Registry pages: the model list, a model with its versions and aliases, registering a run."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from mlops_site import ui
+from registry import charts, services
+from registry.forms import ModelForm, RegisterForm
+from registry.models import RegisteredModel
+
+MODEL_SORTS = {"name": "name", "versions": "version_count", "latest": "latest_number", "created": "created_at"}
+
+
+@permission_required("registry.view_registeredmodel", raise_exception=True)
+def model_list(request):
+    form = ModelForm(request.POST or None, prefix="new")
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = services.create_model(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Model “{model.name}” registered. Add versions from trained runs.")
+            return redirect(model)
+    models = RegisteredModel.objects.select_related("owner").annotate(
+        version_count=Count("versions"), latest_number=Max("versions__number")
+    )
+    models, sort = ui.sort_queryset(request, models, MODEL_SORTS, "name")
+    return render(
+        request, "registry/model_list.html", {"page": ui.paginate(request, models), "sort": sort, "form": form}
+    )
+
+
+@permission_required("registry.view_registeredmodel", raise_exception=True)
+def model_detail(request, name: str):
+    model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
+    versions = list(model.versions.select_related("run", "created_by").prefetch_related("aliases").order_by("-number"))
+    metric_keys = sorted({key for version in versions for key in version.metrics})
+    preferred = next((k for k in ("f1", "roc_auc", "accuracy", "rmse", "r2") if k in metric_keys), None)
+    metric = request.GET.get("metric") if request.GET.get("metric") in metric_keys else preferred
+    chart = None
+    if metric:
+        chart = charts.metric_across_versions(
+            metric, [{"number": v.number, "stage": v.stage, "value": v.metrics.get(metric)} for v in versions]
+        )
+    context = {
+        "model": model,
+        "versions": versions,
+        "aliases": model.aliases.select_related("version").order_by("name"),
+        "metric_keys": metric_keys,
+        "metric": metric,
+        "headline": [k for k in ("f1", "roc_auc", "accuracy", "rmse", "r2") if k in metric_keys][:3],
+        "chart": chart,
+        # The newest 100 choices; the form accepts any finished trained run by id.
+        "recent_runs": RegisterForm().fields["run"].queryset[:100],
+    }
+    return render(request, "registry/model_detail.html", context)
+
+
+@require_POST
+@permission_required("registry.add_modelversion", raise_exception=True)
+def model_register(request, name: str):
+    """Register a finished trained run as the model's next version."""
+    model = get_object_or_404(RegisteredModel, name=name)
+    form = RegisterForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(model)
+    try:
+        version = services.register_version(model, form.cleaned_data["run"], actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(model)
+    messages.success(request, f"Registered {version} from run #{version.run_id}.")
+    return redirect(model)
