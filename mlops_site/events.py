@@ -9,3 +9,8 @@ from django.dispatch import Signal
 
 # Sent after the transaction that wrote the AuditEvent commits. kwargs: event (AuditEvent).
 audit_event_recorded = Signal()
+
+# Sent after the transaction that moved a model version to another stage commits; deployments
+# follow it to move the matching environment. kwargs: model (name), version (number), stage,
+# previous_stage, version_id.
+model_stage_changed = Signal()

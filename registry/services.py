@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from experiments import selectors as experiment_selectors
 from experiments.models import Run
-from mlops_site import audit
+from mlops_site import audit, events
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
 __all__ = ["create_model", "delete_alias", "move_to_stage", "register_version", "set_alias", "update_model"]
@@ -212,4 +212,12 @@ def move_to_stage(version: ModelVersion, stage: str, *, actor) -> ModelVersion:
     version.stage = stage
     version.save(update_fields=["stage"])
     audit.record(actor=actor, action="model.stage_changed", target=version, before=before, after=stage)
+    payload = {
+        "model": version.model.name,
+        "version": version.number,
+        "version_id": version.pk,
+        "stage": stage,
+        "previous_stage": before,
+    }
+    transaction.on_commit(lambda: events.model_stage_changed.send(sender=ModelVersion, **payload))
     return version

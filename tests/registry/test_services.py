@@ -119,3 +119,35 @@ def test_the_database_refuses_a_second_production_version(scientist, model, trai
     ModelVersion.objects.filter(pk=v1.pk).update(stage="production")
     with pytest.raises(IntegrityError), transaction.atomic():
         ModelVersion.objects.filter(pk=v2.pk).update(stage="production")
+
+
+def test_a_stage_change_is_announced_after_commit(
+    admin_user, scientist, model, trained_run, django_capture_on_commit_callbacks
+):
+    from mlops_site import events
+
+    heard = []
+
+    def listener(sender, **kwargs):
+        heard.append(kwargs)
+
+    events.model_stage_changed.connect(listener)
+    try:
+        v1 = services.register_version(model, trained_run, actor=scientist)
+        with django_capture_on_commit_callbacks(execute=False) as pending:
+            services.move_to_stage(v1, "staging", actor=admin_user)
+        assert heard == []  # nothing before the commit
+        for callback in pending:
+            callback()
+    finally:
+        events.model_stage_changed.disconnect(listener)
+    assert heard == [
+        {
+            "model": "credit-default",
+            "version": 1,
+            "version_id": v1.pk,
+            "stage": "staging",
+            "previous_stage": "none",
+            "signal": events.model_stage_changed,
+        }
+    ]
