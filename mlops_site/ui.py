@@ -51,3 +51,12 @@ def register_dashboard_card(card: DashboardCard) -> None:
 
 def dashboard_cards() -> list[DashboardCard]:
     return sorted(_cards, key=lambda card: card.order)
+
+
+def form_errors(form, exc, fallback: str | None = None) -> None:
+    """Put a service's ValidationError on a form: `params.max_depth` goes to `params`, unknown keys to `fallback`."""
+    for key, errors in exc.message_dict.items():
+        field = key.split(".", 1)[0].split("[", 1)[0]
+        if field not in form.fields:
+            field = fallback
+        form.add_error(field, [e if key in (field, "non_field_errors") else f"{key}: {e}" for e in errors])

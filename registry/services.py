@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from experiments import selectors as experiment_selectors
 from experiments.models import Run
+from experiments.services.permissions import require as _require
 from mlops_site import audit, events
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
@@ -24,11 +25,6 @@ __all__ = ["create_model", "delete_alias", "move_to_stage", "register_version", 
 
 MODEL_PATH = "model/pipeline.skops"
 SIGNATURE_PATH = "model/signature.json"
-
-
-def _require(actor, permission: str, doing: str) -> None:
-    if actor is None or not actor.has_perm(permission):
-        raise PermissionDenied(f"Your role does not allow {doing}.")
 
 
 def _file_sha256(name: str) -> str:

@@ -24,8 +24,7 @@ def model_list(request):
         try:
             model = services.create_model(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            ui.form_errors(form, exc)
         else:
             messages.success(request, f"Model “{model.name}” registered. Add versions from trained runs.")
             return redirect(model)

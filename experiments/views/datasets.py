@@ -21,11 +21,6 @@ from mlops_site import ui
 DATASET_SORTS = {"name": "name", "created": "created_at", "versions": "version_count"}
 
 
-def _form_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
 @permission_required("experiments.view_dataset", raise_exception=True)
 def dataset_list(request):
     form = DatasetForm(request.POST or None, prefix="new")
@@ -33,7 +28,7 @@ def dataset_list(request):
         try:
             dataset = services.create_dataset(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _form_errors(form, exc)
+            ui.form_errors(form, exc)
         else:
             messages.success(request, f"Dataset “{dataset.name}” created. Upload its first version below.")
             return redirect(dataset)
@@ -74,7 +69,7 @@ def dataset_detail(request, pk: int):
                 dataset, form.cleaned_data["file"], actor=request.user, target=form.cleaned_data["target"]
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            ui.form_errors(form, exc)
         else:
             if created:
                 messages.success(request, f"Uploaded {version}. Its profile and quality checks are being computed.")

@@ -32,15 +32,6 @@ MAX_COMPARE = 20
 MAX_PARALLEL_AXES = 8
 
 
-def _form_errors(form, exc: ValidationError, fallback: str | None = None) -> None:
-    """Put a service's errors on the form: `params.max_depth` goes to `params`, unknown keys to `fallback`."""
-    for key, errors in exc.message_dict.items():
-        field = key.split(".", 1)[0].split("[", 1)[0]
-        if field not in form.fields:
-            field = fallback
-        form.add_error(field, [e if key in (field, "non_field_errors") else f"{key}: {e}" for e in errors])
-
-
 @permission_required("experiments.view_experiment", raise_exception=True)
 def experiment_list(request):
     form = ExperimentForm(request.POST or None, prefix="new")
@@ -48,7 +39,7 @@ def experiment_list(request):
         try:
             experiment = services.create_experiment(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _form_errors(form, exc)
+            ui.form_errors(form, exc)
         else:
             messages.success(request, f"Experiment “{experiment.name}” created. Train a first run into it.")
             return redirect(f"{reverse('run-new')}?experiment={experiment.pk}")
@@ -381,7 +372,7 @@ def run_new(request):
                         **request_fields,
                     )
         except ValidationError as exc:
-            _form_errors(form, exc, fallback="space" if data["mode"] != "single" else None)
+            ui.form_errors(form, exc, fallback="space" if data["mode"] != "single" else None)
         else:
             what = "sweep" if data["mode"] != "single" else "training"
             messages.success(request, f"Queued the {what}: a worker picks it up; this page follows its progress.")

@@ -1,5 +1,7 @@
 """Registry foundations: versions pinned to trained runs, aliases, one production version per model."""
 
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
@@ -37,7 +39,9 @@ def test_a_version_pins_the_run_model_file_signature_metrics_and_lineage(scienti
     assert (first.number, second.number) == (1, 2) and first.stage == "none"
     artifact = trained_run.artifacts.get(path="model/pipeline.skops")
     assert first.artifact == artifact and first.sha256 == artifact.sha256
-    assert [column["name"] for column in first.signature["inputs"]] or first.signature
+    stored = trained_run.artifacts.get(path="model/signature.json")
+    with default_storage.open(stored.file, "rb") as handle:
+        assert first.signature == json.load(handle) and first.signature
     assert first.metrics["f1"] == trained_run.latest_metrics.get(key="f1").value
     assert not any(key.startswith("cv_") for key in first.metrics)
     assert first.params["algorithm"] == "logistic_regression"
