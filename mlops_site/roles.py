@@ -30,6 +30,8 @@ _READ_DATA = [
     "registry.view_registeredmodel",
     "registry.view_modelversion",
     "registry.view_modelalias",
+    "registry.view_promotionrequest",
+    "registry.view_review",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -45,8 +47,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.add_modelversion",
         "registry.change_modelalias",
         "registry.delete_modelalias",
+        "registry.add_promotionrequest",
     ],
-    REVIEWER: [*_EVERYONE, *_READ_DATA],
+    REVIEWER: [*_EVERYONE, *_READ_DATA, "registry.review_promotionrequest"],
     ADMIN: [*_EVERYONE, "auth.view_user", "auth.change_user", "auth.view_group"],
 }
 

@@ -1,7 +1,7 @@
-"""Tables of the registry app: registered models, their numbered versions, and aliases.
+"""Tables of the registry app: models, numbered versions, aliases, promotion requests, reviews, webhooks.
 
-Promotion requests, gates, reviews and webhooks come next (issue 5); stages are already here so
-that the database, not the code, guarantees at most one production version per model.
+The database, not the code, guarantees the invariants reviewers rely on: one production version per
+model, one alias name per model, one open request per version and stage, one review per reviewer.
 """
 
 from __future__ import annotations
@@ -58,6 +58,12 @@ class ModelVersion(models.Model):
     stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.NONE, db_index=True)
     tags = models.JSONField(default=dict, blank=True)
     description = models.TextField(blank=True)
+    card = models.JSONField(
+        default=dict, blank=True, help_text="Editable model-card sections: intended_use, limitations, ethical."
+    )
+    production_until = models.DateTimeField(
+        null=True, blank=True, help_text="When this version last left production; rollback picks the latest."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -74,6 +80,9 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.model.name} v{self.number}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("version-detail", args=[self.model.name, self.number])
+
 
 class ModelAlias(models.Model):
     """A named pointer (champion, challenger, …) to one version of a model."""
@@ -89,3 +98,166 @@ class ModelAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name}@{self.name}"
+
+
+class PromotionRequest(models.Model):
+    """A request to move a version to staging or production: gates run first, then reviewers decide."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", "Gates running"
+        PENDING = "pending", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Kind(models.TextChoices):
+        PROMOTION = "promotion", "Promotion"
+        ROLLBACK = "rollback", "Rollback"
+
+    class Gates(models.TextChoices):
+        RUNNING = "running", "Running"
+        PASS = "pass", "Passed"
+        FAIL = "fail", "Failed"
+        ERROR = "error", "Could not run"
+
+    OPEN = (Status.CHECKING, Status.PENDING)
+    TARGET_STAGES = ("staging", "production")
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="promotion_requests")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotion_requests")
+    stage = models.CharField(max_length=12, choices=[(s, s.title()) for s in TARGET_STAGES])
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PROMOTION)
+    justification = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKING, db_index=True)
+    gates_status = models.CharField(max_length=10, choices=Gates.choices, default=Gates.RUNNING)
+    gates = models.JSONField(default=list, blank=True, help_text="One result per gate: name, status, message.")
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="What the gates compared: champion version, holdout rows, config."
+    )
+    approvals_required = models.PositiveSmallIntegerField(default=1)
+    champion = models.ForeignKey(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The production version when the gates ran.",
+    )
+    job = models.ForeignKey("mlops_site.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="promotion_requests"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    override_reason = models.TextField(blank=True)
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("review_promotionrequest", "Can approve or reject promotion requests"),
+            ("override_gates", "Can approve a promotion whose gates failed, with a reason"),
+        ]
+        constraints = [
+            # A double-clicked "request" cannot open two reviews of the same move.
+            models.UniqueConstraint(
+                fields=["version", "stage"],
+                condition=Q(status__in=["checking", "pending"]),
+                name="promotion_one_open_request_per_version_stage",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Request #{self.pk}: {self.version} → {self.stage}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("promotion-detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class Review(models.Model):
+    """One reviewer's decision on a request; the unique constraint makes a double-click one approval."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        REJECT = "reject", "Rejected"
+
+    request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["request", "reviewer"], name="review_one_per_reviewer")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.decision}d request #{self.request_id}"
+
+
+class Webhook(models.Model):
+    """A subscriber URL that receives registry events as JSON signed with HMAC-SHA256 of its secret."""
+
+    EVENTS = (
+        "model.version_created",
+        "promotion.requested",
+        "promotion.approved",
+        "promotion.rejected",
+        "model.stage_changed",
+    )
+
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=128, help_text="Shared secret for the X-MLOps-Signature header.")
+    events = models.JSONField(default=list, blank=True, help_text="Event names to send; empty means all.")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event: str) -> bool:
+        return self.active and (not self.events or event in self.events)
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one webhook, with every attempt's outcome."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RETRYING = "retrying", "Retrying"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=64)
+    event_id = models.UUIDField(help_text="Same for every attempt; receivers use it to drop duplicates.")
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "event_id"], name="webhook_delivery_once_per_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.webhook}"

@@ -1,23 +1,22 @@
 from django.urls import path
 
-from mlops_site.views import placeholder
-from registry import views
+from registry.views import models, promotions, versions, webhooks
 
 urlpatterns = [
-    path("models/", views.model_list, name="models"),
-    path("models/<str:name>/", views.model_detail, name="model-detail"),
-    path("models/<str:name>/register/", views.model_register, name="model-register"),
-    path(
-        "approvals/",
-        placeholder,
-        {
-            "title": "Approvals",
-            "lead": "The reviewers' queue: promotion requests with their evidence, to approve or reject with a comment.",
-            "coming": [
-                "Gate results: metric thresholds, champion vs challenger on the same holdout, fairness, signature, hash.",
-                "Separation of duties: nobody approves their own request.",
-            ],
-        },
-        name="approvals",
-    ),
+    path("models/", models.model_list, name="models"),
+    path("models/<str:name>/", models.model_detail, name="model-detail"),
+    path("models/<str:name>/register/", models.model_register, name="model-register"),
+    path("models/<str:name>/gates/", models.model_gates, name="model-gates"),
+    path("models/<str:name>/aliases/", models.model_alias, name="model-alias"),
+    path("models/<str:name>/rollback/", promotions.rollback, name="model-rollback"),
+    path("models/<str:name>/versions/<int:number>/", versions.version_detail, name="version-detail"),
+    path("models/<str:name>/versions/<int:number>/card/", versions.card_edit, name="version-card-edit"),
+    path("models/<str:name>/versions/<int:number>/card.md", versions.card_markdown, name="version-card-markdown"),
+    path("models/<str:name>/versions/<int:number>/promote/", promotions.request_new, name="version-promote"),
+    path("models/<str:name>/diff/", versions.version_diff, name="version-diff"),
+    path("approvals/", promotions.queue, name="approvals"),
+    path("approvals/<int:pk>/", promotions.request_detail, name="promotion-detail"),
+    path("approvals/<int:pk>/decide/", promotions.decide, name="promotion-decide"),
+    path("webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook-detail"),
 ]

@@ -25,7 +25,10 @@ from experiments.services.tracking import create_run
 from mlops_site import audit, jobs
 
 __all__ = [
+    "Holdout",
     "begin_training",
+    "holdout_of",
+    "load_pipeline",
     "record_training",
     "reproduce_run",
     "settle_sweep",
@@ -243,3 +246,45 @@ def settle_sweep(parent: Run) -> None:
         parent.ended_at = timezone.now()
         parent.save(update_fields=["status", "ended_at"])
         audit.record(actor=None, action=f"run.{parent.status}", target=parent, after={"sweep": True})
+
+
+class Holdout:
+    """A trained run's holdout rows (all columns of its dataset version), the target as training saw it, the task."""
+
+    def __init__(self, frame, y, target: str, task: str, version: DatasetVersion):
+        self.frame, self.y, self.target, self.task, self.version = frame, y, target, task, version
+
+
+def load_pipeline(artifact: RunArtifact):
+    """The fitted pipeline stored as `artifact`, refused (ValueError) unless its bytes match the recorded sha256."""
+    from experiments import training
+
+    with default_storage.open(artifact.file, "rb") as handle:
+        data = handle.read()
+    return training.load_model(data, artifact.sha256)
+
+
+def holdout_of(run: Run) -> Holdout:
+    """The rows a trained run was evaluated on, read back from its dataset version by the recorded index.
+
+    Raises ValueError with a sentence when the run was not trained here or its data is gone.
+    """
+    from experiments import training
+    from experiments.services.datasets import load_frame
+
+    evaluation = run.artifacts.filter(path="evaluation.json").first()
+    version = run.input_versions.order_by("pk").first()
+    params = dict(run.params.filter(key__in=["target", "task"]).values_list("key", "value"))
+    if evaluation is None or version is None or "target" not in params:
+        raise ValueError(f"Run {run.pk} was not trained here, so its holdout rows are unknown.")
+    try:
+        with default_storage.open(evaluation.file, "rb") as handle:
+            index = json.load(handle)["split"]["test_index"]
+        frame = load_frame(version)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"The holdout of run {run.pk} cannot be read back: {exc}.") from None
+    missing = [label for label in index if label not in frame.index]
+    if missing:
+        raise ValueError(f"Dataset version {version.pk} no longer holds {len(missing)} of the holdout rows.")
+    rows, task = frame.loc[index], params.get("task", "")
+    return Holdout(rows, training._target_values(rows[params["target"]], task), params["target"], task, version)

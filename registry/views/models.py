@@ -1,4 +1,4 @@
-"""Registry pages: the model list, a model with its versions and aliases, registering a run."""
+"""Model pages: the model list, a model with its versions and aliases, registering a run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every state change of the registry: models, versions from trained runs, aliases, stage moves.
+"""Models, versions from trained runs, aliases and stage moves.
 
 Each change is audited in its own transaction. Promotion requests and their gates (issue 5) will
 call `move_to_stage`, the only place a version's stage changes.
@@ -200,13 +200,15 @@ def move_to_stage(version: ModelVersion, stage: str, *, actor) -> ModelVersion:
             .filter(model_id=version.model_id, stage=ModelVersion.Stage.PRODUCTION)
             .exclude(pk=version.pk)
         ):
-            previous.stage = ModelVersion.Stage.ARCHIVED
-            previous.save(update_fields=["stage"])
+            previous.stage, previous.production_until = ModelVersion.Stage.ARCHIVED, timezone.now()
+            previous.save(update_fields=["stage", "production_until"])
             audit.record(
                 actor=actor, action="model.stage_changed", target=previous, before="production", after="archived"
             )
+    if before == ModelVersion.Stage.PRODUCTION and stage != before:
+        version.production_until = timezone.now()
     version.stage = stage
-    version.save(update_fields=["stage"])
+    version.save(update_fields=["stage", "production_until"])
     audit.record(actor=actor, action="model.stage_changed", target=version, before=before, after=stage)
     payload = {
         "model": version.model.name,

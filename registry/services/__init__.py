@@ -1,0 +1,41 @@
+"""Every state change of the registry, called alike by pages, the API and tasks.
+
+catalog: models, versions, aliases and stage moves. promotions: requests, gates, reviews,
+rollback. webhooks: subscribers and signed deliveries. cards: model-card sections.
+"""
+
+from registry.services.catalog import (
+    create_model,
+    delete_alias,
+    move_to_stage,
+    register_version,
+    set_alias,
+    update_model,
+)
+from registry.services.promotions import (
+    approve,
+    evaluate_gates,
+    reject,
+    request_promotion,
+    request_rollback,
+    rerun_gates,
+    rollback_target,
+    withdraw,
+)
+
+__all__ = [
+    "approve",
+    "create_model",
+    "delete_alias",
+    "evaluate_gates",
+    "move_to_stage",
+    "register_version",
+    "reject",
+    "request_promotion",
+    "request_rollback",
+    "rerun_gates",
+    "rollback_target",
+    "set_alias",
+    "update_model",
+    "withdraw",
+]

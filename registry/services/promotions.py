@@ -1,0 +1,437 @@
+"""Promotion requests: ask, run the gates on a worker, review, approve into a stage, reject, withdraw, roll back.
+
+Separation of duties is enforced here, not in the views: only reviewers (or admins) decide, nobody decides
+their own request, a version whose gates failed needs an admin's recorded override, and the last approval
+moves the stage through `catalog.move_to_stage` in the same transaction as the review. Every transition
+is audited in that transaction; the audit events are what webhooks deliver.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from experiments import services as experiment_services
+from mlops_site import audit, jobs
+from mlops_site.errors import Conflict
+from registry import gate_config, gates
+from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
+from registry.services.catalog import move_to_stage
+
+__all__ = [
+    "approve",
+    "evaluate_gates",
+    "reject",
+    "request_promotion",
+    "request_rollback",
+    "rerun_gates",
+    "withdraw",
+]
+
+Status = PromotionRequest.Status
+
+
+def _require(actor, perm: str, message: str) -> None:
+    if not actor.has_perm(perm):
+        raise PermissionDenied(message)
+
+
+def _open_request_conflict(version: ModelVersion, stage: str) -> Conflict:
+    existing = PromotionRequest.objects.filter(version=version, stage=stage, status__in=PromotionRequest.OPEN).first()
+    number = f" (#{existing.pk})" if existing else ""
+    return Conflict(f"{version} already has an open request{number} to move to {stage}.")
+
+
+def _check_target(version: ModelVersion, stage: str) -> None:
+    if stage not in PromotionRequest.TARGET_STAGES:
+        raise ValidationError({"stage": f"Versions are promoted to {' or '.join(PromotionRequest.TARGET_STAGES)}."})
+    if version.stage == stage:
+        raise ValidationError({"stage": f"{version} is already in {stage}."})
+
+
+def _create(version: ModelVersion, stage: str, *, kind: str, justification: str, actor, **fields) -> PromotionRequest:
+    config = gate_config.normalise(version.model.gates)
+    try:
+        with transaction.atomic():
+            promotion = PromotionRequest.objects.create(
+                model=version.model,
+                version=version,
+                stage=stage,
+                kind=kind,
+                justification=justification,
+                requested_by=actor,
+                approvals_required=1 if kind == PromotionRequest.Kind.ROLLBACK else config["approvals"][stage],
+                **fields,
+            )
+    except IntegrityError:
+        raise _open_request_conflict(version, stage) from None
+    return promotion
+
+
+@transaction.atomic
+def request_promotion(version: ModelVersion, stage: str, *, justification: str, actor) -> PromotionRequest:
+    """Open a request and queue its gates; reviewers see it once the gates have run."""
+    _require(actor, "registry.add_promotionrequest", "Your role does not allow requesting promotions.")
+    _check_target(version, stage)
+    justification = (justification or "").strip()
+    if not justification:
+        raise ValidationError({"justification": "Say why this version should move; reviewers read it first."})
+    promotion = _create(version, stage, kind=PromotionRequest.Kind.PROMOTION, justification=justification, actor=actor)
+    _queue_gates(promotion, actor)
+    audit.record(
+        actor=actor,
+        action="promotion.requested",
+        target=promotion,
+        after={"model": version.model.name, "version": version.number, "stage": stage, "kind": promotion.kind},
+        comment=justification,
+    )
+    return promotion
+
+
+def _queue_gates(promotion: PromotionRequest, actor) -> None:
+    job = jobs.enqueue(
+        kind="promotion-gates",
+        task="registry.tasks.run_gates",
+        actor=actor,
+        title=f"Gates for {promotion.version} → {promotion.stage}",
+        params={"request_id": promotion.pk},
+        target=promotion,
+    )
+    promotion.job = job
+    promotion.save(update_fields=["job"])
+
+
+@transaction.atomic
+def rerun_gates(promotion: PromotionRequest, *, actor) -> PromotionRequest:
+    """Run the gates again (after fixing a threshold or the data); reviews given so far stay."""
+    promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
+    if not (actor.pk == promotion.requested_by_id or actor.has_perm("registry.override_gates")):
+        raise PermissionDenied("Only the requester or an admin can run the gates again.")
+    if promotion.status != Status.PENDING:
+        raise Conflict(
+            f"Request #{promotion.pk} is {promotion.get_status_display().lower()}; gates run again only while it awaits review."
+        )
+    promotion.status, promotion.gates_status = Status.CHECKING, PromotionRequest.Gates.RUNNING
+    promotion.save(update_fields=["status", "gates_status"])
+    _queue_gates(promotion, actor)
+    audit.record(actor=actor, action="promotion.gates_rerun", target=promotion)
+    return promotion
+
+
+def evaluate_gates(promotion: PromotionRequest, *, progress=None) -> PromotionRequest:
+    """Run the five gates for a request (on a worker) and store each result as evidence.
+
+    A gate whose inputs cannot be obtained (the data is gone, the champion cannot score the holdout)
+    fails with the reason rather than crashing the job, so the reviewer sees why.
+    """
+    progress = progress or (lambda percent, message: None)
+    version = ModelVersion.objects.select_related("model", "artifact", "run").get(pk=promotion.version_id)
+    config = gate_config.normalise(version.model.gates)
+    champion = (
+        ModelVersion.objects.select_related("artifact")
+        .filter(model_id=version.model_id, stage=ModelVersion.Stage.PRODUCTION)
+        .exclude(pk=version.pk)
+        .first()
+    )
+    results: list[gates.GateResult] = []
+    evidence: dict = {"config": config, "champion_version": champion.number if champion else None}
+
+    progress(5, "Verifying the artifact's sha256")
+    results.append(_hash_gate(version))
+    progress(15, "Checking metric thresholds")
+    results.append(gates.metric_thresholds(version.metrics, config["thresholds"]))
+    progress(20, "Comparing the signature with production")
+    results.append(gates.signature_compatible(version.signature, champion.signature if champion else None))
+
+    progress(30, "Reading the candidate's holdout rows")
+    holdout, candidate, problem = _scoring_inputs(version)
+    task = (version.signature.get("output") or {}).get("task") or (holdout.task if holdout else "")
+    metric = gate_config.champion_metric(config, task)
+    if problem:
+        results.append(gates.GateResult("champion_challenger", gates.FAIL, problem, {"metric": metric}))
+    else:
+        progress(50, "Scoring candidate and champion on the same rows")
+        results.append(_champion_gate(holdout, candidate, version, champion, metric, config, evidence))
+    progress(80, "Measuring fairness")
+    results.append(_fairness_gate(holdout, candidate, version, problem, config, task))
+
+    with transaction.atomic():
+        promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
+        if promotion.status != Status.CHECKING:
+            return promotion  # withdrawn while the gates ran: keep its history as it was
+        promotion.gates = [result.to_dict() for result in results]
+        promotion.gates_status = gates.overall(results)
+        promotion.evidence = evidence
+        promotion.champion = champion
+        promotion.status = Status.PENDING
+        promotion.save(update_fields=["gates", "gates_status", "evidence", "champion", "status"])
+        audit.record(
+            actor=None,
+            action="promotion.gates_checked",
+            target=promotion,
+            after={"gates": promotion.gates_status, **{r.name: r.status for r in results}},
+        )
+    return promotion
+
+
+def gates_crashed(promotion: PromotionRequest, error: str) -> None:
+    """The gates job died: the request waits for review with an error gate, which blocks approval like a failure."""
+    with transaction.atomic():
+        promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
+        if promotion.status != Status.CHECKING:
+            return
+        promotion.gates = [
+            {"name": "gates", "status": gates.FAIL, "message": f"The gates could not run: {error}", "details": {}}
+        ]
+        promotion.gates_status, promotion.status = PromotionRequest.Gates.ERROR, Status.PENDING
+        promotion.save(update_fields=["gates", "gates_status", "status"])
+        audit.record(
+            actor=None, action="promotion.gates_checked", target=promotion, after={"gates": "error", "error": error}
+        )
+
+
+def _hash_gate(version: ModelVersion) -> gates.GateResult:
+    try:
+        with default_storage.open(version.artifact.file, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return gates.GateResult("artifact_hash", gates.FAIL, "The model file is missing from storage.", {})
+    return gates.artifact_hash(data, version.sha256)
+
+
+def _scoring_inputs(version: ModelVersion):
+    try:
+        holdout = experiment_services.holdout_of(version.run)
+        candidate = experiment_services.load_pipeline(version.artifact)
+    except ValueError as exc:
+        return None, None, f"Cannot score the candidate: {exc}"
+    return holdout, candidate, ""
+
+
+def _columns(version: ModelVersion) -> list[str]:
+    return [column["name"] for column in version.signature.get("inputs") or []]
+
+
+def _predict(pipeline, frame, version: ModelVersion, metric: str):
+    X = frame[_columns(version)]
+    if metric != "roc_auc":
+        return pipeline.predict(X)
+    classes = list(pipeline.classes_)
+    return pipeline.predict_proba(X)[:, classes.index(sorted(classes)[-1])]
+
+
+def _champion_gate(holdout, candidate, version, champion, metric, config, evidence) -> gates.GateResult:
+    name = "champion_challenger"
+    evidence["holdout"] = {"rows": len(holdout.frame), "dataset_version": holdout.version.pk}
+    champion_scores = None
+    try:
+        candidate_scores = _predict(candidate, holdout.frame, version, metric)
+        if champion is not None:
+            missing = [c for c in _columns(champion) if c not in holdout.frame.columns]
+            if missing:
+                return gates.GateResult(
+                    name,
+                    gates.FAIL,
+                    f"The champion v{champion.number} cannot score the candidate's holdout: "
+                    f"it needs {', '.join(missing)}, which that data lacks.",
+                    {"metric": metric},
+                )
+            champion_scores = _predict(
+                experiment_services.load_pipeline(champion.artifact), holdout.frame, champion, metric
+            )
+        return gates.champion_challenger(
+            holdout.y,
+            candidate_scores,
+            champion_scores,
+            metric=metric,
+            tolerance=config["champion"]["tolerance"],
+            task=holdout.task,
+        )
+    except ValueError as exc:
+        return gates.GateResult(name, gates.FAIL, f"Could not compare with the champion: {exc}", {"metric": metric})
+
+
+def _fairness_gate(holdout, candidate, version, problem, config, task) -> gates.GateResult:
+    name = "fairness"
+    setting = config["fairness"]
+    if setting is None:
+        return gates.GateResult(name, gates.SKIPPED, "No sensitive column is configured for this model.", {})
+    if task != "classification":
+        return gates.GateResult(name, gates.SKIPPED, "Skipped: fairness gaps are measured for classifiers.", setting)
+    if problem:
+        return gates.GateResult(name, gates.FAIL, problem, setting)
+    column = setting["column"]
+    if column not in holdout.frame.columns:
+        return gates.GateResult(
+            name, gates.FAIL, f"The sensitive column “{column}” is not in the holdout data.", setting
+        )
+    predicted = candidate.predict(holdout.frame[_columns(version)])
+    return gates.fairness(holdout.y, predicted, holdout.frame[column], max_gap=setting["max_gap"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Decisions
+# ---------------------------------------------------------------------------------------------------
+
+
+def _locked_open(promotion: PromotionRequest) -> PromotionRequest:
+    promotion = PromotionRequest.objects.select_for_update().select_related("version", "model").get(pk=promotion.pk)
+    if promotion.status == Status.CHECKING:
+        raise Conflict(f"The gates of request #{promotion.pk} are still running; decide once their evidence is in.")
+    if promotion.status != Status.PENDING:
+        raise Conflict(f"Request #{promotion.pk} is already {promotion.status}; its decision cannot change.")
+    return promotion
+
+
+def _check_reviewer(promotion: PromotionRequest, actor, verb: str) -> None:
+    _require(actor, "registry.review_promotionrequest", f"Only reviewers can {verb} promotion requests.")
+    if actor.pk == promotion.requested_by_id:
+        raise PermissionDenied(f"You opened request #{promotion.pk}; someone else has to {verb} it.")
+    if promotion.reviews.filter(reviewer=actor).exists():
+        raise Conflict(f"You have already reviewed request #{promotion.pk}.")
+
+
+def _add_review(promotion: PromotionRequest, actor, decision: str, comment: str) -> Review:
+    try:
+        with transaction.atomic():
+            return Review.objects.create(request=promotion, reviewer=actor, decision=decision, comment=comment)
+    except IntegrityError:
+        raise Conflict(f"You have already reviewed request #{promotion.pk}.") from None
+
+
+def _verify_file(version: ModelVersion) -> None:
+    result = _hash_gate(version)
+    if result.status != gates.PASS:
+        raise ValidationError({"version": f"{version} cannot be promoted: {result.message}"})
+
+
+@transaction.atomic
+def approve(promotion: PromotionRequest, *, actor, comment: str = "", override_reason: str = "") -> PromotionRequest:
+    """Add an approval; the one that reaches `approvals_required` moves the version into the stage."""
+    promotion = _locked_open(promotion)
+    _check_reviewer(promotion, actor, "approve")
+    override_reason = (override_reason or "").strip()
+    if promotion.gates_status != PromotionRequest.Gates.PASS:
+        if not override_reason:
+            failed = ", ".join(g["name"] for g in promotion.gates if g["status"] == gates.FAIL) or "the gates"
+            raise Conflict(
+                f"Request #{promotion.pk} failed {failed}; only an admin can approve it, giving an override reason."
+            )
+        _require(actor, "registry.override_gates", "Only admins can override failed gates.")
+    _verify_file(promotion.version)  # what reaches the stage is byte for byte what the gates scored
+    _add_review(promotion, actor, Review.Decision.APPROVE, (comment or "").strip())
+    if override_reason:
+        promotion.override_reason, promotion.overridden_by = override_reason, actor
+        promotion.save(update_fields=["override_reason", "overridden_by"])
+        audit.record(actor=actor, action="promotion.gates_overridden", target=promotion, comment=override_reason)
+    approvals = promotion.reviews.filter(decision=Review.Decision.APPROVE).count()
+    audit.record(
+        actor=actor,
+        action="promotion.review_added",
+        target=promotion,
+        after={"decision": "approve", "approvals": approvals, "required": promotion.approvals_required},
+        comment=comment,
+    )
+    if approvals >= promotion.approvals_required:
+        promotion.status, promotion.decided_at = Status.APPROVED, timezone.now()
+        promotion.save(update_fields=["status", "decided_at"])
+        audit.record(
+            actor=actor,
+            action="promotion.approved",
+            target=promotion,
+            after=_summary(promotion, approvals=approvals),
+            comment=comment,
+        )
+        move_to_stage(promotion.version, promotion.stage, actor=actor)
+    return promotion
+
+
+@transaction.atomic
+def reject(promotion: PromotionRequest, *, actor, comment: str) -> PromotionRequest:
+    """One rejection closes the request; its gates and reviews stay as history."""
+    promotion = _locked_open(promotion)
+    _check_reviewer(promotion, actor, "reject")
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError({"comment": "Say why: the requester reads it to fix the version."})
+    _add_review(promotion, actor, Review.Decision.REJECT, comment)
+    promotion.status, promotion.decided_at = Status.REJECTED, timezone.now()
+    promotion.save(update_fields=["status", "decided_at"])
+    audit.record(actor=actor, action="promotion.rejected", target=promotion, after=_summary(promotion), comment=comment)
+    return promotion
+
+
+@transaction.atomic
+def withdraw(promotion: PromotionRequest, *, actor) -> PromotionRequest:
+    promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
+    if actor.pk != promotion.requested_by_id and not actor.has_perm("registry.change_promotionrequest"):
+        raise PermissionDenied("Only the requester or an admin can withdraw a request.")
+    if not promotion.is_open:
+        raise Conflict(f"Request #{promotion.pk} is already {promotion.status}.")
+    promotion.status, promotion.decided_at = Status.WITHDRAWN, timezone.now()
+    promotion.save(update_fields=["status", "decided_at"])
+    audit.record(actor=actor, action="promotion.withdrawn", target=promotion, after=_summary(promotion))
+    return promotion
+
+
+def _summary(promotion: PromotionRequest, **extra) -> dict:
+    return {
+        "model": promotion.model.name,
+        "version": promotion.version.number,
+        "stage": promotion.stage,
+        "kind": promotion.kind,
+        "status": promotion.status,
+        **extra,
+    }
+
+
+def rollback_target(model: RegisteredModel) -> ModelVersion | None:
+    """The version that left production most recently."""
+    return (
+        model.versions.filter(stage=ModelVersion.Stage.ARCHIVED, production_until__isnull=False)
+        .order_by("-production_until")
+        .first()
+    )
+
+
+@transaction.atomic
+def request_rollback(model: RegisteredModel, *, justification: str, actor) -> PromotionRequest:
+    """Fast track back to the previous production version: no worker, one reviewer.
+
+    It was production already, so the metric, champion and fairness gates are not re-run; its file's
+    sha256 and its signature against the current production version are checked here and now.
+    """
+    _require(actor, "registry.add_promotionrequest", "Your role does not allow requesting a rollback.")
+    justification = (justification or "").strip()
+    if not justification:
+        raise ValidationError({"justification": "Say why production must roll back."})
+    target = rollback_target(model)
+    if target is None:
+        raise ValidationError({"model": f"{model.name} has no earlier production version to roll back to."})
+    current = model.versions.filter(stage=ModelVersion.Stage.PRODUCTION).first()
+    results = [
+        _hash_gate(target),
+        gates.signature_compatible(target.signature, current.signature if current else None),
+    ]
+    promotion = _create(
+        target,
+        ModelVersion.Stage.PRODUCTION,
+        kind=PromotionRequest.Kind.ROLLBACK,
+        justification=justification,
+        actor=actor,
+        status=Status.PENDING,
+        gates=[result.to_dict() for result in results],
+        gates_status=gates.overall(results),
+        champion=current,
+        evidence={"rollback_from": current.number if current else None, "fast_track": True},
+    )
+    audit.record(
+        actor=actor,
+        action="promotion.requested",
+        target=promotion,
+        after={"model": model.name, "version": target.number, "stage": "production", "kind": promotion.kind},
+        comment=justification,
+    )
+    return promotion
