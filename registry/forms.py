@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django import forms
 
 
@@ -18,3 +20,71 @@ class RegisterForm(forms.Form):
         runs = Run.objects.filter(status=Run.Status.FINISHED, source=Run.Source.TRAINED, training_request__isnull=False)
         self.fields["run"].queryset = runs.select_related("experiment").order_by("-started_at")
         self.fields["run"].label_from_instance = lambda run: f"#{run.pk} {run} ({run.experiment.name})"
+
+
+class GatesForm(forms.Form):
+    """The gate configuration as a person writes it; `to_config` gives the shape `gate_config.normalise` checks."""
+
+    thresholds = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "f1 >= 0.8\nroc_auc >= 0.85"}),
+        help_text="One per line: metric, operator (>=, >, <=, <), value.",
+    )
+    champion_metric = forms.ChoiceField(
+        required=False,
+        choices=[("", "task default (f1 / rmse)")]
+        + [(m, m) for m in ("f1", "accuracy", "roc_auc", "rmse", "mae", "r2")],
+        label="Champion metric",
+    )
+    tolerance = forms.FloatField(min_value=0, initial=0.01, help_text="How much worse than production is accepted.")
+    fairness_column = forms.CharField(required=False, label="Sensitive column", help_text="Blank: no fairness gate.")
+    max_gap = forms.FloatField(required=False, min_value=0, max_value=1, initial=0.1, label="Max gap")
+    approvals_staging = forms.IntegerField(min_value=1, max_value=5, initial=1, label="Approvals for staging")
+    approvals_production = forms.IntegerField(min_value=1, max_value=5, initial=1, label="Approvals for production")
+
+    @classmethod
+    def from_config(cls, config: dict) -> GatesForm:
+        fairness = config.get("fairness") or {}
+        return cls(
+            initial={
+                "thresholds": "\n".join(f"{t['metric']} {t['op']} {t['value']:g}" for t in config["thresholds"]),
+                "champion_metric": config["champion"]["metric"] or "",
+                "tolerance": config["champion"]["tolerance"],
+                "fairness_column": fairness.get("column", ""),
+                "max_gap": fairness.get("max_gap", 0.1),
+                "approvals_staging": config["approvals"]["staging"],
+                "approvals_production": config["approvals"]["production"],
+            }
+        )
+
+    def clean_thresholds(self):
+        parsed = []
+        for number, line in enumerate(self.cleaned_data["thresholds"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 3:
+                raise forms.ValidationError(f"Line {number}: write “metric operator value”, e.g. f1 >= 0.8.")
+            try:
+                value = float(parts[2])
+            except ValueError:
+                raise forms.ValidationError(f"Line {number}: {parts[2]!r} is not a number.") from None
+            parsed.append({"metric": parts[0], "op": parts[1], "value": value})
+        return parsed
+
+    def to_config(self) -> dict:
+        data = self.cleaned_data
+        column = data["fairness_column"].strip()
+        return {
+            "thresholds": data["thresholds"],
+            "champion": {"metric": data["champion_metric"] or None, "tolerance": data["tolerance"]},
+            "fairness": {"column": column, "max_gap": 0.1 if data["max_gap"] is None else data["max_gap"]}
+            if column
+            else None,
+            "approvals": {"staging": data["approvals_staging"], "production": data["approvals_production"]},
+        }
+
+
+class AliasForm(forms.Form):
+    alias = forms.CharField(max_length=64, help_text="e.g. champion, challenger")
+    version = forms.IntegerField(min_value=1)

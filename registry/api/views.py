@@ -45,8 +45,15 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RegisteredModel
-        fields = ["name", "description", "owner", "tags", "created_at", "latest_version", "aliases"]
+        fields = ["name", "description", "owner", "tags", "gates", "created_at", "latest_version", "aliases"]
         read_only_fields = ["name", "owner", "created_at", "latest_version", "aliases"]
+        extra_kwargs = {
+            "gates": {
+                "help_text": "Gate configuration: {thresholds: [{metric, op, value}], champion: {metric, tolerance}, "
+                "fairness: {column, max_gap} or null, approvals: {staging: n, production: n}}. "
+                "Only the owner or an admin may change it."
+            }
+        }
 
     def get_latest_version(self, model) -> int | None:
         latest = max((version.number for version in model.versions.all()), default=None)
@@ -92,7 +99,7 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
         return Response(RegisteredModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
-        """PATCH description or tags (gate configuration arrives with promotions)."""
+        """PATCH description, tags or the gate configuration (checked; unknown keys are refused)."""
         model = self.get_object()
         data = RegisteredModelSerializer(model, data=request.data, partial=True)
         data.is_valid(raise_exception=True)

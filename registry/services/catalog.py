@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -19,6 +19,7 @@ from experiments import selectors as experiment_selectors
 from experiments.models import Run
 from experiments.services.permissions import require as _require
 from mlops_site import audit, events
+from registry import gate_config
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
 __all__ = ["create_model", "delete_alias", "move_to_stage", "register_version", "set_alias", "update_model"]
@@ -54,24 +55,43 @@ def create_model(*, name: str, description: str = "", actor) -> RegisteredModel:
 
 
 @transaction.atomic
-def update_model(model: RegisteredModel, *, actor, description: str | None = None, tags: dict | None = None):
-    """Edit a model's description or tags; audited with before and after."""
+def update_model(
+    model: RegisteredModel,
+    *,
+    actor,
+    description: str | None = None,
+    tags: dict | None = None,
+    gates: dict | None = None,
+):
+    """Edit a model's description, tags or gate configuration; audited with before and after.
+
+    Gates decide what reviewers see as passed, so only the model's owner or an admin may change them.
+    """
     _require(actor, "registry.add_registeredmodel", "editing models")
     model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
-    before = {"description": model.description, "tags": model.tags}
+    before = {"description": model.description, "tags": model.tags, "gates": model.gates}
+    if gates is not None:
+        if actor.pk != model.owner_id and not actor.has_perm("registry.change_registeredmodel"):
+            raise PermissionDenied(f"Only {model.name}'s owner or an admin can change its gates.")
+        try:
+            model.gates = gate_config.normalise(gates)
+        except gate_config.ConfigError as exc:
+            raise ValidationError(
+                {f"gates.{key}" if key != "gates" else key: msgs for key, msgs in exc.errors.items()}
+            ) from None
     if description is not None:
         model.description = description.strip()
     if tags is not None:
         if not isinstance(tags, dict) or not all(isinstance(k, str) and k for k in tags):
             raise ValidationError({"tags": "Tags are an object of names to values."})
         model.tags = {key: "" if value is None else str(value) for key, value in tags.items()}
-    model.save(update_fields=["description", "tags"])
+    model.save(update_fields=["description", "tags", "gates"])
     audit.record(
         actor=actor,
         action="model.updated",
         target=model,
         before=before,
-        after={"description": model.description, "tags": model.tags},
+        after={"description": model.description, "tags": model.tags, "gates": model.gates},
     )
     return model
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from mlops_site import ui
-from registry import charts, services
-from registry.forms import ModelForm, RegisterForm
-from registry.models import RegisteredModel
+from mlops_site.errors import Conflict
+from registry import charts, gate_config, services
+from registry.forms import AliasForm, GatesForm, ModelForm, RegisterForm
+from registry.models import PromotionRequest, RegisteredModel
 
 MODEL_SORTS = {"name": "name", "versions": "version_count", "latest": "latest_number", "created": "created_at"}
 
@@ -59,6 +60,11 @@ def model_detail(request, name: str):
         "chart": chart,
         # The newest 100 choices; the form accepts any finished trained run by id.
         "recent_runs": RegisterForm().fields["run"].queryset[:100],
+        "gates": gate_config.normalise(model.gates),
+        "gates_form": GatesForm.from_config(gate_config.normalise(model.gates)),
+        "can_edit_gates": request.user.pk == model.owner_id or request.user.has_perm("registry.change_registeredmodel"),
+        "open_requests": model.promotion_requests.filter(status__in=PromotionRequest.OPEN).select_related("version"),
+        "rollback_target": services.rollback_target(model),
     }
     return render(request, "registry/model_detail.html", context)
 
@@ -78,4 +84,45 @@ def model_register(request, name: str):
         messages.error(request, " ".join(exc.messages))
         return redirect(model)
     messages.success(request, f"Registered {version} from run #{version.run_id}.")
+    return redirect(model)
+
+
+@require_POST
+@permission_required("registry.view_registeredmodel", raise_exception=True)
+def model_gates(request, name: str):
+    """Save the gate configuration; the service decides who may (owner or admin) and checks every field."""
+    model = get_object_or_404(RegisteredModel, name=name)
+    form = GatesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(f"{k}: {e}" for k, errors in form.errors.items() for e in errors))
+        return redirect(model)
+    try:
+        services.update_model(model, actor=request.user, gates=form.to_config())
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        return redirect(model)
+    messages.success(request, "Gates saved; they apply to requests opened from now on.")
+    return redirect(model)
+
+
+@require_POST
+@permission_required("registry.change_modelalias", raise_exception=True)
+def model_alias(request, name: str):
+    """Point an alias at a version, or remove it (the `delete` button)."""
+    model = get_object_or_404(RegisteredModel, name=name)
+    form = AliasForm(request.POST)
+    try:
+        if request.POST.get("delete"):
+            services.delete_alias(model, request.POST.get("alias", ""), actor=request.user)
+            messages.success(request, f"Alias “{request.POST.get('alias')}” removed.")
+        elif not form.is_valid():
+            messages.error(request, " ".join(f"{k}: {e}" for k, errors in form.errors.items() for e in errors))
+        else:
+            version = model.versions.filter(number=form.cleaned_data["version"]).first()
+            if version is None:
+                raise ValidationError({"version": f"{model.name} has no version {form.cleaned_data['version']}."})
+            alias = services.set_alias(model, form.cleaned_data["alias"], version, actor=request.user)
+            messages.success(request, f"{alias.name} → v{version.number}.")
+    except (ValidationError, PermissionDenied, Conflict) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
     return redirect(model)

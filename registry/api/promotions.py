@@ -1,0 +1,181 @@
+"""REST API of promotion requests: open one (gates run on a worker), list, approve, reject, withdraw."""
+
+from django.db.models import Count, Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from mlops_site.api.permissions import HasModelPermission
+from registry import services
+from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["reviewer", "decision", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class PromotionSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    champion = serializers.IntegerField(source="champion.number", read_only=True, allow_null=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    overridden_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approvals = serializers.IntegerField(read_only=True, help_text="Approvals so far.")
+    reviews = ReviewSerializer(many=True, read_only=True)
+    job = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The gates job (GET /api/jobs/{id}/).")
+
+    class Meta:
+        model = PromotionRequest
+        fields = [
+            "id",
+            "model",
+            "version",
+            "stage",
+            "kind",
+            "status",
+            "justification",
+            "gates_status",
+            "gates",
+            "evidence",
+            "champion",
+            "approvals_required",
+            "approvals",
+            "reviews",
+            "override_reason",
+            "overridden_by",
+            "job",
+            "requested_by",
+            "created_at",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class PromotionCreateSerializer(serializers.Serializer):
+    model = serializers.CharField(help_text="The registered model's name.")
+    version = serializers.IntegerField(help_text="The version number to promote.")
+    stage = serializers.ChoiceField(choices=PromotionRequest.TARGET_STAGES)
+    justification = serializers.CharField(help_text="Why this version should move; reviewers read it first.")
+
+    def validate(self, data):
+        model = RegisteredModel.objects.filter(name=data["model"]).first()
+        if model is None:
+            raise serializers.ValidationError({"model": f"No registered model named “{data['model']}”."})
+        version = ModelVersion.objects.filter(model=model, number=data["version"]).first()
+        if version is None:
+            raise serializers.ValidationError({"version": f"{model.name} has no version {data['version']}."})
+        return {**data, "version": version}
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Admins only: approve although gates failed; the reason is recorded.",
+    )
+
+
+class RejectSerializer(serializers.Serializer):
+    comment = serializers.CharField(help_text="Why; the requester reads it.")
+
+
+class RollbackSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    justification = serializers.CharField()
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("status", str, enum=PromotionRequest.Status.values),
+        OpenApiParameter("model", str, description="Registered model name."),
+        OpenApiParameter("stage", str, enum=PromotionRequest.TARGET_STAGES),
+    ]
+)
+class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Promotion requests. Creating one answers 202: the gates run on a worker; poll the request or its job."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "registry.view_promotionrequest"
+    serializer_class = PromotionSerializer
+    ordering_fields = ["created_at", "id"]
+
+    def get_queryset(self):
+        queryset = (
+            PromotionRequest.objects.select_related(
+                "model", "version", "champion", "requested_by", "overridden_by", "job"
+            )
+            .prefetch_related("reviews__reviewer")
+            .annotate(approvals=Count("reviews", filter=Q(reviews__decision=Review.Decision.APPROVE)))
+        )
+        params = self.request.query_params
+        if value := params.get("status"):
+            queryset = queryset.filter(status=value)
+        if value := params.get("model"):
+            queryset = queryset.filter(model__name=value)
+        if value := params.get("stage"):
+            queryset = queryset.filter(stage=value)
+        return queryset
+
+    def _answer(self, promotion, code=status.HTTP_200_OK):
+        return Response(PromotionSerializer(self.get_queryset().get(pk=promotion.pk)).data, status=code)
+
+    @extend_schema(request=PromotionCreateSerializer, responses={202: PromotionSerializer})
+    def create(self, request):
+        body = PromotionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        promotion = services.request_promotion(
+            data["version"], data["stage"], justification=data["justification"], actor=request.user
+        )
+        return self._answer(promotion, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=DecisionSerializer, responses=PromotionSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve with an optional comment; the last approval needed moves the version into the stage."""
+        body = DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        promotion = services.approve(self.get_object(), actor=request.user, **body.validated_data)
+        return self._answer(promotion)
+
+    @extend_schema(request=RejectSerializer, responses=PromotionSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        body = RejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        promotion = services.reject(self.get_object(), actor=request.user, comment=body.validated_data["comment"])
+        return self._answer(promotion)
+
+    @extend_schema(request=None, responses=PromotionSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        promotion = services.withdraw(self.get_object(), actor=request.user)
+        return self._answer(promotion)
+
+    @extend_schema(request=None, responses={202: PromotionSerializer})
+    @action(detail=True, methods=["post"], url_path="rerun-gates")
+    def rerun_gates(self, request, pk=None):
+        promotion = services.rerun_gates(self.get_object(), actor=request.user)
+        return self._answer(promotion, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=RollbackSerializer, responses={201: PromotionSerializer})
+    @action(detail=False, methods=["post"])
+    def rollback(self, request):
+        """Fast-track request to put back the version that left production last; one reviewer approves it."""
+        body = RollbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = RegisteredModel.objects.filter(name=body.validated_data["model"]).first()
+        if model is None:
+            raise serializers.ValidationError({"model": "No registered model by that name."})
+        promotion = services.request_rollback(
+            model, justification=body.validated_data["justification"], actor=request.user
+        )
+        return self._answer(promotion, status.HTTP_201_CREATED)
