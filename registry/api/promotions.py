@@ -114,6 +114,7 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             )
             .prefetch_related("reviews__reviewer")
             .annotate(approvals=Count("reviews", filter=Q(reviews__decision=Review.Decision.APPROVE)))
+            .order_by("-created_at", "-pk")
         )
         params = self.request.query_params
         if value := params.get("status"):

@@ -28,8 +28,10 @@ LOWER_IS_BETTER = {"rmse", "mae", "log_loss"}
 
 
 def _requests():
-    return PromotionRequest.objects.select_related("model", "version", "requested_by", "champion").annotate(
-        approvals=Count("reviews", filter=Q(reviews__decision=Review.Decision.APPROVE))
+    return (
+        PromotionRequest.objects.select_related("model", "version", "requested_by", "champion")
+        .annotate(approvals=Count("reviews", filter=Q(reviews__decision=Review.Decision.APPROVE)))
+        .order_by("-created_at", "-pk")
     )
 
 
