@@ -111,11 +111,16 @@ def create_webhook(
     events = _clean_events(events)
     description = _clean_description(description)
     generated = None
-    secret = secret.strip() if isinstance(secret, str) else ""
-    if not secret:
+    secret = secret if isinstance(secret, str) else ""
+    if not secret.strip():
         secret = generated = secrets.token_urlsafe(32)
+    elif secret != secret.strip():
+        # Almost always a copy-paste slip, and the receiver would sign with the trimmed one.
+        raise ValidationError({"secret": "Secrets cannot start or end with spaces."})
     elif len(secret) < MIN_SECRET_LENGTH:
-        raise ValidationError({"secret": f"Secrets are at least {MIN_SECRET_LENGTH} characters; leave it blank to generate one."})
+        raise ValidationError(
+            {"secret": f"Secrets are at least {MIN_SECRET_LENGTH} characters; leave it blank to generate one."}
+        )
     elif len(secret) > _SECRET_MAX:
         raise ValidationError({"secret": f"Secrets are at most {_SECRET_MAX} characters."})
     hook = Webhook.objects.create(url=url, secret=secret, events=events, description=description, created_by=actor)
@@ -228,7 +233,7 @@ def _lock(queryset):
 
 
 def _due(now: datetime):
-    """Open deliveries whose time has come; a paused webhook's wait until it is active again."""
+    """Open deliveries whose time has come; a paused webhook's deliveries wait until it is active again."""
     return WebhookDelivery.objects.filter(status__in=OPEN, webhook__active=True).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
@@ -244,7 +249,7 @@ def _claim(now: datetime, pk: int | None = None, skip: Iterable[int] = ()) -> We
     while True:
         with transaction.atomic():
             due = (_due(now) if pk is None else _due(now).filter(pk=pk)).exclude(pk__in=list(skip))
-            delivery = _lock(due).order_by("next_attempt_at", "pk").first()
+            delivery = _lock(due.select_related("webhook")).order_by("next_attempt_at", "pk").first()
             if delivery is None:
                 return None
             if delivery.attempts >= wire.MAX_ATTEMPTS:
@@ -333,8 +338,7 @@ def _send(delivery: WebhookDelivery) -> WebhookDelivery:
     mine = WebhookDelivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts, status__in=OPEN)
     if not mine.update(**fields):
         logger.warning("webhook delivery %s attempt %s was superseded", delivery.pk, delivery.attempts)
-    delivery.refresh_from_db()
-    return delivery
+    return WebhookDelivery.objects.filter(pk=delivery.pk).first() or delivery  # gone if its webhook was deleted
 
 
 def deliver(delivery: WebhookDelivery) -> WebhookDelivery:
@@ -344,9 +348,8 @@ def deliver(delivery: WebhookDelivery) -> WebhookDelivery:
     """
     claimed = _claim(timezone.now(), pk=delivery.pk)
     if claimed is None:
-        delivery.refresh_from_db()
-        return delivery
-    return _send(WebhookDelivery.objects.select_related("webhook").get(pk=claimed.pk))
+        return WebhookDelivery.objects.filter(pk=delivery.pk).first() or delivery
+    return _send(claimed)
 
 
 def deliver_due(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
@@ -362,7 +365,7 @@ def deliver_due(*, now: datetime | None = None, limit: int = 200) -> dict[str, i
         if claimed is None:
             break
         done.add(claimed.pk)
-        sent = _send(WebhookDelivery.objects.select_related("webhook").get(pk=claimed.pk))
+        sent = _send(claimed)
         if sent.status in counts:
             counts[sent.status] += 1
     return counts

@@ -26,7 +26,7 @@ PAGES = [
     "/api/docs/",
     "/accounts/profile/",
 ]
-ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/", "/experiments/", "/runs/", "/models/"}
+ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/", "/experiments/", "/runs/", "/models/", "/approvals/"}
 
 
 def test_navigation_covers_the_pages():
