@@ -257,6 +257,12 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "mlops_site.models.Job.Status",
         "RunStatusEnum": "experiments.models.Run.Status",
         "RunFinishStatusEnum": ["finished", "failed", "killed"],
+        "ModelStageEnum": "registry.models.ModelVersion.Stage",
+        "PromotionStageEnum": [("staging", "Staging"), ("production", "Production")],
+        "PromotionStatusEnum": "registry.models.PromotionRequest.Status",
+        "PromotionKindEnum": "registry.models.PromotionRequest.Kind",
+        "PromotionGatesEnum": "registry.models.PromotionRequest.Gates",
+        "WebhookDeliveryStatusEnum": "registry.models.WebhookDelivery.Status",
     },
 }
 

@@ -22,7 +22,24 @@ class RegistryConfig(AppConfig):
     name = "registry"
 
     def ready(self) -> None:
-        from mlops_site import events, schedules
+        from mlops_site import demo, events, schedules, ui
+        from registry.demo import create_demo_registry
+        from registry.models import PromotionRequest, RegisteredModel
 
         events.audit_event_recorded.connect(_fan_out_webhooks, dispatch_uid="registry.webhooks.fan_out")
         schedules.register("deliver-webhooks", "registry.tasks.deliver_due_webhooks", 1)
+        ui.register_dashboard_card(
+            ui.DashboardCard(
+                label="Models", url_name="models", count=RegisteredModel.objects.count, hint="registered", order=30
+            )
+        )
+        ui.register_dashboard_card(
+            ui.DashboardCard(
+                label="Awaiting review",
+                url_name="approvals",
+                count=PromotionRequest.objects.filter(status=PromotionRequest.Status.PENDING).count,
+                hint="promotion requests",
+                order=40,
+            )
+        )
+        demo.register_step(30, "model registry", create_demo_registry)

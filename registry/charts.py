@@ -33,3 +33,34 @@ def metric_across_versions(metric: str, versions: list[dict]) -> go.Figure | Non
         yaxis=dict(title=f"{metric} (value at registration)"),
     )
     return figure
+
+
+def metrics_side_by_side(
+    a_label: str, a: dict, b_label: str, b: dict, *, lower_is_better: frozenset[str] = frozenset()
+) -> go.Figure | None:
+    """Grouped bars of the metrics both versions have, one colour per version; None when they share none."""
+    shared = sorted(key for key in {*a} & {*b} if _is_number(a[key]) and _is_number(b[key]))
+    if not shared:
+        return None
+    names = [f"{key} ↓" if key in lower_is_better else key for key in shared]
+    figure = go.Figure()
+    for label, values, colour in ((a_label, a, "#9fb7cf"), (b_label, b, "#1f4e79")):
+        figure.add_bar(
+            x=names,
+            y=[values[key] for key in shared],
+            name=label,
+            marker_color=colour,
+            hovertemplate=f"{label} %{{x}}: %{{y:.4g}}<extra></extra>",
+        )
+    figure.update_layout(
+        **BASE_LAYOUT,
+        barmode="group",
+        title=dict(text=f"Shared metrics, {a_label} vs {b_label} (↓: lower is better)", x=0.0),
+        xaxis=dict(title="Metric", type="category"),
+        yaxis=dict(title="Value at registration"),
+    )
+    return figure
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -60,7 +60,7 @@ class PromotionSerializer(serializers.ModelSerializer):
 class PromotionCreateSerializer(serializers.Serializer):
     model = serializers.CharField(help_text="The registered model's name.")
     version = serializers.IntegerField(help_text="The version number to promote.")
-    stage = serializers.ChoiceField(choices=PromotionRequest.TARGET_STAGES)
+    stage = serializers.ChoiceField(choices=[(s, s.title()) for s in PromotionRequest.TARGET_STAGES])
     justification = serializers.CharField(help_text="Why this version should move; reviewers read it first.")
 
     def validate(self, data):

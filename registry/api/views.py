@@ -1,15 +1,16 @@
 """REST API of the registry: registered models, their versions, and aliases."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from experiments.models import Run
 from mlops_site.api.permissions import HasModelPermission
-from registry import services
-from registry.models import ModelVersion, RegisteredModel
+from registry import cards, services
+from registry.models import ModelVersion, PromotionRequest, RegisteredModel
+from registry.services import cards as card_service
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -36,6 +37,35 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class VersionPromotionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PromotionRequest
+        fields = ["id", "stage", "kind", "status", "gates_status", "gates", "created_at", "decided_at"]
+        read_only_fields = fields
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    """One version with its evidence: the gates of each promotion request and the model card."""
+
+    promotions = VersionPromotionSerializer(source="promotion_requests", many=True, read_only=True)
+    card = serializers.SerializerMethodField()
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "promotions", "card"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField())
+    def get_card(self, version) -> dict:
+        """Generated from lineage, metrics and the latest fairness gate, with the editable sections."""
+        return cards.build(card_service.card_facts(version))
+
+
+class CardUpdateSerializer(serializers.Serializer):
+    intended_use = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    limitations = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    ethical_considerations = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
@@ -131,15 +161,24 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
         )
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=ModelVersionSerializer)
-    @action(detail=True, url_path=r"versions/(?P<number>\d+)")
+    @extend_schema(methods=["GET"], responses=ModelVersionDetailSerializer)
+    @extend_schema(methods=["PATCH"], request=CardUpdateSerializer, responses=ModelVersionDetailSerializer)
+    @action(detail=True, methods=["get", "patch"], url_path=r"versions/(?P<number>\d+)")
     def version(self, request, name=None, number=None):
+        """GET: the version with lineage, gates of its promotion requests and its model card.
+        PATCH: the model card's editable sections (intended_use, limitations, ethical_considerations)."""
         version = get_object_or_404(
-            ModelVersion.objects.select_related("model", "created_by").prefetch_related("aliases"),
+            ModelVersion.objects.select_related("model", "created_by", "run").prefetch_related("aliases"),
             model=self.get_object(),
             number=number,
         )
-        return Response(ModelVersionSerializer(version).data)
+        if request.method == "PATCH":
+            body = CardUpdateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            if not body.validated_data:
+                raise serializers.ValidationError({"card": "Send at least one section to change."})
+            version = card_service.update_card(version, actor=request.user, **body.validated_data)
+        return Response(ModelVersionDetailSerializer(version).data)
 
     @extend_schema(
         methods=["PUT"],

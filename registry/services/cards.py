@@ -57,7 +57,11 @@ def card_facts(version: ModelVersion) -> dict[str, Any]:
             "sha256": version.sha256,
             "description": version.description,
         },
-        "run": {"id": run.pk, "name": run.name, "experiment": (version.lineage or {}).get("experiment") or run.experiment.name},
+        "run": {
+            "id": run.pk,
+            "name": run.name,
+            "experiment": (version.lineage or {}).get("experiment") or run.experiment.name,
+        },
         "training": training,
         "data": data,
         "signature": version.signature or {},
@@ -77,7 +81,12 @@ def latest_fairness(version: ModelVersion) -> dict[str, Any] | None:
         if result is None:
             continue
         setting = ((request.evidence or {}).get("config") or {}).get("fairness") or {}
-        found = {**result, "column": setting.get("column", ""), "request": request.pk, "checked_at": request.created_at}
+        found = {
+            **result,
+            "column": setting.get("column", ""),
+            "request": request.pk,
+            "requested_at": request.created_at,
+        }
         if (result.get("details") or {}).get("groups"):
             return found
         fallback = fallback or found

@@ -25,6 +25,14 @@ QUEUE_TABS = [
 ]
 HEADLINE_METRICS = ("f1", "roc_auc", "accuracy", "precision", "recall", "log_loss", "rmse", "mae", "r2")
 LOWER_IS_BETTER = {"rmse", "mae", "log_loss"}
+GATE_LABELS = {
+    "artifact_hash": "Artifact hash",
+    "metric_thresholds": "Metric thresholds",
+    "signature_compatible": "Signature compatible with production",
+    "champion_challenger": "Champion vs challenger",
+    "fairness": "Fairness",
+    "gates": "Gates",
+}
 
 
 def _requests():
@@ -89,7 +97,7 @@ def request_detail(request, pk: int):
     context = {
         "promotion": promotion,
         "version": promotion.version,
-        "gates": promotion.gates,
+        "gates": [{**gate, "label": GATE_LABELS.get(gate["name"], gate["name"])} for gate in promotion.gates],
         "fairness": gates.get("fairness"),
         "champion_gate": gates.get("champion_challenger"),
         "metric_rows": _metric_rows(promotion),

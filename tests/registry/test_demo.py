@@ -34,9 +34,9 @@ def test_the_demo_registry_waits_then_promotes_and_leaves_one_request_for_the_re
     assert model.gates["fairness"] == {"column": "region", "max_gap": 0.2}
     stages = dict(model.versions.values_list("number", "stage"))
     assert stages == {1: "production", 2: "none", 3: "none"}
-    assert dict(model.aliases.values_list("name", "version__number")) == {"champion": 1, "challenger": 2}
+    assert dict(model.aliases.values_list("name", "version__number")) == {"champion": 1, "challenger": 3}
     pending = PromotionRequest.objects.get(status="pending")
-    assert pending.version.number == 2 and pending.requested_by == users["scientist"]
+    assert pending.version.number == 3 and pending.requested_by == users["scientist"]
     assert pending.champion == ModelVersion.objects.get(model=model, number=1)
     assert len(pending.gates) == 5
     assert registry_demo.finish_demo_registry(started) == "demo model exists already"

@@ -125,3 +125,29 @@ def test_rollback_through_the_api(scientist, reviewer, model, trained_run, djang
     second.refresh_from_db()
     assert (first.stage, second.stage) == ("production", "archived")
     assert PromotionRequest.objects.filter(kind="rollback", status="approved").count() == 1
+
+
+def test_version_detail_carries_gates_and_the_card(scientist, reviewer, version, django_capture_on_commit_callbacks):
+    ds = token_client(scientist)
+    pk = open_via_api(ds, django_capture_on_commit_callbacks).json()["id"]
+    edited = ds.patch(
+        "/api/models/credit-default/versions/1/", {"intended_use": "Pre-screening loan applications."}, format="json"
+    )
+    assert edited.status_code == 200
+    body = token_client(reviewer).get("/api/models/credit-default/versions/1/").json()
+    assert [p["id"] for p in body["promotions"]] == [pk]
+    assert {g["name"] for g in body["promotions"][0]["gates"]} == {
+        "artifact_hash",
+        "metric_thresholds",
+        "signature_compatible",
+        "champion_challenger",
+        "fairness",
+    }
+    assert "Pre-screening loan applications." in str(body["card"])
+    assert body["lineage"]["inputs"][0]["dataset"] == "credit"
+    refused = token_client(reviewer).patch(
+        "/api/models/credit-default/versions/1/", {"limitations": "x"}, format="json"
+    )
+    assert refused.status_code == 403
+    empty = ds.patch("/api/models/credit-default/versions/1/", {}, format="json")
+    assert empty.status_code == 400
