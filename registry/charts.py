@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 
 from mlops_site.charts import BASE_LAYOUT
 
-STAGE_COLOURS = {"production": "#2e7d32", "staging": "#1565c0", "archived": "#9e9e9e", "none": "#2d6aa3"}
+STAGE_COLOURS = {"production": "#2e7d32", "staging": "#ef6c00", "archived": "#9e9e9e", "none": "#2d6aa3"}
 
 
 def metric_across_versions(metric: str, versions: list[dict]) -> go.Figure | None:
@@ -19,17 +19,31 @@ def metric_across_versions(metric: str, versions: list[dict]) -> go.Figure | Non
         go.Scatter(
             x=[f"v{v['number']}" for v in points],
             y=[v["value"] for v in points],
-            mode="lines+markers",
+            mode="lines",
             line=dict(color="#bbbbbb", width=1),
-            marker=dict(size=11, color=[STAGE_COLOURS.get(v["stage"], "#2d6aa3") for v in points]),
-            customdata=[v["stage"] for v in points],
-            hovertemplate="%{x} (%{customdata}): %{y:.4g}<extra></extra>",
+            hoverinfo="skip",
+            showlegend=False,
         )
     )
+    for stage, colour in STAGE_COLOURS.items():
+        members = [v for v in points if v["stage"] == stage]
+        if members:
+            figure.add_trace(
+                go.Scatter(
+                    x=[f"v{v['number']}" for v in members],
+                    y=[v["value"] for v in members],
+                    mode="markers",
+                    name=stage,
+                    marker=dict(size=11, color=colour),
+                    hovertemplate=f"%{{x}} ({stage}): %{{y:.4g}}<extra></extra>",
+                )
+            )
     figure.update_layout(
-        **{**BASE_LAYOUT, "showlegend": False},
-        title=dict(text=f"{metric} across versions (colour: stage)", x=0.0),
-        xaxis=dict(title="Version", type="category"),
+        **{**BASE_LAYOUT, "showlegend": True, "legend": dict(title="Stage", orientation="h", y=-0.25)},
+        title=dict(text=f"{metric} across versions, by stage", x=0.0),
+        xaxis=dict(
+            title="Version", type="category", categoryorder="array", categoryarray=[f"v{v['number']}" for v in points]
+        ),
         yaxis=dict(title=f"{metric} (value at registration)"),
     )
     return figure

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from registry import gate_config
+
 
 class ModelForm(forms.Form):
     name = forms.CharField(max_length=100)
@@ -69,6 +71,12 @@ class GatesForm(forms.Form):
                 value = float(parts[2])
             except ValueError:
                 raise forms.ValidationError(f"Line {number}: {parts[2]!r} is not a number.") from None
+            if parts[0] not in gate_config.THRESHOLD_METRICS:
+                raise forms.ValidationError(
+                    f"Line {number}: unknown metric {parts[0]!r}; use one of {', '.join(gate_config.THRESHOLD_METRICS)}."
+                )
+            if parts[1] not in (">=", ">", "<=", "<"):
+                raise forms.ValidationError(f"Line {number}: the operator is one of >=, >, <=, <, not {parts[1]!r}.")
             parsed.append({"metric": parts[0], "op": parts[1], "value": value})
         return parsed
 

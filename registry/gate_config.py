@@ -18,7 +18,9 @@ from typing import Any
 
 from registry.gates import CLASSIFICATION_METRICS, OPERATORS, REGRESSION_METRICS
 
-METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
+METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)  # what champion/challenger can score
+# Thresholds read the version's recorded metrics, so every metric training records can be used.
+THRESHOLD_METRICS = ("f1", "accuracy", "roc_auc", "precision", "recall", "log_loss", "rmse", "mae", "r2")
 DEFAULT_TOLERANCE = 0.01
 MAX_APPROVALS = 5
 STAGES = ("staging", "production")
@@ -63,8 +65,8 @@ def normalise(raw: Any) -> dict[str, Any]:
             continue
         metric, op, value = item.get("metric"), item.get("op", ">="), item.get("value")
         problems = []
-        if metric not in METRICS:
-            problems.append(f"metric must be one of {', '.join(METRICS)}, not {metric!r}.")
+        if metric not in THRESHOLD_METRICS:
+            problems.append(f"metric must be one of {', '.join(THRESHOLD_METRICS)}, not {metric!r}.")
         if op not in OPERATORS:
             problems.append(f"op must be one of {', '.join(OPERATORS)}, not {op!r}.")
         if not _finite(value):

@@ -117,6 +117,9 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             .order_by("-created_at", "-pk")
         )
         params = self.request.query_params
+        for key, allowed in (("status", PromotionRequest.Status.values), ("stage", PromotionRequest.TARGET_STAGES)):
+            if params.get(key) and params[key] not in allowed:
+                raise serializers.ValidationError({key: f"One of {', '.join(allowed)}."})
         if value := params.get("status"):
             queryset = queryset.filter(status=value)
         if value := params.get("model"):

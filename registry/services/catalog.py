@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
@@ -25,6 +26,9 @@ from registry.models import ModelAlias, ModelVersion, RegisteredModel
 __all__ = ["create_model", "delete_alias", "move_to_stage", "register_version", "set_alias", "update_model"]
 
 MODEL_PATH = "model/pipeline.skops"
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# "v3" would read as a version number and "latest" as the newest version, as in MLflow.
+RESERVED_ALIAS = re.compile(r"v\d+|latest")
 SIGNATURE_PATH = "model/signature.json"
 
 
@@ -42,6 +46,13 @@ def create_model(*, name: str, description: str = "", actor) -> RegisteredModel:
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A registered model needs a name."})
+    if not MODEL_NAME.fullmatch(name):
+        raise ValidationError(
+            {
+                "name": "Use 1–100 letters, digits, “.”, “-” or “_”, starting with a letter or digit: "
+                "the name is part of every URL and API path of the model."
+            }
+        )
     taken = ValidationError({"name": f"A model named “{name}” is already registered."})
     if RegisteredModel.objects.filter(name__iexact=name).exists():
         raise taken
@@ -171,6 +182,8 @@ def set_alias(model: RegisteredModel, name: str, version: ModelVersion, *, actor
     name = (name or "").strip().lower()
     if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
         raise ValidationError({"alias": "Aliases are 1–64 letters, digits, “-” or “_”, e.g. champion."})
+    if RESERVED_ALIAS.fullmatch(name):
+        raise ValidationError({"alias": f"“{name}” is reserved: it reads as a version number or the newest version."})
     if version.model_id != model.pk:
         raise ValidationError({"version": f"Version {version} belongs to another model."})
     alias = ModelAlias.objects.select_for_update().filter(model=model, name=name).first()
@@ -223,13 +236,23 @@ def move_to_stage(version: ModelVersion, stage: str, *, actor) -> ModelVersion:
             previous.stage, previous.production_until = ModelVersion.Stage.ARCHIVED, timezone.now()
             previous.save(update_fields=["stage", "production_until"])
             audit.record(
-                actor=actor, action="model.stage_changed", target=previous, before="production", after="archived"
+                actor=actor,
+                action="model.stage_changed",
+                target=previous,
+                before={"stage": "production"},
+                after=_stage_payload(previous, "archived", "production"),
             )
     if before == ModelVersion.Stage.PRODUCTION and stage != before:
         version.production_until = timezone.now()
     version.stage = stage
     version.save(update_fields=["stage", "production_until"])
-    audit.record(actor=actor, action="model.stage_changed", target=version, before=before, after=stage)
+    audit.record(
+        actor=actor,
+        action="model.stage_changed",
+        target=version,
+        before={"stage": before},
+        after=_stage_payload(version, stage, before),
+    )
     payload = {
         "model": version.model.name,
         "version": version.number,
@@ -239,3 +262,8 @@ def move_to_stage(version: ModelVersion, stage: str, *, actor) -> ModelVersion:
     }
     transaction.on_commit(lambda: events.model_stage_changed.send(sender=ModelVersion, **payload))
     return version
+
+
+def _stage_payload(version: ModelVersion, stage: str, previous: str) -> dict:
+    """What a stage move's audit event (and so its webhook) says: which model, which version, from where to where."""
+    return {"model": version.model.name, "version": version.number, "stage": stage, "previous_stage": previous}

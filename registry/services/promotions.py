@@ -49,6 +49,10 @@ def _check_target(version: ModelVersion, stage: str) -> None:
         raise ValidationError({"stage": f"Versions are promoted to {' or '.join(PromotionRequest.TARGET_STAGES)}."})
     if version.stage == stage:
         raise ValidationError({"stage": f"{version} is already in {stage}."})
+    if version.stage == ModelVersion.Stage.PRODUCTION:
+        raise ValidationError(
+            {"stage": f"{version} is in production; promote another version to replace it, or request a rollback."}
+        )
 
 
 def _create(version: ModelVersion, stage: str, *, kind: str, justification: str, actor, **fields) -> PromotionRequest:
@@ -317,7 +321,7 @@ def approve(promotion: PromotionRequest, *, actor, comment: str = "", override_r
         if not override_reason:
             failed = ", ".join(g["name"] for g in promotion.gates if g["status"] == gates.FAIL) or "the gates"
             raise Conflict(
-                f"Request #{promotion.pk} failed {failed}; only an admin can approve it, giving an override reason."
+                f"Request #{promotion.pk} failed gates ({failed}): approving it needs an admin's override reason."
             )
         _require(actor, "registry.override_gates", "Only admins can override failed gates.")
     _verify_file(promotion.version)  # what reaches the stage is byte for byte what the gates scored

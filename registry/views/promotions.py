@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from mlops_site import ui
 from mlops_site.errors import Conflict
-from registry import services
+from registry import cards, services
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
 
 QUEUE_SORTS = {"created": "created_at", "model": "model__name", "stage": "stage", "status": "status", "id": "id"}
@@ -24,7 +24,6 @@ QUEUE_TABS = [
     ("all", "All"),
 ]
 HEADLINE_METRICS = ("f1", "roc_auc", "accuracy", "precision", "recall", "log_loss", "rmse", "mae", "r2")
-LOWER_IS_BETTER = {"rmse", "mae", "log_loss"}
 GATE_LABELS = {
     "artifact_hash": "Artifact hash",
     "metric_thresholds": "Metric thresholds",
@@ -75,7 +74,7 @@ def _metric_rows(promotion: PromotionRequest) -> list[dict]:
         mine, theirs = candidate.get(key), champion.get(key)
         better = None
         if mine is not None and theirs is not None and mine != theirs:
-            better = "candidate" if (mine < theirs) == (key in LOWER_IS_BETTER) else "champion"
+            better = "candidate" if (mine < theirs) == cards.lower_is_better(key) else "champion"
         difference = mine - theirs if mine is not None and theirs is not None else None
         rows.append({"key": key, "candidate": mine, "champion": theirs, "difference": difference, "better": better})
     return rows

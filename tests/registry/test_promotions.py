@@ -107,7 +107,7 @@ def test_thresholds_fail_and_block_approval_until_an_admin_overrides(
     assert promotion.gates_status == "fail" and check["status"] == "fail"
     assert check["details"]["checks"][0]["actual"] == pytest.approx(version.metrics["f1"])
 
-    with pytest.raises(Conflict, match="failed metric_thresholds"):
+    with pytest.raises(Conflict, match=r"failed gates \(metric_thresholds\)"):
         services.approve(promotion, actor=reviewer)
     with pytest.raises(PermissionDenied, match="Only admins"):
         services.approve(promotion, actor=reviewer, override_reason="trust me")
@@ -305,13 +305,21 @@ def test_promoting_archives_the_previous_version_and_rollback_brings_it_back(
     assert (first.stage, second.stage) == ("production", "archived")
     assert services.rollback_target(model) == second
     moves = AuditEvent.objects.filter(action="model.stage_changed").order_by("pk")
-    assert [(e.target_id, e.before, e.after) for e in moves] == [
+    assert [(e.target_id, e.before["stage"], e.after["stage"]) for e in moves] == [
         (str(first.pk), "none", "production"),
         (str(first.pk), "production", "archived"),
         (str(second.pk), "none", "production"),
         (str(second.pk), "production", "archived"),
         (str(first.pk), "archived", "production"),
     ]
+    assert moves.last().after == {
+        "model": "credit-default",
+        "version": 1,
+        "stage": "production",
+        "previous_stage": "archived",
+    }
+    with pytest.raises(ValidationError, match="is in production"):
+        services.request_promotion(first, "staging", justification="demote", actor=scientist)
 
 
 def test_gate_configuration_is_checked(scientist, reviewer, model):
@@ -326,3 +334,35 @@ def test_gate_configuration_is_checked(scientist, reviewer, model):
         services.update_model(model, actor=make_user("other", "data-scientist"), gates={})
     model.refresh_from_db()
     assert model.gates == {}
+
+
+def test_names_and_aliases_that_would_break_urls_or_read_as_versions_are_refused(scientist, model, train):
+    for bad in ("bad name/with slash", "a b", "-lead", "x" * 101, "credit?v=2"):
+        with pytest.raises(ValidationError, match="letters, digits"):
+            services.create_model(name=bad, actor=scientist)
+    version = services.register_version(model, train(), actor=scientist)
+    for reserved in ("v3", "V12", "latest"):
+        with pytest.raises(ValidationError, match="reserved"):
+            services.set_alias(model, reserved, version, actor=scientist)
+    assert not model.aliases.exists()
+    assert list(type(model).objects.values_list("name", flat=True)) == ["credit-default"]
+
+
+def test_thresholds_can_use_any_recorded_metric(scientist, model, train, request_for):
+    services.update_model(
+        model,
+        actor=scientist,
+        gates={
+            "thresholds": [
+                {"metric": "recall", "op": ">=", "value": 0.0},
+                {"metric": "log_loss", "op": "<", "value": 9},
+            ]
+        },
+    )
+    version = services.register_version(model, train(), actor=scientist)
+    result = gate(request_for(version), "metric_thresholds")
+    assert result["status"] == "pass"
+    assert [c["actual"] for c in result["details"]["checks"]] == [
+        version.metrics["recall"],
+        version.metrics["log_loss"],
+    ]

@@ -68,6 +68,8 @@ def test_refusals_have_clear_codes_and_change_nothing(
         == 403
     )
     assert rv.post("/api/promotions/999/approve/", {}, format="json").status_code == 404
+    bogus = rv.get("/api/promotions/?status=bogus")
+    assert bogus.status_code == 400 and "status" in bogus.json()["errors"]
     no_comment = rv.post(f"/api/promotions/{pk}/reject/", {}, format="json")
     assert no_comment.status_code == 400 and "comment" in no_comment.json()["errors"]
 
@@ -107,6 +109,7 @@ def test_gates_can_be_configured_by_patch(scientist, reviewer, version, django_c
     assert detail["gates_status"] == "fail" and detail["approvals_required"] == 2
     refused = token_client(reviewer).post(f"/api/promotions/{body['id']}/approve/", {}, format="json")
     assert refused.status_code == 409 and "metric_thresholds" in refused.json()["detail"]
+    assert "override reason" in refused.json()["detail"]
 
 
 def test_rollback_through_the_api(scientist, reviewer, model, trained_run, django_capture_on_commit_callbacks):  # noqa: F811
