@@ -96,3 +96,34 @@ class GatesForm(forms.Form):
 class AliasForm(forms.Form):
     alias = forms.CharField(max_length=64, help_text="e.g. champion, challenger")
     version = forms.IntegerField(min_value=1)
+
+
+class DescribeForm(forms.Form):
+    """Description and tags of a model or a version; tags one `key=value` per line."""
+
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+    tags = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "team=risk"}),
+        help_text="One key=value per line.",
+    )
+
+    @classmethod
+    def for_object(cls, obj) -> DescribeForm:
+        return cls(
+            initial={
+                "description": obj.description,
+                "tags": "\n".join(f"{key}={value}" if value else key for key, value in obj.tags.items()),
+            }
+        )
+
+    def clean_tags(self) -> dict:
+        tags = {}
+        for number, line in enumerate(self.cleaned_data["tags"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, _, value = line.partition("=")
+            if not key.strip():
+                raise forms.ValidationError(f"Line {number}: a tag needs a name before “=”.")
+            tags[key.strip()] = value.strip()
+        return tags

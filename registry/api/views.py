@@ -1,5 +1,6 @@
 """REST API of the registry: registered models, their versions, and aliases."""
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -62,7 +63,11 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
         return cards.build(card_service.card_facts(version))
 
 
-class CardUpdateSerializer(serializers.Serializer):
+class VersionUpdateSerializer(serializers.Serializer):
+    """PATCH of a version: its description, tags and the model card's written sections."""
+
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     intended_use = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
     limitations = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
     ethical_considerations = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
@@ -162,22 +167,28 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses=ModelVersionDetailSerializer)
-    @extend_schema(methods=["PATCH"], request=CardUpdateSerializer, responses=ModelVersionDetailSerializer)
+    @extend_schema(methods=["PATCH"], request=VersionUpdateSerializer, responses=ModelVersionDetailSerializer)
     @action(detail=True, methods=["get", "patch"], url_path=r"versions/(?P<number>\d+)")
     def version(self, request, name=None, number=None):
         """GET: the version with lineage, gates of its promotion requests and its model card.
-        PATCH: the model card's editable sections (intended_use, limitations, ethical_considerations)."""
+        PATCH: description, tags, and the model card's sections (intended_use, limitations, ethical_considerations)."""
         version = get_object_or_404(
             ModelVersion.objects.select_related("model", "created_by", "run").prefetch_related("aliases"),
             model=self.get_object(),
             number=number,
         )
         if request.method == "PATCH":
-            body = CardUpdateSerializer(data=request.data)
+            body = VersionUpdateSerializer(data=request.data)
             body.is_valid(raise_exception=True)
-            if not body.validated_data:
-                raise serializers.ValidationError({"card": "Send at least one section to change."})
-            version = card_service.update_card(version, actor=request.user, **body.validated_data)
+            data = dict(body.validated_data)
+            if not data:
+                raise serializers.ValidationError({"non_field_errors": "Send description, tags or a card section."})
+            with transaction.atomic():  # all of it or nothing
+                fields = {key: data.pop(key) for key in ("description", "tags") if key in data}
+                if fields:
+                    version = services.update_version(version, actor=request.user, **fields)
+                if data:
+                    version = card_service.update_card(version, actor=request.user, **data)
         return Response(ModelVersionDetailSerializer(version).data)
 
     @extend_schema(

@@ -11,6 +11,7 @@ from registry.services.catalog import (
     register_version,
     set_alias,
     update_model,
+    update_version,
 )
 from registry.services.promotions import (
     approve,
@@ -37,5 +38,6 @@ __all__ = [
     "rollback_target",
     "set_alias",
     "update_model",
+    "update_version",
     "withdraw",
 ]

@@ -93,9 +93,7 @@ def update_model(
     if description is not None:
         model.description = description.strip()
     if tags is not None:
-        if not isinstance(tags, dict) or not all(isinstance(k, str) and k for k in tags):
-            raise ValidationError({"tags": "Tags are an object of names to values."})
-        model.tags = {key: "" if value is None else str(value) for key, value in tags.items()}
+        model.tags = _clean_tags(tags)
     model.save(update_fields=["description", "tags", "gates"])
     audit.record(
         actor=actor,
@@ -105,6 +103,33 @@ def update_model(
         after={"description": model.description, "tags": model.tags, "gates": model.gates},
     )
     return model
+
+
+def _clean_tags(tags) -> dict:
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and k.strip() for k in tags):
+        raise ValidationError({"tags": "Tags are an object of names to values."})
+    return {key.strip()[:64]: "" if value is None else str(value)[:500] for key, value in tags.items()}
+
+
+@transaction.atomic
+def update_version(version: ModelVersion, *, actor, description: str | None = None, tags: dict | None = None):
+    """Edit a version's description or tags (its pinned file, metrics and lineage never change); audited."""
+    _require(actor, "registry.add_modelversion", "editing model versions")
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    before = {"description": version.description, "tags": version.tags}
+    if description is not None:
+        version.description = description.strip()[:5000]
+    if tags is not None:
+        version.tags = _clean_tags(tags)
+    version.save(update_fields=["description", "tags"])
+    audit.record(
+        actor=actor,
+        action="model.version_updated",
+        target=version,
+        before=before,
+        after={"description": version.description, "tags": version.tags},
+    )
+    return version
 
 
 def _lineage(run: Run) -> dict:

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from mlops_site import ui
 from mlops_site.errors import Conflict
 from registry import charts, gate_config, services
-from registry.forms import AliasForm, GatesForm, ModelForm, RegisterForm
-from registry.models import PromotionRequest, RegisteredModel
+from registry.forms import AliasForm, DescribeForm, GatesForm, ModelForm, RegisterForm
+from registry.models import ModelVersion, PromotionRequest, RegisteredModel
 
 MODEL_SORTS = {"name": "name", "versions": "version_count", "latest": "latest_number", "created": "created_at"}
 
@@ -60,6 +60,7 @@ def model_detail(request, name: str):
         "chart": chart,
         # The newest 100 choices; the form accepts any finished trained run by id.
         "recent_runs": RegisterForm().fields["run"].queryset[:100],
+        "describe_form": DescribeForm.for_object(model),
         "gates": gate_config.normalise(model.gates),
         "gates_form": GatesForm.from_config(gate_config.normalise(model.gates)),
         "can_edit_gates": request.user.pk == model.owner_id or request.user.has_perm("registry.change_registeredmodel"),
@@ -126,3 +127,31 @@ def model_alias(request, name: str):
     except (ValidationError, PermissionDenied, Conflict) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
     return redirect(model)
+
+
+@require_POST
+@permission_required("registry.add_registeredmodel", raise_exception=True)
+def model_edit(request, name: str):
+    """Description and tags of the model."""
+    model = get_object_or_404(RegisteredModel, name=name)
+    form = DescribeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(model)
+    services.update_model(model, actor=request.user, **form.cleaned_data)
+    messages.success(request, "Description and tags saved.")
+    return redirect(model)
+
+
+@require_POST
+@permission_required("registry.add_modelversion", raise_exception=True)
+def version_edit(request, name: str, number: int):
+    """Description and tags of a version; its file, metrics and lineage never change."""
+    version = get_object_or_404(ModelVersion.objects.select_related("model"), model__name=name, number=number)
+    form = DescribeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(version)
+    services.update_version(version, actor=request.user, **form.cleaned_data)
+    messages.success(request, "Description and tags saved.")
+    return redirect(version)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from mlops_site import ui
 from registry import cards, charts
+from registry.forms import DescribeForm
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
 from registry.services import cards as card_services
 
@@ -67,7 +68,11 @@ def version_detail(request, name: str, number: int):
         "promotions": list(version.promotion_requests.select_related("requested_by").order_by("-created_at", "-pk")),
         "can_edit_card": can_edit,
         "card_form": _card_form(version) if can_edit else None,
-        "promote_stages": [stage for stage in PromotionRequest.TARGET_STAGES if stage != version.stage],
+        # A production version is replaced or rolled back, never sent down to staging.
+        "promote_stages": []
+        if version.stage == "production"
+        else [stage for stage in PromotionRequest.TARGET_STAGES if stage != version.stage],
+        "describe_form": DescribeForm.for_object(version),
         "compare_with": compare_with,
     }
     return render(request, "registry/version_detail.html", context)

@@ -154,3 +154,44 @@ def test_version_detail_carries_gates_and_the_card(scientist, reviewer, version,
     assert refused.status_code == 403
     empty = ds.patch("/api/models/credit-default/versions/1/", {}, format="json")
     assert empty.status_code == 400
+
+
+def test_version_description_and_tags_through_api_and_page(scientist, reviewer, version, client):
+    ds = token_client(scientist)
+    patched = ds.patch(
+        "/api/models/credit-default/versions/1/",
+        {"description": "baseline", "tags": {"validated": "yes"}, "limitations": "Trained on 2025 applications."},
+        format="json",
+    )
+    assert patched.status_code == 200
+    version.refresh_from_db()
+    assert (version.description, version.tags) == ("baseline", {"validated": "yes"})
+    assert version.card["limitations"] == "Trained on 2025 applications."
+    # One bad card section: nothing of the PATCH is kept.
+    bad = ds.patch(
+        "/api/models/credit-default/versions/1/", {"description": "changed", "limitations": "x" * 10_001}, format="json"
+    )
+    assert bad.status_code == 400
+    version.refresh_from_db()
+    assert version.description == "baseline"
+    assert (
+        token_client(reviewer)
+        .patch("/api/models/credit-default/versions/1/", {"description": "x"}, format="json")
+        .status_code
+        == 403
+    )
+
+    client.force_login(scientist)
+    response = client.post(
+        "/models/credit-default/versions/1/edit/", {"description": "v1 baseline", "tags": "validated=no\nowner"}
+    )
+    assert response.status_code == 302
+    version.refresh_from_db()
+    assert version.tags == {"validated": "no", "owner": ""} and version.description == "v1 baseline"
+    client.post("/models/credit-default/edit/", {"description": "loan defaults", "tags": "team=risk"})
+    version.model.refresh_from_db()
+    assert version.model.tags == {"team": "risk"} and version.model.description == "loan defaults"
+    client.force_login(reviewer)
+    assert client.post("/models/credit-default/edit/", {"description": "hacked"}).status_code == 403
+    version.model.refresh_from_db()
+    assert version.model.description == "loan defaults"
