@@ -17,6 +17,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from registry import gates
 from registry.gates import (
     GateResult,
     artifact_hash,
@@ -402,3 +403,25 @@ def test_gate_result_is_frozen():
     result = GateResult("g", "pass", "m")
     with pytest.raises(AttributeError):
         result.status = "fail"  # type: ignore[misc]
+
+
+def test_champion_challenger_gives_a_paired_bootstrap_interval_of_the_difference():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 400)
+    candidate = np.where(rng.random(400) < 0.85, y, 1 - y)
+    champion = np.where(rng.random(400) < 0.80, y, 1 - y)
+    result = champion_challenger(y, candidate, champion, metric="accuracy", tolerance=0.0, task="classification")
+
+    # Independently: the same seeded resamples, accuracy difference as a mean of per-row differences.
+    draw = np.random.default_rng(gates.BOOTSTRAP_SEED)
+    per_row = (candidate == y).astype(float) - (champion == y).astype(float)
+    differences = [per_row[draw.integers(0, 400, 400)].mean() for _ in range(gates.BOOTSTRAP_ROUNDS)]
+    low, high = result.details["difference_ci95"]
+    assert (low, high) == pytest.approx(tuple(np.percentile(differences, [2.5, 97.5])), abs=1e-12)
+    assert low < result.details["difference"] < high
+    assert "95% bootstrap interval" in result.message
+
+    same = champion_challenger(y, champion, champion, metric="f1", tolerance=0.0, task="classification")
+    assert same.details["difference_ci95"] == [0.0, 0.0]
+    again = champion_challenger(y, candidate, champion, metric="accuracy", tolerance=0.0, task="classification")
+    assert again.details["difference_ci95"] == [low, high]
