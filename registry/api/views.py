@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from experiments.models import Run
@@ -199,10 +200,17 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
         },
     )
     @extend_schema(methods=["DELETE"], request=None, responses={204: None})
-    @action(detail=True, methods=["put", "delete"], url_path=r"aliases/(?P<alias>[^/]+)")
+    @extend_schema(methods=["GET"], responses=ModelVersionDetailSerializer)
+    @action(detail=True, methods=["get", "put", "delete"], url_path=r"aliases/(?P<alias>[^/]+)")
     def alias(self, request, name=None, alias=None):
-        """PUT `{version}` points the alias at that version (moving it if needed); DELETE removes it."""
+        """GET: the version the alias points to. PUT `{version}` points the alias at that version (moving it
+        if needed); DELETE removes it."""
         model = self.get_object()
+        if request.method == "GET":
+            target = model.aliases.select_related("version").filter(name=alias.lower()).first()
+            if target is None:
+                raise NotFound(f"{model.name} has no alias “{alias}”.")
+            return Response(ModelVersionDetailSerializer(target.version).data)
         if request.method == "DELETE":
             services.delete_alias(model, alias, actor=request.user)
             return Response(status=status.HTTP_204_NO_CONTENT)

@@ -195,3 +195,18 @@ def test_version_description_and_tags_through_api_and_page(scientist, reviewer, 
     assert client.post("/models/credit-default/edit/", {"description": "hacked"}).status_code == 403
     version.model.refresh_from_db()
     assert version.model.description == "loan defaults"
+
+
+def test_a_version_can_be_read_by_its_alias(scientist, reviewer, version):
+    ds = token_client(scientist)
+    assert ds.put("/api/models/credit-default/aliases/champion/", {"version": 1}, format="json").status_code == 200
+    body = token_client(reviewer).get("/api/models/credit-default/aliases/Champion/").json()
+    assert body["number"] == 1 and body["sha256"] == version.sha256 and body["aliases"] == ["champion"]
+    missing = token_client(reviewer).get("/api/models/credit-default/aliases/nope/")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+    assert (
+        token_client(reviewer)
+        .put("/api/models/credit-default/aliases/champion/", {"version": 1}, format="json")
+        .status_code
+        == 403
+    )
