@@ -1,7 +1,26 @@
+import logging
+
 from django.apps import AppConfig
+
+logger = logging.getLogger(__name__)
+
+
+def _follow_stage_change(sender, **kwargs) -> None:
+    """An approved promotion deploys itself. Runs after the approval committed: log, never raise."""
+    from deployments import services
+
+    try:
+        services.follow_stage_change(model=kwargs["model"], version_id=kwargs["version_id"], stage=kwargs["stage"])
+    except Exception:
+        logger.exception("could not follow the stage change of %s v%s", kwargs.get("model"), kwargs.get("version"))
 
 
 class DeploymentsConfig(AppConfig):
     """Environments, deployments, serving, traffic split, prediction logs."""
 
     name = "deployments"
+
+    def ready(self) -> None:
+        from mlops_site import events
+
+        events.model_stage_changed.connect(_follow_stage_change, dispatch_uid="deployments.follow_stage_change")

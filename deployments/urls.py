@@ -1,19 +1,9 @@
 from django.urls import path
 
-from mlops_site.views import placeholder
+from deployments import views
 
 urlpatterns = [
-    path(
-        "deployments/",
-        placeholder,
-        {
-            "title": "Deployments",
-            "lead": "Models served over REST in staging and production, with canary traffic, shadow and rollback.",
-            "coming": [
-                "A prediction endpoint per deployment, validated against the model's signature.",
-                "Request rate, error rate and latency charts per version; every prediction logged.",
-            ],
-        },
-        name="deployments",
-    ),
+    path("deployments/", views.deployment_list, name="deployments"),
+    path("deployments/<slug:environment>/<str:model>/", views.deployment_detail, name="deployment-detail"),
+    path("deployments/<slug:environment>/<str:model>/change/", views.deployment_change, name="deployment-change"),
 ]

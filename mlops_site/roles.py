@@ -32,6 +32,10 @@ _READ_DATA = [
     "registry.view_modelalias",
     "registry.view_promotionrequest",
     "registry.view_review",
+    "deployments.view_environment",
+    "deployments.view_deployment",
+    "deployments.view_deploymentrevision",
+    "deployments.view_prediction",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -48,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.change_modelalias",
         "registry.delete_modelalias",
         "registry.add_promotionrequest",
+        "deployments.predict",
     ],
     REVIEWER: [*_EVERYONE, *_READ_DATA, "registry.review_promotionrequest"],
     ADMIN: [*_EVERYONE, "auth.view_user", "auth.change_user", "auth.view_group"],

@@ -139,6 +139,10 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Serving ----------------------------------------------------------------------------
+SERVING_MAX_ROWS = env_int("SERVING_MAX_ROWS", 10_000)  # rows per predict request
+SERVING_CACHE_SIZE = env_int("SERVING_CACHE_SIZE", 8)  # fitted pipelines kept per process
+
 # --- Datasets ---------------------------------------------------------------------------
 DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_MB", 500) * 1024 * 1024
 # Quality-check thresholds (fractions of rows unless said otherwise); see experiments/quality.py.

@@ -31,4 +31,5 @@ urlpatterns = [
     path("api/", include("mlops_site.api.urls")),
     path("api/", include("experiments.api.urls")),
     path("api/", include("registry.api.urls")),
+    path("api/", include("deployments.api.urls")),
 ]

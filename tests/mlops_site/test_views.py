@@ -26,7 +26,7 @@ PAGES = [
     "/api/docs/",
     "/accounts/profile/",
 ]
-ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/", "/experiments/", "/runs/", "/models/", "/approvals/"}
+ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/", "/experiments/", "/runs/", "/models/", "/approvals/", "/deployments/"}
 
 
 def test_navigation_covers_the_pages():

@@ -1,0 +1,234 @@
+"""Every change to what a deployment serves: deploy, canary, shadow, promote the canary, roll back.
+
+Each change locks the deployment row, writes a numbered `DeploymentRevision` and an audit event in the
+same transaction. A version is checked before it is served: it belongs to the deployment's model and its
+model file still hashes to the pinned sha256; a version that fails is refused with an audit event and the
+deployment keeps serving what it served.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from deployments.models import Deployment, DeploymentRevision, Environment
+from experiments import services as experiment_services
+from mlops_site import audit
+from registry.models import ModelVersion, RegisteredModel
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "deploy",
+    "follow_stage_change",
+    "promote_canary",
+    "rollback",
+    "set_traffic",
+]
+
+Kind = DeploymentRevision.Kind
+
+
+def _require(actor, perm: str, what: str) -> None:
+    if actor is not None and not actor.has_perm(perm):
+        raise PermissionDenied(f"Your role does not allow {what}; admins manage deployments.")
+
+
+def _state(deployment: Deployment) -> dict:
+    def number(version):
+        return version.number if version else None
+
+    return {
+        "primary": number(deployment.primary),
+        "canary": number(deployment.canary),
+        "canary_percent": deployment.canary_percent,
+        "shadow": number(deployment.shadow),
+    }
+
+
+def verify_version(version: ModelVersion, deployment: Deployment, *, actor) -> None:
+    """Refuse (audited, outside the caller's transaction) a version of another model or whose file changed."""
+    if version.model_id != deployment.model_id:
+        raise ValidationError({"version": f"{version} is not a version of {deployment.model.name}."})
+    try:
+        experiment_services.load_pipeline(version.artifact)
+    except (ValueError, OSError) as exc:
+        with transaction.atomic():
+            audit.record(
+                actor=actor,
+                action="deployment.version_refused",
+                target=deployment,
+                after={"version": version.number, "reason": str(exc)[:500]},
+            )
+        raise ValidationError(
+            {"version": f"{version} was refused: its model file cannot be loaded or fails its sha256 check ({exc})."}
+        ) from None
+
+
+def _revise(
+    deployment: Deployment, kind: str, *, actor, reason: str, before: dict, restores: int | None = None
+) -> DeploymentRevision:
+    deployment.revision += 1
+    deployment.updated_at = timezone.now()
+    deployment.save()
+    revision = DeploymentRevision.objects.create(
+        deployment=deployment,
+        number=deployment.revision,
+        kind=kind,
+        primary=deployment.primary,
+        canary=deployment.canary,
+        canary_percent=deployment.canary_percent,
+        shadow=deployment.shadow,
+        reason=reason,
+        restores=restores,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit.record(
+        actor=actor,
+        action="deployment.changed",
+        target=deployment,
+        before=before,
+        after={**_state(deployment), "revision": revision.number, "kind": kind},
+        comment=reason,
+    )
+    return revision
+
+
+def _locked(environment: Environment, model: RegisteredModel) -> Deployment:
+    deployment, _ = Deployment.objects.get_or_create(environment=environment, model=model)
+    return (
+        Deployment.objects.select_for_update()
+        .select_related("model", "environment", "primary", "canary", "shadow")
+        .get(pk=deployment.pk)
+    )
+
+
+def deploy(
+    environment: Environment,
+    version: ModelVersion,
+    *,
+    actor,
+    reason: str = "",
+    kind: str = Kind.DEPLOY,
+) -> Deployment:
+    """Serve `version` as the primary of its model in `environment`; a running canary is cleared."""
+    _require(actor, "deployments.change_deployment", "deploying models")
+    with transaction.atomic():
+        deployment, _ = Deployment.objects.get_or_create(environment=environment, model_id=version.model_id)
+    verify_version(version, deployment, actor=actor)
+    with transaction.atomic():
+        deployment = _locked(environment, version.model)
+        before = _state(deployment)
+        deployment.primary = version
+        deployment.canary, deployment.canary_percent, deployment.canary_since = None, 0, None
+        if deployment.shadow_id == version.pk:
+            deployment.shadow = None
+        _revise(deployment, kind, actor=actor, reason=reason or f"Deployed {version}.", before=before)
+    return deployment
+
+
+def set_traffic(
+    deployment: Deployment,
+    *,
+    actor,
+    reason: str = "",
+    canary: ModelVersion | str | None = "keep",
+    canary_percent: int | None = None,
+    shadow: ModelVersion | str | None = "keep",
+) -> Deployment:
+    """Set or clear the canary (with its share of traffic) and the shadow. `"keep"` leaves one as it is."""
+    _require(actor, "deployments.change_deployment", "changing traffic")
+    for version in (canary, shadow):
+        if isinstance(version, ModelVersion):
+            verify_version(version, deployment, actor=actor)
+    with transaction.atomic():
+        deployment = _locked(deployment.environment, deployment.model)
+        before = _state(deployment)
+        if deployment.primary is None:
+            raise ValidationError({"canary_version": "Deploy a primary version before adding a canary or a shadow."})
+        if canary != "keep":
+            if canary is not None and canary.pk == deployment.primary_id:
+                raise ValidationError({"canary_version": f"{canary} is already the primary version."})
+            deployment.canary = canary
+            deployment.canary_since = timezone.now() if canary is not None else None
+            if canary is None:
+                deployment.canary_percent = 0
+        if canary_percent is not None:
+            if not 0 <= int(canary_percent) <= 100:
+                raise ValidationError({"canary_percent": "A share of traffic from 0 to 100."})
+            if deployment.canary is None and canary_percent:
+                raise ValidationError({"canary_percent": "Set a canary version to send it traffic."})
+            deployment.canary_percent = int(canary_percent)
+        if shadow != "keep":
+            deployment.shadow = shadow
+        kind = Kind.SHADOW if canary == "keep" and canary_percent is None else Kind.CANARY
+        _revise(deployment, kind, actor=actor, reason=reason or "Traffic changed.", before=before)
+    return deployment
+
+
+@transaction.atomic
+def promote_canary(deployment: Deployment, *, actor, reason: str = "") -> Deployment:
+    _require(actor, "deployments.change_deployment", "promoting canaries")
+    deployment = _locked(deployment.environment, deployment.model)
+    if deployment.canary is None:
+        raise ValidationError({"canary_version": "There is no canary to promote."})
+    before = _state(deployment)
+    deployment.primary = deployment.canary
+    deployment.canary, deployment.canary_percent, deployment.canary_since = None, 0, None
+    _revise(deployment, Kind.PROMOTE_CANARY, actor=actor, reason=reason or "Canary promoted to primary.", before=before)
+    return deployment
+
+
+@transaction.atomic
+def rollback(deployment: Deployment, *, actor, reason: str = "") -> Deployment:
+    """Undo the change in effect: restore the revision before it (versions, canary share, shadow).
+
+    Rolling back twice walks further back (a rollback of revision 5 restored 4; the next restores 3),
+    like an undo stack, instead of flipping between two states.
+    """
+    _require(actor, "deployments.change_deployment", "rolling back deployments")
+    deployment = _locked(deployment.environment, deployment.model)
+    current = deployment.revisions.filter(number=deployment.revision).first()
+    in_effect = current.restores if current and current.restores else deployment.revision
+    previous = deployment.revisions.filter(number__lt=in_effect, primary__isnull=False).order_by("-number").first()
+    if previous is None:
+        raise ValidationError({"deployment": f"{deployment} has no earlier revision to roll back to."})
+    before = _state(deployment)
+    deployment.primary, deployment.canary, deployment.shadow = previous.primary, previous.canary, previous.shadow
+    deployment.canary_percent = previous.canary_percent
+    deployment.canary_since = timezone.now() if previous.canary_id else None
+    _revise(
+        deployment,
+        Kind.ROLLBACK,
+        actor=actor,
+        reason=reason or f"Rolled back to revision {previous.number}.",
+        before=before,
+        restores=previous.number,
+    )
+    return deployment
+
+
+def follow_stage_change(*, model: str, version_id: int, stage: str, **kwargs) -> list[Deployment]:
+    """Receiver of the registry's stage event: environments following `stage` deploy the approved version.
+
+    Runs after the approval committed; a refused version is audited and the environment keeps serving.
+    """
+    version = ModelVersion.objects.select_related("model", "artifact").get(pk=version_id)
+    deployed = []
+    for environment in Environment.objects.filter(stage=stage):
+        try:
+            deployed.append(
+                deploy(
+                    environment,
+                    version,
+                    actor=None,
+                    kind=Kind.PROMOTION,
+                    reason=f"{version} approved for {stage}.",
+                )
+            )
+        except ValidationError as exc:
+            logger.warning("did not deploy %s to %s: %s", version, environment, exc)
+    return deployed

@@ -1,0 +1,207 @@
+"""Answer a predict request: route, validate, score, shadow-score, log, in that order.
+
+Fitted pipelines are loaded once per process into a small LRU cache keyed by (version id, sha256); a load
+re-checks the file against the sha256 (experiments.services.load_pipeline). Every served row, and every
+shadow row, is written to `Prediction` in the request's transaction before the answer is returned, so a
+process that dies after answering has already logged what it answered.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from deployments import records as record_parser
+from deployments import routing
+from deployments.models import Deployment, Prediction, RequestStat
+from experiments import services as experiment_services
+from registry.models import ModelVersion
+
+
+class ServingError(Exception):
+    """A request that cannot be served: `status` is the HTTP status, `errors` the per-row/field problems."""
+
+    def __init__(self, status: int, message: str, errors: list[dict] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors or []
+
+
+class _Cache:
+    """A few fitted pipelines per process, least recently used out first."""
+
+    def __init__(self):
+        self._items: OrderedDict[tuple[int, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: ModelVersion):
+        key = (version.pk, version.sha256)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        pipeline = experiment_services.load_pipeline(version.artifact)  # ValueError on a hash mismatch
+        with self._lock:
+            self._items[key] = pipeline
+            while len(self._items) > settings.SERVING_CACHE_SIZE:
+                self._items.popitem(last=False)
+        return pipeline
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+cache = _Cache()
+
+
+@dataclass
+class Answer:
+    predictions: list[dict]
+    version: int
+    role: str
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _score(pipeline, frame) -> tuple[list, list | None]:
+    predicted = [_plain(v) for v in pipeline.predict(frame)]
+    probabilities = None
+    if hasattr(pipeline, "predict_proba"):
+        classes = [str(_plain(c)) for c in pipeline.classes_]
+        probabilities = [
+            {label: round(float(p), 6) for label, p in zip(classes, row, strict=True)}
+            for row in pipeline.predict_proba(frame)
+        ]
+    return predicted, probabilities
+
+
+def _route(deployment: Deployment, entity_key: str | None) -> tuple[ModelVersion, str]:
+    canary_on = deployment.canary_id and deployment.canary_percent
+    if canary_on and routing.choose(entity_key, deployment.canary_percent) == "canary":
+        return deployment.canary, "canary"
+    return deployment.primary, "primary"
+
+
+def predict(deployment: Deployment, body: Any, *, request_id: str = "", started: float | None = None) -> Answer:
+    """Serve one request body `{records: [...], entity_key?}`; raises ServingError with a 4xx/5xx status."""
+    started = started or time.perf_counter()
+    if deployment.primary_id is None:
+        raise ServingError(404, f"Nothing is deployed for {deployment.model.name} in {deployment.environment.name}.")
+    if not isinstance(body, dict) or "records" not in body:
+        raise ServingError(400, "The body is a JSON object with “records”: a list of rows, each an object of inputs.")
+    if unknown := sorted(set(body) - {"records", "entity_key"}):
+        raise ServingError(400, f"Unknown keys in the body: {', '.join(unknown)}. Send records and entity_key.")
+    entity_key = body.get("entity_key")
+    if entity_key is not None and not isinstance(entity_key, str | int):
+        raise ServingError(400, "entity_key is a string (or a number) naming who the prediction is for.")
+    entity_key = None if entity_key is None else str(entity_key)[:200]
+
+    version, role = _route(deployment, entity_key)
+    try:
+        pipeline = cache.get(version)
+    except (ValueError, OSError):
+        if role == "canary":  # a broken canary must not take the deployment down
+            version, role = deployment.primary, "primary"
+            pipeline = _load_or_fail(version)
+        else:
+            pipeline = _load_or_fail(version)
+    try:
+        frame = record_parser.parse(body["records"], version.signature, max_rows=settings.SERVING_MAX_ROWS)
+    except record_parser.RecordsError as exc:
+        _stat(deployment, version, role, 0, 400, started)
+        raise ServingError(400, str(exc) or "Invalid records.", exc.errors) from None
+    predicted, probabilities = _score(pipeline, frame)
+    latency_ms = (time.perf_counter() - started) * 1000
+    rows = body["records"] if isinstance(body["records"], list) else [body["records"]]
+    ids = [uuid.uuid4() for _ in predicted]
+    logged = [
+        Prediction(
+            id=ids[i],
+            deployment=deployment,
+            version=version,
+            role=role,
+            request_id=request_id[:64],
+            entity_key=entity_key or "",
+            inputs=rows[i],
+            prediction=predicted[i],
+            probabilities=probabilities[i] if probabilities else None,
+            latency_ms=latency_ms,
+        )
+        for i in range(len(predicted))
+    ]
+    logged += _shadow(deployment, rows, entity_key, request_id, latency_ms)
+    with transaction.atomic():
+        Prediction.objects.bulk_create(logged)
+        RequestStat.objects.create(
+            deployment=deployment,
+            version=version,
+            role=role,
+            rows=len(predicted),
+            status_code=200,
+            latency_ms=latency_ms,
+        )
+    answer = [
+        {
+            "prediction_id": str(ids[i]),
+            "prediction": predicted[i],
+            **({"probabilities": probabilities[i]} if probabilities else {}),
+            "version": version.number,
+        }
+        for i in range(len(predicted))
+    ]
+    return Answer(predictions=answer, version=version.number, role=role)
+
+
+def _load_or_fail(version: ModelVersion):
+    try:
+        return cache.get(version)
+    except (ValueError, OSError) as exc:
+        raise ServingError(503, f"{version} cannot be loaded: {exc}") from None
+
+
+def _shadow(deployment, rows, entity_key, request_id, latency_ms) -> list[Prediction]:
+    """The shadow scores the same rows; its output is logged, never returned, and its failures never surface."""
+    if deployment.shadow_id is None:
+        return []
+    shadow = deployment.shadow
+    try:
+        pipeline = cache.get(shadow)
+        frame = record_parser.parse(rows, shadow.signature, max_rows=settings.SERVING_MAX_ROWS)
+        predicted, probabilities = _score(pipeline, frame)
+    except Exception:
+        return []
+    return [
+        Prediction(
+            deployment=deployment,
+            version=shadow,
+            role="shadow",
+            request_id=request_id[:64],
+            entity_key=entity_key or "",
+            inputs=rows[i],
+            prediction=predicted[i],
+            probabilities=probabilities[i] if probabilities else None,
+            latency_ms=latency_ms,
+        )
+        for i in range(len(predicted))
+    ]
+
+
+def _stat(deployment, version, role, rows, status_code, started) -> None:
+    RequestStat.objects.create(
+        deployment=deployment,
+        version=version,
+        role=role,
+        rows=rows,
+        status_code=status_code,
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )

@@ -1,0 +1,142 @@
+"""Deployment pages: the list, and one deployment with its traffic, revisions, predictions and charts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from deployments import charts, services, stats
+from deployments.models import Deployment, Environment, RequestStat
+from mlops_site import ui
+
+CHART_HOURS = 24
+
+
+@permission_required("deployments.view_deployment", raise_exception=True)
+def deployment_list(request):
+    since = timezone.now() - timedelta(hours=CHART_HOURS)
+    deployments = Deployment.objects.select_related("environment", "model", "primary", "canary", "shadow").annotate(
+        requests=Count("request_stats", filter=Q(request_stats__created_at__gte=since)),
+        errors=Count(
+            "request_stats", filter=Q(request_stats__created_at__gte=since, request_stats__status_code__gte=400)
+        ),
+    )
+    return render(
+        request,
+        "deployments/deployment_list.html",
+        {"deployments": deployments, "environments": Environment.objects.all(), "hours": CHART_HOURS},
+    )
+
+
+def _deployment(environment: str, model: str) -> Deployment:
+    return get_object_or_404(
+        Deployment.objects.select_related("environment", "model", "primary", "canary", "shadow"),
+        environment__name=environment,
+        model__name=model,
+    )
+
+
+def _charts(deployment: Deployment) -> dict:
+    end = timezone.now()
+    start = end - timedelta(hours=CHART_HOURS)
+    rows = list(
+        RequestStat.objects.filter(deployment=deployment, created_at__gte=start)
+        .values_list("version__number", "role", "created_at", "latency_ms", "status_code")
+        .order_by("created_at")
+    )
+    if not rows:
+        return {}
+    start = max(start, rows[0][2] - timedelta(minutes=1))
+    width = stats.bucket_size(end - start)
+    groups: dict[str, list] = {}
+    for number, role, created, latency_ms, code in rows:
+        groups.setdefault(f"v{number} {role}", []).append((created, latency_ms, code >= 400))
+    per_version = {
+        label: stats.series(
+            [r[0] for r in items], [r[1] for r in items], [r[2] for r in items], start=start, end=end, width=width
+        )
+        for label, items in sorted(groups.items())
+    }
+    return {
+        "rate_chart": charts.request_rate(per_version),
+        "error_chart": charts.error_rate(per_version),
+        "latency_chart": charts.latency(per_version),
+    }
+
+
+@permission_required("deployments.view_deployment", raise_exception=True)
+def deployment_detail(request, environment: str, model: str):
+    deployment = _deployment(environment, model)
+    predictions = deployment.predictions.select_related("version").order_by("-created_at")
+    context = {
+        "deployment": deployment,
+        "versions": deployment.model.versions.order_by("-number"),
+        "revisions": deployment.revisions.select_related("primary", "canary", "shadow", "actor")[:30],
+        "page": ui.paginate(request, predictions, per_page=25),
+        "hours": CHART_HOURS,
+        "primary_percent": 100 - deployment.canary_percent,
+        "predict_url": request.build_absolute_uri(f"/api/deployments/{environment}/{model}/predict"),
+        "example_row": {
+            c["name"]: None for c in (deployment.primary.signature if deployment.primary else {}).get("inputs", [])
+        },
+        **_charts(deployment),
+    }
+    return render(request, "deployments/deployment_detail.html", context)
+
+
+@require_POST
+@permission_required("deployments.view_deployment", raise_exception=True)
+def deployment_change(request, environment: str, model: str):
+    """Deploy, canary, shadow, promote the canary or roll back, through the same services as the API."""
+    deployment = _deployment(environment, model)
+    action, reason = request.POST.get("action"), request.POST.get("reason", "")
+
+    def version(field):
+        value = request.POST.get(field) or ""
+        if not value:
+            return None
+        found = deployment.model.versions.filter(number=value).first() if value.isdigit() else None
+        if found is None:
+            raise ValidationError({field: f"{deployment.model.name} has no version {value}."})
+        return found
+
+    try:
+        if action == "deploy":
+            chosen = version("version")
+            if chosen is None:
+                raise ValidationError({"version": "Choose the version to deploy."})
+            services.deploy(deployment.environment, chosen, actor=request.user, reason=reason)
+            done = f"Deployed v{chosen.number}."
+        elif action == "traffic":
+            percent = request.POST.get("canary_percent") or "0"
+            if not percent.isdigit():
+                raise ValidationError({"canary_percent": "A whole percentage from 0 to 100."})
+            services.set_traffic(
+                deployment,
+                actor=request.user,
+                reason=reason,
+                canary=version("canary"),
+                canary_percent=int(percent),
+                shadow=version("shadow"),
+            )
+            done = "Traffic updated."
+        elif action == "promote_canary":
+            services.promote_canary(deployment, actor=request.user, reason=reason)
+            done = "The canary is now the primary version."
+        elif action == "rollback":
+            services.rollback(deployment, actor=request.user, reason=reason)
+            done = "Rolled back to the previous revision."
+        else:
+            raise ValidationError("Unknown action.")
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        return redirect(deployment)
+    messages.success(request, done)
+    return redirect(deployment)
