@@ -21,6 +21,14 @@ class DeploymentsConfig(AppConfig):
     name = "deployments"
 
     def ready(self) -> None:
-        from mlops_site import events
+        from deployments.demo import create_demo_traffic
+        from deployments.models import Deployment
+        from mlops_site import demo, events, ui
 
         events.model_stage_changed.connect(_follow_stage_change, dispatch_uid="deployments.follow_stage_change")
+        ui.register_dashboard_card(
+            ui.DashboardCard(
+                label="Deployments", url_name="deployments", count=Deployment.objects.count, hint="served", order=50
+            )
+        )
+        demo.register_step(40, "deployment traffic", create_demo_traffic)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from deployments import records as record_parser
 from deployments import routing
@@ -92,9 +93,15 @@ def _route(deployment: Deployment, entity_key: str | None) -> tuple[ModelVersion
     return deployment.primary, "primary"
 
 
-def predict(deployment: Deployment, body: Any, *, request_id: str = "", started: float | None = None) -> Answer:
-    """Serve one request body `{records: [...], entity_key?}`; raises ServingError with a 4xx/5xx status."""
+def predict(
+    deployment: Deployment, body: Any, *, request_id: str = "", started: float | None = None, served_at=None
+) -> Answer:
+    """Serve one request body `{records: [...], entity_key?}`; raises ServingError with a 4xx/5xx status.
+
+    `served_at` stamps the log rows with another time than now: only the demo's replay of a day of traffic.
+    """
     started = started or time.perf_counter()
+    served_at = served_at or timezone.now()
     if deployment.primary_id is None:
         raise ServingError(404, f"Nothing is deployed for {deployment.model.name} in {deployment.environment.name}.")
     if not isinstance(body, dict) or "records" not in body:
@@ -118,8 +125,11 @@ def predict(deployment: Deployment, body: Any, *, request_id: str = "", started:
     try:
         frame = record_parser.parse(body["records"], version.signature, max_rows=settings.SERVING_MAX_ROWS)
     except record_parser.RecordsError as exc:
-        _stat(deployment, version, role, 0, 400, started)
+        _stat(deployment, version, role, 0, 400, started, served_at)
         raise ServingError(400, str(exc) or "Invalid records.", exc.errors) from None
+    except ValueError as exc:  # the version's own signature is broken: the platform's fault, not the caller's
+        _stat(deployment, version, role, 0, 503, started, served_at)
+        raise ServingError(503, f"{version} cannot validate requests: {exc}") from None
     predicted, probabilities = _score(pipeline, frame)
     latency_ms = (time.perf_counter() - started) * 1000
     rows = body["records"] if isinstance(body["records"], list) else [body["records"]]
@@ -136,10 +146,11 @@ def predict(deployment: Deployment, body: Any, *, request_id: str = "", started:
             prediction=predicted[i],
             probabilities=probabilities[i] if probabilities else None,
             latency_ms=latency_ms,
+            created_at=served_at,
         )
         for i in range(len(predicted))
     ]
-    logged += _shadow(deployment, rows, entity_key, request_id, latency_ms)
+    logged += _shadow(deployment, rows, entity_key, request_id, latency_ms, served_at)
     with transaction.atomic():
         Prediction.objects.bulk_create(logged)
         RequestStat.objects.create(
@@ -169,7 +180,7 @@ def _load_or_fail(version: ModelVersion):
         raise ServingError(503, f"{version} cannot be loaded: {exc}") from None
 
 
-def _shadow(deployment, rows, entity_key, request_id, latency_ms) -> list[Prediction]:
+def _shadow(deployment, rows, entity_key, request_id, latency_ms, served_at) -> list[Prediction]:
     """The shadow scores the same rows; its output is logged, never returned, and its failures never surface."""
     if deployment.shadow_id is None:
         return []
@@ -191,12 +202,13 @@ def _shadow(deployment, rows, entity_key, request_id, latency_ms) -> list[Predic
             prediction=predicted[i],
             probabilities=probabilities[i] if probabilities else None,
             latency_ms=latency_ms,
+            created_at=served_at,
         )
         for i in range(len(predicted))
     ]
 
 
-def _stat(deployment, version, role, rows, status_code, started) -> None:
+def _stat(deployment, version, role, rows, status_code, started, served_at) -> None:
     RequestStat.objects.create(
         deployment=deployment,
         version=version,
@@ -204,4 +216,5 @@ def _stat(deployment, version, role, rows, status_code, started) -> None:
         rows=rows,
         status_code=status_code,
         latency_ms=(time.perf_counter() - started) * 1000,
+        created_at=served_at,
     )
