@@ -57,5 +57,8 @@ def latency(per_version: dict[str, dict]) -> go.Figure:
                 line=dict(color=PALETTE[i % 6], dash=dash),
                 connectgaps=False,
             )
-    figure.update_layout(**_layout("Latency of successful requests: p50, p95, p99", "milliseconds"))
+    layout = _layout("Latency of successful requests: p50, p95, p99 (log scale)", "milliseconds")
+    # Log scale: a cold start (the first request loads the pipeline) must not flatten every other point.
+    layout["yaxis"] = dict(title="milliseconds", type="log")
+    figure.update_layout(**layout)
     return figure

@@ -8,6 +8,7 @@ outcome from the dataset, which monitoring will compare with.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 from deployments import serving
 from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
-from experiments.models import Dataset
+from experiments.models import DatasetVersion
 
 MODEL_NAME = "credit-default"
 TASK = "deployments.demo.send_demo_traffic"
@@ -56,16 +57,17 @@ def send_demo_traffic(started: str) -> str:
         _schedule_again(started)
         return "waiting for the demo model's deployment"
 
-    version = Dataset.objects.get(name__iexact="credit-scoring").versions.order_by("-number").first()
-    frame = experiment_services.load_frame(version)
     rng = random.Random(7)
     now = timezone.now()
     sent = {}
     for environment, deployment in deployments.items():
+        # Rows of the dataset version the served model was trained on, as a JSON client sends them.
+        trained_on = DatasetVersion.objects.get(pk=deployment.primary.lineage["inputs"][0]["version"])
+        frame = experiment_services.load_frame(trained_on)
         columns = [c["name"] for c in deployment.primary.signature["inputs"]]
         rows = frame[columns].sample(n=min(len(frame), 3000), random_state=1)
         truth = frame.loc[rows.index, "defaulted"]
-        records = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
+        records = json.loads(rows.to_json(orient="records"))
         count = REQUESTS.get(environment, 30)
         for i in range(count):
             at = now - timedelta(hours=24) + timedelta(seconds=86_400 * (i + rng.random()) / count)

@@ -160,6 +160,7 @@ def predict(
             rows=len(predicted),
             status_code=200,
             latency_ms=latency_ms,
+            created_at=served_at,
         )
     answer = [
         {

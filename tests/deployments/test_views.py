@@ -60,3 +60,18 @@ def test_admin_changes_traffic_in_the_browser_forms(client, admin_user, scientis
     assert production.primary == versions[1] and production.revisions.count() == 5
     bad = client.post(url, {"action": "deploy", "version": "9"}, follow=True)
     assert "no version 9" in bad.content.decode()
+
+
+def test_replayed_traffic_is_charted_when_it_was_served(client, reviewer, production, credit):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deployments.models import RequestStat
+
+    earlier = timezone.now() - timedelta(hours=5)
+    serving.predict(production, {"records": rows(credit, 1)}, served_at=earlier)
+    with pytest.raises(serving.ServingError):
+        serving.predict(production, {"records": [{"nope": 1}]}, served_at=earlier)
+    assert list(RequestStat.objects.values_list("created_at", flat=True)) == [earlier, earlier]
+    assert production.predictions.get().created_at == earlier
