@@ -23,7 +23,7 @@ class DeploymentsConfig(AppConfig):
     def ready(self) -> None:
         from deployments.demo import create_demo_traffic
         from deployments.models import Deployment
-        from mlops_site import demo, events, ui
+        from mlops_site import demo, events, schedules, ui
 
         events.model_stage_changed.connect(_follow_stage_change, dispatch_uid="deployments.follow_stage_change")
         ui.register_dashboard_card(
@@ -32,3 +32,4 @@ class DeploymentsConfig(AppConfig):
             )
         )
         demo.register_step(40, "deployment traffic", create_demo_traffic)
+        schedules.register("check-canary-guardrails", "deployments.tasks.check_guardrails", 1)

@@ -9,12 +9,15 @@ deployment keeps serving what it served.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from deployments.models import Deployment, DeploymentRevision, Environment
+from deployments import guardrail
+from deployments.models import Deployment, DeploymentRevision, Environment, RequestStat
 from experiments import services as experiment_services
 from mlops_site import audit
 from registry.models import ModelVersion, RegisteredModel
@@ -22,10 +25,13 @@ from registry.models import ModelVersion, RegisteredModel
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "check_guardrail",
+    "check_guardrails",
     "deploy",
     "follow_stage_change",
     "promote_canary",
     "rollback",
+    "set_guardrail",
     "set_traffic",
 ]
 
@@ -232,3 +238,77 @@ def follow_stage_change(*, model: str, version_id: int, stage: str, **kwargs) ->
         except ValidationError as exc:
             logger.warning("did not deploy %s to %s: %s", version, environment, exc)
     return deployed
+
+
+def set_guardrail(deployment: Deployment, config: dict, *, actor) -> Deployment:
+    """Store the canary guardrail's limits (checked; defaults filled in); audited."""
+    _require(actor, "deployments.change_deployment", "changing guardrails")
+    try:
+        normalised = guardrail.normalise(config)
+    except guardrail.GuardrailConfigError as exc:
+        raise ValidationError(exc.errors) from None
+    with transaction.atomic():
+        deployment = _locked(deployment.environment, deployment.model)
+        before = dict(deployment.guardrail)
+        deployment.guardrail = normalised
+        deployment.save(update_fields=["guardrail"])
+        audit.record(actor=actor, action="deployment.guardrail_set", target=deployment, before=before, after=normalised)
+    return deployment
+
+
+def check_guardrail(deployment: Deployment, *, now=None) -> guardrail.Verdict | None:
+    """Judge a running canary on its requests since it started (within the baking window); trip it if unhealthy.
+
+    Tripping removes the canary from traffic as a GUARDRAIL revision (audited, actor: the system) and mails
+    the admins through Django's mail settings.
+    """
+    if deployment.canary_id is None or not deployment.canary_percent or deployment.canary_since is None:
+        return None
+    config = guardrail.normalise(deployment.guardrail)
+    now = now or timezone.now()
+    window_end = min(now, deployment.canary_since + timedelta(minutes=config["baking_minutes"]))
+    stats = list(
+        RequestStat.objects.filter(
+            deployment=deployment,
+            version_id=deployment.canary_id,
+            role="canary",
+            created_at__gte=deployment.canary_since,
+            created_at__lte=window_end,
+        ).values_list("latency_ms", "status_code")
+    )
+    verdict = guardrail.evaluate([s[0] for s in stats], [s[1] >= 400 for s in stats], config)
+    if not verdict.tripped:
+        return verdict
+    with transaction.atomic():
+        locked = _locked(deployment.environment, deployment.model)
+        if locked.canary_id != deployment.canary_id:
+            return verdict  # changed meanwhile
+        before = _state(locked)
+        canary = locked.canary
+        locked.canary, locked.canary_percent, locked.canary_since = None, 0, None
+        _revise(
+            locked, Kind.GUARDRAIL, actor=None, reason=f"Guardrail took {canary} out: {verdict.reason}", before=before
+        )
+        audit.record(
+            actor=None,
+            action="deployment.guardrail_tripped",
+            target=locked,
+            after={"canary": canary.number, "reason": verdict.reason, "requests": verdict.requests},
+        )
+    mail_admins(
+        f"Canary {canary} taken out of {deployment.environment.name}",
+        f"The guardrail removed the canary {canary} from {deployment}: {verdict.reason}",
+        fail_silently=True,
+    )
+    return verdict
+
+
+def check_guardrails() -> dict:
+    """Schedule entry: every running canary."""
+    tripped = 0
+    for deployment in Deployment.objects.filter(canary__isnull=False, canary_percent__gt=0).select_related(
+        "environment", "model", "canary"
+    ):
+        verdict = check_guardrail(deployment)
+        tripped += bool(verdict and verdict.tripped)
+    return {"tripped": tripped}

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from deployments import charts, services, stats
+from deployments import charts, guardrail, services, stats
 from deployments.models import Deployment, Environment, RequestStat
 from mlops_site import ui
 
@@ -82,6 +82,7 @@ def deployment_detail(request, environment: str, model: str):
         "page": ui.paginate(request, predictions, per_page=25),
         "hours": CHART_HOURS,
         "primary_percent": 100 - deployment.canary_percent,
+        "guardrail": guardrail.normalise(deployment.guardrail),
         "predict_url": request.build_absolute_uri(f"/api/deployments/{environment}/{model}/predict"),
         "example_row": {
             c["name"]: None for c in (deployment.primary.signature if deployment.primary else {}).get("inputs", [])

@@ -58,6 +58,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "canary_since",
             "shadow_version",
             "revision",
+            "guardrail",
             "updated_at",
             "predict_url",
         ]
@@ -133,6 +134,10 @@ class TrafficSerializer(serializers.Serializer):
     canary_version = serializers.IntegerField(required=False, allow_null=True, help_text="null removes the canary.")
     canary_percent = serializers.IntegerField(required=False, min_value=0, max_value=100)
     shadow_version = serializers.IntegerField(required=False, allow_null=True, help_text="null removes the shadow.")
+    guardrail = serializers.DictField(
+        required=False,
+        help_text="Canary limits: {max_error_rate, max_p95_ms, baking_minutes, min_requests}; defaults fill the rest.",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -154,7 +159,7 @@ class DeploymentDetail(APIView):
         data = body.validated_data
         if not set(data) - {"reason"}:
             raise ValidationError(
-                {"non_field_errors": "Send primary_version, canary_version, canary_percent or shadow_version."}
+                {"non_field_errors": "Send primary_version, canary_version, canary_percent, shadow_version or guardrail."}
             )
         with transaction.atomic():
             if "primary_version" in data:
@@ -174,6 +179,8 @@ class DeploymentDetail(APIView):
                 traffic["shadow"] = _version(deployment, data["shadow_version"], "shadow_version")
             if traffic:
                 services.set_traffic(deployment, actor=request.user, reason=data["reason"], **traffic)
+            if "guardrail" in data:
+                services.set_guardrail(_deployment(environment, model), data["guardrail"], actor=request.user)
         return Response(DeploymentDetailSerializer(_deployment(environment, model)).data)
 
 

@@ -251,3 +251,53 @@ def test_only_admins_change_traffic(production, versions, scientist, admin_user)
     detail = admin.get("/api/deployments/production/credit-default/").json()
     assert [r["kind"] for r in detail["revisions"]] == ["rollback", "promote_canary", "canary", "promotion"]
     assert ModelVersion.objects.get(number=1).stage == "production"
+
+
+def test_the_guardrail_takes_an_unhealthy_canary_out_of_traffic(production, versions, admin_user, mailoutbox, settings):
+    from datetime import timedelta
+
+    from deployments import guardrail
+
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    services.set_guardrail(production, {"max_p95_ms": 100, "min_requests": 10, "baking_minutes": 30}, actor=admin_user)
+    production.refresh_from_db()
+    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=20)
+    production.refresh_from_db()
+    start = production.canary_since
+    for i in range(9):  # slow, but fewer than min_requests: no verdict yet
+        RequestStat.objects.create(
+            deployment=production,
+            version=versions[1],
+            role="canary",
+            rows=1,
+            status_code=200,
+            latency_ms=500,
+            created_at=start + timedelta(seconds=i),
+        )
+    verdict = services.check_guardrail(production, now=start + timedelta(minutes=1))
+    assert not verdict.tripped and verdict.requests == 9
+    RequestStat.objects.create(
+        deployment=production,
+        version=versions[1],
+        role="canary",
+        rows=1,
+        status_code=200,
+        latency_ms=500,
+        created_at=start + timedelta(seconds=10),
+    )
+    # The primary's requests do not count against the canary.
+    RequestStat.objects.create(
+        deployment=production, version=versions[0], role="primary", rows=1, status_code=500, latency_ms=1
+    )
+    verdict = services.check_guardrail(production, now=start + timedelta(minutes=1))
+    assert verdict.tripped and "p95 latency 500 ms > 100 ms" in verdict.reason
+    production.refresh_from_db()
+    assert production.canary is None and production.canary_percent == 0
+    revision = production.revisions.first()
+    assert revision.kind == "guardrail" and revision.actor is None
+    assert AuditEvent.objects.filter(action="deployment.guardrail_tripped").count() == 1
+    assert len(mailoutbox) == 1 and "taken out" in mailoutbox[0].subject
+    assert services.check_guardrail(production) is None  # nothing left to judge
+    with pytest.raises(Exception, match="max_error_rate"):
+        services.set_guardrail(production, {"max_error_rate": 2}, actor=admin_user)
+    assert guardrail.normalise({})["min_requests"] == guardrail.DEFAULTS["min_requests"]
