@@ -329,6 +329,21 @@ class Target:
         self.rows_answered += merged["rows_answered"]
         return merged
 
+    def agreement_probe(self, rows: int = 200) -> list:
+        """The predictions for the dataset's first `rows` rows in one request, to compare both servers' answers."""
+        records = json.loads(self.records.read_text())[:rows]
+        body = {"records": records} if self.kind == "ours" else {"dataframe_records": records}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{self.path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **self.headers},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.load(response)["predictions"]
+        self.rows_answered += len(answer)
+        return [row["prediction"] for row in answer] if self.kind == "ours" else answer
+
     def warm_up(self, requests: int = 40) -> None:
         """Both workers load the pipeline and open their database connections before anything is timed."""
         result = self._clients(2, 4, 1, seed=1, requests=requests // 4)
@@ -401,7 +416,7 @@ def best(levels: list[dict]) -> dict | None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def ours(args, env: dict, work: Path, token: str) -> tuple[list[dict], dict, int]:
+def ours(args, env: dict, work: Path, token: str) -> tuple[list[dict], dict, int, list]:
     server = subprocess.Popen(
         [
             PYTHON,
@@ -430,7 +445,8 @@ def ours(args, env: dict, work: Path, token: str) -> tuple[list[dict], dict, int
             "ours", args.port, PREDICT_PATH, work / "records.json", headers={"Authorization": f"Token {token}"}
         )
         levels, batch = sweep("ours", target, args)
-        return levels, batch, target.rows_answered
+        probe = target.agreement_probe()
+        return levels, batch, target.rows_answered, probe
     finally:
         stop(server)
 
@@ -464,7 +480,7 @@ def mlflow_venv(sklearn_version: str, skops_version: str) -> Path:
     return venv
 
 
-def theirs(args, work: Path, info: dict) -> tuple[list[dict], dict, str]:
+def theirs(args, work: Path, info: dict) -> tuple[list[dict], dict, str, list]:
     venv = mlflow_venv(info["sklearn"], info["skops"])
     code = work / "mlflow-code"
     (code / "experiments").mkdir(parents=True)
@@ -497,7 +513,8 @@ def theirs(args, work: Path, info: dict) -> tuple[list[dict], dict, str]:
             "local",
         ],
         cwd=work,
-        env={**os.environ, "MLFLOW_TRACKING_URI": f"file://{work / 'mlruns'}"},
+        # `mlflow models serve` execs `uvicorn` from PATH: its venv's bin comes first.
+        env={**os.environ, "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '')}"},
         stdout=subprocess.DEVNULL,
         stderr=log,
         start_new_session=True,
@@ -510,7 +527,7 @@ def theirs(args, work: Path, info: dict) -> tuple[list[dict], dict, str]:
             raise
         target = Target("mlflow", args.port + 1, "/invocations", work / "records.json")
         levels, batch = sweep("MLflow", target, args)
-        return levels, batch, f"MLflow {versions[0]}, scikit-learn {versions[1]}"
+        return levels, batch, f"MLflow {versions[0]}, scikit-learn {versions[1]}", target.agreement_probe()
     finally:
         stop(server)
         log.close()
@@ -521,7 +538,7 @@ def theirs(args, work: Path, info: dict) -> tuple[list[dict], dict, str]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def report(our_levels, our_batch, their_levels, their_batch, logged, answered, peer) -> None:
+def report(our_levels, our_batch, their_levels, their_batch, logged, answered, peer, agreement) -> None:
     print("\n=== results ===")
     header = f"{'clients':>7} | {'ours req/s':>10} {'p50':>6} {'p99':>6} {'err':>4}"
     if their_levels:
@@ -567,6 +584,7 @@ def report(our_levels, our_batch, their_levels, their_batch, logged, answered, p
     print(f"ours    logging: {logged:,} Prediction rows for {answered:,} answered rows ({verdict})")
     if peer:
         print(f"peer    {peer}, `mlflow models serve --env-manager local -w 2`: predict() only, no logging")
+        print(f"check   {agreement}")
 
 
 def main() -> None:
@@ -620,12 +638,14 @@ def main() -> None:
             f"scikit-learn {info['sklearn']})",
             flush=True,
         )
-        our_levels, our_batch, answered = ours(args, env, work, info["token"])
+        our_levels, our_batch, answered, our_probe = ours(args, env, work, info["token"])
         logged = count_rows(database_url, "deployments_prediction")
-        their_levels = their_batch = peer = None
+        their_levels = their_batch = peer = agreement = None
         if not args.skip_mlflow:
-            their_levels, their_batch, peer = theirs(args, work, info)
-        report(our_levels, our_batch, their_levels, their_batch, logged, answered, peer)
+            their_levels, their_batch, peer, their_probe = theirs(args, work, info)
+            same = sum(a == b for a, b in zip(our_probe, their_probe, strict=True))
+            agreement = f"the same {len(our_probe)} rows sent to both: {same} predicted alike"
+        report(our_levels, our_batch, their_levels, their_batch, logged, answered, peer, agreement)
     finally:
         database(args.database_url, name, drop_only=True)
         shutil.rmtree(work, ignore_errors=True)
