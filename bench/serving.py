@@ -353,7 +353,7 @@ class Target:
             raise SystemExit(f"{self.kind}: warm-up requests failed: {samples}")
 
     def closed_loop(self, concurrency: int, seconds: float, processes: int) -> dict:
-        start_at = time.time() + 1.5  # clients start, connect and send (unrecorded) before the window opens
+        start_at = time.time() + 2.0  # clients start, connect and send (unrecorded) before the window opens
         result = self._clients(
             min(processes, concurrency), concurrency, 1, seed=concurrency, start_at=start_at, seconds=seconds
         )

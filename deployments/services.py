@@ -105,8 +105,9 @@ def _revise(
 
 def _locked(environment: Environment, model: RegisteredModel) -> Deployment:
     deployment, _ = Deployment.objects.get_or_create(environment=environment, model=model)
+    # of=("self",): PostgreSQL cannot lock the nullable side of the outer joins to the versions.
     return (
-        Deployment.objects.select_for_update()
+        Deployment.objects.select_for_update(of=("self",))
         .select_related("model", "environment", "primary", "canary", "shadow")
         .get(pk=deployment.pk)
     )

@@ -75,13 +75,19 @@ def _plain(value: Any) -> Any:
 
 
 def _score(pipeline, frame) -> tuple[list, list | None]:
-    predicted = [_plain(v) for v in pipeline.predict(frame)]
+    """Predictions and, for classifiers, class probabilities; the preprocessing runs once for both."""
+    steps = getattr(pipeline, "steps", None)
+    if steps and len(steps) > 1:
+        features, estimator = pipeline[:-1].transform(frame), steps[-1][1]
+    else:
+        features, estimator = frame, pipeline
+    predicted = [_plain(v) for v in estimator.predict(features)]
     probabilities = None
-    if hasattr(pipeline, "predict_proba"):
-        classes = [str(_plain(c)) for c in pipeline.classes_]
+    if hasattr(estimator, "predict_proba"):
+        classes = [str(_plain(c)) for c in estimator.classes_]
         probabilities = [
             {label: round(float(p), 6) for label, p in zip(classes, row, strict=True)}
-            for row in pipeline.predict_proba(frame)
+            for row in estimator.predict_proba(features)
         ]
     return predicted, probabilities
 
