@@ -159,7 +159,9 @@ class DeploymentDetail(APIView):
         data = body.validated_data
         if not set(data) - {"reason"}:
             raise ValidationError(
-                {"non_field_errors": "Send primary_version, canary_version, canary_percent, shadow_version or guardrail."}
+                {
+                    "non_field_errors": "Send primary_version, canary_version, canary_percent, shadow_version or guardrail."
+                }
             )
         with transaction.atomic():
             if "primary_version" in data:
