@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deployments import serving
-from deployments.models import Deployment
+from deployments.models import Deployment, Environment
 from experiments import services as experiment_services
 from experiments.demo_data import credit_scoring_frame
 from mlops_site import roles
@@ -18,6 +18,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_canary_promote_and_rollback(live_server, page):
+    # Transactional tests flush the tables between tests, the migration's environments included.
+    for name in ("staging", "production"):
+        Environment.objects.get_or_create(name=name, defaults={"stage": name})
     dana = make_user("dana", roles.DATA_SCIENTIST)
     rui = make_user("rui", roles.REVIEWER)
     make_user("ada", roles.ADMIN, is_staff=True)
