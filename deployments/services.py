@@ -159,8 +159,9 @@ def set_traffic(
         if canary != "keep":
             if canary is not None and canary.pk == deployment.primary_id:
                 raise ValidationError({"canary_version": f"{canary} is already the primary version."})
+            if canary is None or canary.pk != deployment.canary_id:  # the same canary keeps its baking window
+                deployment.canary_since = timezone.now() if canary is not None else None
             deployment.canary = canary
-            deployment.canary_since = timezone.now() if canary is not None else None
             if canary is None:
                 deployment.canary_percent = 0
         if canary_percent is not None:
@@ -198,8 +199,15 @@ def rollback(deployment: Deployment, *, actor, reason: str = "") -> Deployment:
     """
     _require(actor, "deployments.change_deployment", "rolling back deployments")
     deployment = _locked(deployment.environment, deployment.model)
-    current = deployment.revisions.filter(number=deployment.revision).first()
-    in_effect = current.restores if current and current.restores else deployment.revision
+    # Follow a chain of rollbacks to the revision whose state is in effect, then step before it.
+    in_effect = deployment.revision
+    seen = set()
+    while in_effect not in seen:
+        seen.add(in_effect)
+        revision = deployment.revisions.filter(number=in_effect).first()
+        if revision is None or not revision.restores:
+            break
+        in_effect = revision.restores
     previous = deployment.revisions.filter(number__lt=in_effect, primary__isnull=False).order_by("-number").first()
     if previous is None:
         raise ValidationError({"deployment": f"{deployment} has no earlier revision to roll back to."})
@@ -277,13 +285,14 @@ def check_guardrail(deployment: Deployment, *, now=None) -> guardrail.Verdict | 
             created_at__lte=window_end,
         ).values_list("latency_ms", "status_code")
     )
-    verdict = guardrail.evaluate([s[0] for s in stats], [s[1] >= 400 for s in stats], config)
+    # Server errors only: a caller's malformed request (4xx) says nothing about the canary's health.
+    verdict = guardrail.evaluate([s[0] for s in stats], [s[1] >= 500 for s in stats], config)
     if not verdict.tripped:
         return verdict
     with transaction.atomic():
         locked = _locked(deployment.environment, deployment.model)
-        if locked.canary_id != deployment.canary_id:
-            return verdict  # changed meanwhile
+        if (locked.canary_id, locked.canary_since) != (deployment.canary_id, deployment.canary_since):
+            return verdict  # changed meanwhile: the numbers judged another canary period
         before = _state(locked)
         canary = locked.canary
         locked.canary, locked.canary_percent, locked.canary_since = None, 0, None

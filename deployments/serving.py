@@ -8,6 +8,7 @@ process that dies after answering has already logged what it answered.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from deployments import routing
 from deployments.models import Deployment, Prediction, RequestStat
 from experiments import services as experiment_services
 from registry.models import ModelVersion
+
+logger = logging.getLogger(__name__)
 
 
 class ServingError(Exception):
@@ -133,10 +136,16 @@ def predict(
     except record_parser.RecordsError as exc:
         _stat(deployment, version, role, 0, 400, started, served_at)
         raise ServingError(400, str(exc) or "Invalid records.", exc.errors) from None
-    except ValueError as exc:  # the version's own signature is broken: the platform's fault, not the caller's
+    except ValueError:  # the version's own signature is broken: the platform's fault, not the caller's
+        logger.exception("%s cannot validate requests", version)
         _stat(deployment, version, role, 0, 503, started, served_at)
-        raise ServingError(503, f"{version} cannot validate requests: {exc}") from None
-    predicted, probabilities = _score(pipeline, frame)
+        raise ServingError(503, f"{version} cannot validate requests; the reason is in the server log.") from None
+    try:
+        predicted, probabilities = _score(pipeline, frame)
+    except Exception:
+        logger.exception("%s failed to score a request", version)
+        _stat(deployment, version, role, 0, 500, started, served_at)
+        raise ServingError(500, f"{version} failed to score these records; the error is in the server log.") from None
     latency_ms = (time.perf_counter() - started) * 1000
     rows = body["records"] if isinstance(body["records"], list) else [body["records"]]
     ids = [uuid.uuid4() for _ in predicted]
@@ -183,8 +192,9 @@ def predict(
 def _load_or_fail(version: ModelVersion):
     try:
         return cache.get(version)
-    except (ValueError, OSError) as exc:
-        raise ServingError(503, f"{version} cannot be loaded: {exc}") from None
+    except (ValueError, OSError):
+        logger.exception("%s cannot be loaded", version)
+        raise ServingError(503, f"{version} cannot be loaded; the reason is in the server log.") from None
 
 
 def _shadow(deployment, rows, entity_key, request_id, latency_ms, served_at) -> list[Prediction]:

@@ -19,10 +19,17 @@ from mlops_site import ui
 CHART_HOURS = 24
 
 
+def _whole(text: str) -> bool:
+    """A small whole number as typed in a form ("²" and 5,000-digit strings are not)."""
+    return text.isascii() and text.isdecimal() and len(text) < 10
+
+
 @permission_required("deployments.view_deployment", raise_exception=True)
 def deployment_list(request):
     since = timezone.now() - timedelta(hours=CHART_HOURS)
-    deployments = Deployment.objects.select_related("environment", "model", "primary", "canary", "shadow").annotate(
+    deployments = Deployment.objects.select_related(
+        "environment", "model", "primary__model", "canary", "shadow"
+    ).annotate(
         requests=Count("request_stats", filter=Q(request_stats__created_at__gte=since)),
         errors=Count(
             "request_stats", filter=Q(request_stats__created_at__gte=since, request_stats__status_code__gte=400)
@@ -103,7 +110,7 @@ def deployment_change(request, environment: str, model: str):
         value = request.POST.get(field) or ""
         if not value:
             return None
-        found = deployment.model.versions.filter(number=value).first() if value.isdigit() else None
+        found = deployment.model.versions.filter(number=int(value)).first() if _whole(value) else None
         if found is None:
             raise ValidationError({field: f"{deployment.model.name} has no version {value}."})
         return found
@@ -117,7 +124,7 @@ def deployment_change(request, environment: str, model: str):
             done = f"Deployed v{chosen.number}."
         elif action == "traffic":
             percent = request.POST.get("canary_percent") or "0"
-            if not percent.isdigit():
+            if not _whole(percent):
                 raise ValidationError({"canary_percent": "A whole percentage from 0 to 100."})
             services.set_traffic(
                 deployment,

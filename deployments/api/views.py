@@ -163,6 +163,12 @@ class DeploymentDetail(APIView):
                     "non_field_errors": "Send primary_version, canary_version, canary_percent, shadow_version or guardrail."
                 }
             )
+        # Resolve and check every named version first, outside the transaction below, so an unknown
+        # number is a 400 before anything changes and a refused file's audit event is not rolled back.
+        for field in ("primary_version", "canary_version", "shadow_version"):
+            chosen = _version(deployment, data.get(field), field)
+            if chosen is not None:
+                services.verify_version(chosen, deployment, actor=request.user)
         with transaction.atomic():
             if "primary_version" in data:
                 services.deploy(
@@ -288,6 +294,8 @@ class GroundTruth(APIView):
     def post(self, request):
         """Attach the true outcome to served predictions, one or many: `[{prediction_id, label}]`."""
         items = request.data if isinstance(request.data, list) else [request.data]
+        if len(items) > 10_000:
+            raise ValidationError({"non_field_errors": "At most 10,000 labels per request."})
         body = GroundTruthItem(data=items, many=True)
         body.is_valid(raise_exception=True)
         labels = {item["prediction_id"]: item["label"] for item in body.validated_data}
@@ -352,7 +360,10 @@ class PredictionList(generics.ListAPIView):
             environment, _, model = value.partition("/")
             queryset = queryset.filter(deployment__environment__name=environment, deployment__model__name=model)
         if value := params.get("since"):
-            since = parse_datetime(value)
+            try:
+                since = parse_datetime(value)
+            except ValueError:
+                since = None
             if since is None:
                 raise ValidationError({"since": "An ISO 8601 time, e.g. 2026-11-23T10:00:00Z."})
             queryset = queryset.filter(created_at__gte=since)

@@ -301,3 +301,47 @@ def test_the_guardrail_takes_an_unhealthy_canary_out_of_traffic(production, vers
     with pytest.raises(Exception, match="max_error_rate"):
         services.set_guardrail(production, {"max_error_rate": 2}, actor=admin_user)
     assert guardrail.normalise({})["min_requests"] == guardrail.DEFAULTS["min_requests"]
+
+
+def test_rollback_never_brings_back_a_version_that_was_rolled_back(production, versions, admin_user):
+    services.deploy(production.environment, versions[1], actor=admin_user)  # r2: v2
+    services.rollback(production, actor=admin_user)  # r3: back to r1, v1
+    production.refresh_from_db()
+    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=20)  # r4
+    production.refresh_from_db()
+    services.rollback(production, actor=admin_user)  # r5: back to r3, v1 without canary
+    production.refresh_from_db()
+    assert (production.primary, production.canary) == (versions[0], None)
+    with pytest.raises(Exception, match="no earlier revision"):
+        services.rollback(production, actor=admin_user)  # r3 restored r1: nothing before it
+    production.refresh_from_db()
+    assert production.primary == versions[0] and production.revision == 5
+
+
+def test_same_canary_keeps_its_baking_window_and_bad_inputs_are_400s(production, versions, admin_user):
+    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=10)
+    production.refresh_from_db()
+    started = production.canary_since
+    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=30)
+    production.refresh_from_db()
+    assert production.canary_since == started and production.canary_percent == 30
+    admin = token_client(admin_user)
+    huge = int("1" + "0" * 400)
+    response = admin.patch(
+        "/api/deployments/production/credit-default/", {"guardrail": {"max_p95_ms": huge}}, format="json"
+    )
+    assert response.status_code == 400 and "guardrail.max_p95_ms" in response.json()["errors"]
+    since = admin.get("/api/predictions/?since=2026-13-45T10:00:00")
+    assert since.status_code == 400 and "since" in since.json()["errors"]
+
+
+def test_a_refused_file_through_the_api_is_audited_and_changes_nothing(production, versions, admin_user):
+    with default_storage.open(versions[1].artifact.file, "wb") as handle:
+        handle.write(b"tampered")
+    response = token_client(admin_user).patch(
+        "/api/deployments/production/credit-default/", {"canary_version": 2, "canary_percent": 10}, format="json"
+    )
+    assert response.status_code == 400 and "refused" in str(response.json())
+    assert AuditEvent.objects.filter(action="deployment.version_refused").count() == 1
+    production.refresh_from_db()
+    assert production.canary is None and production.revision == 1

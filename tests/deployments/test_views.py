@@ -75,3 +75,15 @@ def test_replayed_traffic_is_charted_when_it_was_served(client, reviewer, produc
         serving.predict(production, {"records": [{"nope": 1}]}, served_at=earlier)
     assert list(RequestStat.objects.values_list("created_at", flat=True)) == [earlier, earlier]
     assert production.predictions.get().created_at == earlier
+
+
+def test_odd_numbers_in_the_forms_are_messages_not_errors(client, admin_user, production):
+    client.force_login(admin_user)
+    url = "/deployments/production/credit-default/change/"
+    for value in ("²", "9" * 5000, "-1"):
+        response = client.post(url, {"action": "deploy", "version": value}, follow=True)
+        assert response.status_code == 200
+        response = client.post(url, {"action": "traffic", "canary": "", "canary_percent": value}, follow=True)
+        assert response.status_code == 200
+    production.refresh_from_db()
+    assert production.revision == 1
