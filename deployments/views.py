@@ -144,7 +144,7 @@ def deployment_change(request, environment: str, model: str):
         else:
             raise ValidationError("Unknown action.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        messages.error(request, ui.error_message(exc))
         return redirect(deployment)
     messages.success(request, done)
     return redirect(deployment)

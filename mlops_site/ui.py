@@ -53,6 +53,11 @@ def dashboard_cards() -> list[DashboardCard]:
     return sorted(_cards, key=lambda card: card.order)
 
 
+def error_message(exc: Exception) -> str:
+    """One sentence for a flash message from a service's ValidationError, PermissionDenied or Conflict."""
+    return " ".join(getattr(exc, "messages", None) or [str(exc)])
+
+
 def form_errors(form, exc, fallback: str | None = None) -> None:
     """Put a service's ValidationError on a form: `params.max_depth` goes to `params`, unknown keys to `fallback`."""
     for key, errors in exc.message_dict.items():

@@ -100,7 +100,7 @@ def model_gates(request, name: str):
     try:
         services.update_model(model, actor=request.user, gates=form.to_config())
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        messages.error(request, ui.error_message(exc))
         return redirect(model)
     messages.success(request, "Gates saved; they apply to requests opened from now on.")
     return redirect(model)
@@ -125,7 +125,7 @@ def model_alias(request, name: str):
             alias = services.set_alias(model, form.cleaned_data["alias"], version, actor=request.user)
             messages.success(request, f"{alias.name} → v{version.number}.")
     except (ValidationError, PermissionDenied, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        messages.error(request, ui.error_message(exc))
     return redirect(model)
 
 

@@ -142,7 +142,7 @@ def decide(request, pk: int):
             messages.error(request, "Unknown action.")
             return redirect(promotion)
     except (ValidationError, PermissionDenied, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        messages.error(request, ui.error_message(exc))
         return redirect(promotion)
     messages.success(request, done)
     return redirect(promotion)
@@ -160,7 +160,7 @@ def request_new(request, name: str, number: int):
             actor=request.user,
         )
     except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        messages.error(request, ui.error_message(exc))
         return redirect(version)
     messages.success(request, f"Request #{promotion.pk} opened; the gates are running on a worker.")
     return redirect(promotion)
@@ -175,7 +175,7 @@ def rollback(request, name: str):
             model, justification=request.POST.get("justification", ""), actor=request.user
         )
     except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        messages.error(request, ui.error_message(exc))
         return redirect(model)
     messages.success(request, f"Rollback request #{promotion.pk} opened; a reviewer must approve it.")
     return redirect(promotion)

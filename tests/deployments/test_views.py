@@ -25,7 +25,9 @@ def test_list_and_detail_show_what_is_served_and_the_traffic(client, reviewer, p
     listing = client.get("/deployments/")
     assert listing.status_code == 200
     html = listing.content.decode()
-    assert "credit-default" in html and ">6<" in html and ">1<" in html  # 6 requests, 1 error
+    row = listing.context["deployments"].get()
+    assert (row.requests, row.errors) == (6, 1) and "credit-default" in html
+    assert f'<td class="num">{row.requests}</td><td class="num">{row.errors}</td>' in html
     detail = client.get("/deployments/production/credit-default/")
     assert detail.status_code == 200
     page = detail.content.decode()
