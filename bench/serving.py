@@ -154,9 +154,9 @@ from django.core.management import call_command
 out = Path(sys.argv[1])
 call_command("migrate", verbosity=0)
 import sklearn, skops
+from deployments import fastpath
 from deployments import services as deployment_services
-from deployments.models import Deployment, Environment
-from django.db import NotSupportedError
+from deployments.models import Environment
 from experiments import demo_data
 from experiments import services as experiment_services
 from experiments.models import Run
@@ -184,19 +184,7 @@ model = registry_services.create_model(name=sys.argv[2], actor=scientist)
 model_version = registry_services.register_version(model, run, actor=scientist)
 environment = Environment.objects.get(name=sys.argv[3])
 warnings = []
-try:
-    deployment_services.deploy(environment, model_version, actor=admin)
-except NotSupportedError as exc:
-    # deployments.services._locked combines select_for_update() with nullable select_related joins, which
-    # PostgreSQL refuses. Until that is fixed, deploy here with the lock on the deployment row only.
-    warnings.append(f"deployments.services.deploy failed on PostgreSQL ({exc}); deployed with _locked patched "
-                    "to select_for_update(of=('self',)) in the setup process only")
-    def _locked(environment, model):
-        deployment, _ = Deployment.objects.get_or_create(environment=environment, model=model)
-        return (Deployment.objects.select_for_update(of=("self",))
-                .select_related("model", "environment", "primary", "canary", "shadow").get(pk=deployment.pk))
-    deployment_services._locked = _locked
-    deployment_services.deploy(environment, model_version, actor=admin)
+deployment_services.deploy(environment, model_version, actor=admin)
 columns = [column["name"] for column in model_version.signature["inputs"]]
 frame = experiment_services.load_frame(version)
 records = json.loads(frame[columns].to_json(orient="records"))  # as the demo's traffic replay sends them
@@ -212,6 +200,7 @@ info = {
     "sklearn": sklearn.__version__,
     "skops": skops.__version__,
     "warnings": warnings,
+    "fast_path": (fast := fastpath.compile_pipeline(pipeline)) is not None and fastpath.verify(pipeline, fast) is None,
 }
 (out / "setup.json").write_text(json.dumps(info))
 """
@@ -635,7 +624,7 @@ def main() -> None:
         print(
             f"setup   {time.perf_counter() - began:.0f} s: {info['rows']:,} rows × {info['columns']} inputs, "
             f"logistic regression {info['metrics']} deployed to {ENVIRONMENT} (database {name}, "
-            f"scikit-learn {info['sklearn']})",
+            f"scikit-learn {info['sklearn']}, numpy fast path: {'yes' if info['fast_path'] else 'no'})",
             flush=True,
         )
         our_levels, our_batch, answered, our_probe = ours(args, env, work, info["token"])

@@ -1,7 +1,8 @@
 """Answer a predict request: route, validate, score, shadow-score, log, in that order.
 
 Fitted pipelines are loaded once per process into a small LRU cache keyed by (version id, sha256); a load
-re-checks the file against the sha256 (experiments.services.load_pipeline). Every served row, and every
+re-checks the file against the sha256 (experiments.services.load_pipeline) and compiles the pipeline's numpy
+fast path (`fastpath`), used only when it agrees with scikit-learn on probe rows. Every served row, and every
 shadow row, is written to `Prediction` in the request's transaction before the answer is returned, so a
 process that dies after answering has already logged what it answered.
 """
@@ -14,18 +15,19 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection
 from django.utils import timezone
 
+from deployments import fastpath, logbook, routing
 from deployments import records as record_parser
-from deployments import routing
-from deployments.models import Deployment, Prediction, RequestStat
+from deployments.models import Deployment, RequestStat
 from experiments import services as experiment_services
-from registry.models import ModelVersion
+from registry.models import ModelVersion, RegisteredModel
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +40,40 @@ class ServingError(Exception):
         self.status, self.message, self.errors = status, message, errors or []
 
 
+class Scorer:
+    """A fitted pipeline and, when `fastpath` compiled and verified it, its numpy equivalent."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.fast = fastpath.compile_pipeline(pipeline)
+        if self.fast is not None and (difference := fastpath.verify(pipeline, self.fast)):
+            logger.warning("The fast path disagrees with scikit-learn (%s); serving through scikit-learn", difference)
+            self.fast = None
+
+    def score(self, columns: dict[str, np.ndarray]) -> tuple[list, list | None]:
+        """Predictions and, for classifiers, class probabilities per row (rounded to 6 decimals)."""
+        rows = len(next(iter(columns.values()))) if columns else 0
+        result = None
+        if self.fast is not None:
+            try:
+                result = self.fast.score(columns, rows)
+                classes = self.fast.estimator.classes_ if result[1] is not None else None
+            except fastpath.NotFast:
+                result = None
+        if result is None:
+            result, classes = _score(self.pipeline, record_parser.frame(columns))
+        predicted, probabilities = result
+        labels = [str(_plain(c)) for c in classes] if probabilities is not None else None
+        return (
+            [_plain(v) for v in predicted],
+            [{label: round(float(p), 6) for label, p in zip(labels, row, strict=True)} for row in probabilities]
+            if probabilities is not None
+            else None,
+        )
+
+
 class _Cache:
-    """A few fitted pipelines per process, least recently used out first."""
+    """A few fitted pipelines (as Scorers) per process, least recently used out first."""
 
     def __init__(self):
         self._items: OrderedDict[tuple[int, str], Any] = OrderedDict()
@@ -51,7 +85,7 @@ class _Cache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        pipeline = experiment_services.load_pipeline(version.artifact)  # ValueError on a hash mismatch
+        pipeline = Scorer(experiment_services.load_pipeline(version.artifact))  # ValueError on a hash mismatch
         with self._lock:
             self._items[key] = pipeline
             while len(self._items) > settings.SERVING_CACHE_SIZE:
@@ -66,6 +100,76 @@ class _Cache:
 cache = _Cache()
 
 
+class _Deployments:
+    """Deployments with their versions loaded, per process, reused while their routing has not changed.
+
+    Each request still reads the deployment's row (one indexed query, no ORM compilation): the id, the
+    three versions, the canary share and `updated_at`, which every change through `services` moves. The
+    cached object is keyed by all of them, so a change is seen by the next request, and the same row after
+    a rollback finds the object built for it. The versions' served fields (file, sha256, signature) never
+    change once registered.
+    """
+
+    FIELDS = ("id", "primary_id", "canary_id", "canary_percent", "shadow_id", "updated_at")
+
+    def __init__(self):
+        self._items: dict[tuple, Deployment] = {}
+        self._lock = threading.Lock()
+
+    def find(self, environment: str, model: str) -> Deployment | None:
+        with connection.cursor() as cursor:
+            cursor.execute(_ROUTING_SQL, [environment, model])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        key = (environment, model, *row)
+        with self._lock:
+            found = self._items.get(key)
+        if found is not None:
+            return found
+        deployment = (
+            Deployment.objects.select_related("environment", "model", "primary", "canary", "shadow")
+            .filter(pk=row[0])
+            .first()
+        )
+        if deployment is None:
+            return None
+        # Keyed by what was loaded, which may be newer than the row read above.
+        loaded = (environment, model, *(getattr(deployment, name) for name in self.FIELDS))
+        with self._lock:
+            if len(self._items) > 64:
+                self._items.clear()
+            self._items[_normalise(loaded)] = deployment
+        return deployment
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _routing_sql() -> str:
+    d, e, m = Deployment._meta, Deployment._meta.get_field("environment").related_model._meta, RegisteredModel._meta
+    columns = ", ".join(f"d.{d.get_field(name.removesuffix('_id')).column}" for name in _Deployments.FIELDS)
+    return (
+        f"SELECT {columns} FROM {d.db_table} d "
+        f"JOIN {e.db_table} e ON e.id = d.{d.get_field('environment').column} "
+        f"JOIN {m.db_table} m ON m.id = d.{d.get_field('model').column} "
+        "WHERE e.name = %s AND m.name = %s"
+    )
+
+
+_ROUTING_SQL = _routing_sql()
+
+
+def _normalise(key: tuple) -> tuple:
+    """The loaded object's key in the form the raw row has (SQLite stores and returns times as text)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return tuple(adapt(value) if isinstance(value, datetime) else value for value in key)
+
+
+deployments = _Deployments()
+
+
 @dataclass
 class Answer:
     predictions: list[dict]
@@ -77,22 +181,16 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _score(pipeline, frame) -> tuple[list, list | None]:
-    """Predictions and, for classifiers, class probabilities; the preprocessing runs once for both."""
+def _score(pipeline, frame) -> tuple[tuple, Any]:
+    """scikit-learn's ((predictions, probabilities or None), classes); the preprocessing runs once for both."""
     steps = getattr(pipeline, "steps", None)
     if steps and len(steps) > 1:
         features, estimator = pipeline[:-1].transform(frame), steps[-1][1]
     else:
         features, estimator = frame, pipeline
-    predicted = [_plain(v) for v in estimator.predict(features)]
-    probabilities = None
     if hasattr(estimator, "predict_proba"):
-        classes = [str(_plain(c)) for c in estimator.classes_]
-        probabilities = [
-            {label: round(float(p), 6) for label, p in zip(classes, row, strict=True)}
-            for row in estimator.predict_proba(features)
-        ]
-    return predicted, probabilities
+        return (estimator.predict(features), estimator.predict_proba(features)), estimator.classes_
+    return (estimator.predict(features), None), None
 
 
 def _route(deployment: Deployment, entity_key: str | None) -> tuple[ModelVersion, str]:
@@ -124,15 +222,15 @@ def predict(
 
     version, role = _route(deployment, entity_key)
     try:
-        pipeline = cache.get(version)
+        scorer = cache.get(version)
     except (ValueError, OSError):
         if role == "canary":  # a broken canary must not take the deployment down
             version, role = deployment.primary, "primary"
-            pipeline = _load_or_fail(version)
+            scorer = _load_or_fail(version)
         else:
-            pipeline = _load_or_fail(version)
+            scorer = _load_or_fail(version)
     try:
-        frame = record_parser.parse(body["records"], version.signature, max_rows=settings.SERVING_MAX_ROWS)
+        columns = record_parser.parse_columns(body["records"], version.signature, max_rows=settings.SERVING_MAX_ROWS)
     except record_parser.RecordsError as exc:
         _stat(deployment, version, role, 0, 400, started, served_at)
         raise ServingError(400, str(exc) or "Invalid records.", exc.errors) from None
@@ -141,7 +239,7 @@ def predict(
         _stat(deployment, version, role, 0, 503, started, served_at)
         raise ServingError(503, f"{version} cannot validate requests; the reason is in the server log.") from None
     try:
-        predicted, probabilities = _score(pipeline, frame)
+        predicted, probabilities = scorer.score(columns)
     except Exception:
         logger.exception("%s failed to score a request", version)
         _stat(deployment, version, role, 0, 500, started, served_at)
@@ -149,34 +247,36 @@ def predict(
     latency_ms = (time.perf_counter() - started) * 1000
     rows = body["records"] if isinstance(body["records"], list) else [body["records"]]
     ids = [uuid.uuid4() for _ in predicted]
+    request_id, entity = request_id[:64], entity_key or ""
     logged = [
-        Prediction(
-            id=ids[i],
-            deployment=deployment,
-            version=version,
-            role=role,
-            request_id=request_id[:64],
-            entity_key=entity_key or "",
-            inputs=rows[i],
-            prediction=predicted[i],
-            probabilities=probabilities[i] if probabilities else None,
-            latency_ms=latency_ms,
-            created_at=served_at,
+        (
+            ids[i],
+            deployment.pk,
+            version.pk,
+            role,
+            request_id,
+            entity,
+            rows[i],
+            predicted[i],
+            probabilities[i] if probabilities else None,
+            latency_ms,
+            served_at,
         )
         for i in range(len(predicted))
     ]
-    logged += _shadow(deployment, rows, entity_key, request_id, latency_ms, served_at)
-    with transaction.atomic():
-        Prediction.objects.bulk_create(logged)
-        RequestStat.objects.create(
-            deployment=deployment,
-            version=version,
-            role=role,
-            rows=len(predicted),
-            status_code=200,
-            latency_ms=latency_ms,
-            created_at=served_at,
-        )
+    logged += _shadow(deployment, rows, entity, request_id, latency_ms, served_at)
+    logbook.write(
+        logged,
+        {
+            "deployment_id": deployment.pk,
+            "version_id": version.pk,
+            "role": role,
+            "rows": len(predicted),
+            "status_code": 200,
+            "latency_ms": latency_ms,
+            "created_at": served_at,
+        },
+    )
     answer = [
         {
             "prediction_id": str(ids[i]),
@@ -197,29 +297,30 @@ def _load_or_fail(version: ModelVersion):
         raise ServingError(503, f"{version} cannot be loaded; the reason is in the server log.") from None
 
 
-def _shadow(deployment, rows, entity_key, request_id, latency_ms, served_at) -> list[Prediction]:
+def _shadow(deployment, rows, entity_key, request_id, latency_ms, served_at) -> list[tuple]:
     """The shadow scores the same rows; its output is logged, never returned, and its failures never surface."""
     if deployment.shadow_id is None:
         return []
     shadow = deployment.shadow
     try:
-        pipeline = cache.get(shadow)
-        frame = record_parser.parse(rows, shadow.signature, max_rows=settings.SERVING_MAX_ROWS)
-        predicted, probabilities = _score(pipeline, frame)
+        scorer = cache.get(shadow)
+        columns = record_parser.parse_columns(rows, shadow.signature, max_rows=settings.SERVING_MAX_ROWS)
+        predicted, probabilities = scorer.score(columns)
     except Exception:
         return []
     return [
-        Prediction(
-            deployment=deployment,
-            version=shadow,
-            role="shadow",
-            request_id=request_id[:64],
-            entity_key=entity_key or "",
-            inputs=rows[i],
-            prediction=predicted[i],
-            probabilities=probabilities[i] if probabilities else None,
-            latency_ms=latency_ms,
-            created_at=served_at,
+        (
+            uuid.uuid4(),
+            deployment.pk,
+            shadow.pk,
+            "shadow",
+            request_id,
+            entity_key,
+            rows[i],
+            predicted[i],
+            probabilities[i] if probabilities else None,
+            latency_ms,
+            served_at,
         )
         for i in range(len(predicted))
     ]

@@ -165,9 +165,18 @@ class ApiTokenQuerySet(models.QuerySet):
 
 
 class ApiToken(models.Model):
-    """A personal API token. Only its SHA-256 is stored; the key is shown once when created."""
+    """A personal API token. Only its SHA-256 is stored; the key is shown once when created.
+
+    A "predict" (service) token carries none of its owner's roles: it may only call the views that declare
+    `service_tokens = True` (predict and ground truth), for a model server's callers, and only while its
+    owner may predict.
+    """
 
     PREFIX_LENGTH = 8
+
+    class Scope(models.TextChoices):
+        FULL = "full", "Full (acts as you)"
+        PREDICT = "predict", "Predict only (service token)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
@@ -177,6 +186,7 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.FULL)
 
     objects = ApiTokenQuerySet.as_manager()
 

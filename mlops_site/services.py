@@ -6,9 +6,11 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mlops_site import audit, jobs
@@ -20,12 +22,19 @@ TOKEN_BYTES = 30
 
 
 @transaction.atomic
-def create_api_token(user, *, name: str, expires_in_days: int | None = None, not_after=None) -> tuple[ApiToken, str]:
+def create_api_token(
+    user, *, name: str, expires_in_days: int | None = None, not_after=None, scope: str = ApiToken.Scope.FULL
+) -> tuple[ApiToken, str]:
     """Create a personal token and return it with its key, which is never retrievable again.
 
     `not_after` caps the expiry: a token minted with another token never outlives its parent,
-    so a leaked short-lived token cannot be turned into a permanent one.
+    so a leaked short-lived token cannot be turned into a permanent one. A "predict" (service)
+    token is for those who may predict themselves.
     """
+    if scope not in ApiToken.Scope.values:
+        raise ValidationError({"scope": f"One of: {', '.join(ApiToken.Scope.values)}."})
+    if scope == ApiToken.Scope.PREDICT and not user.has_perm("deployments.predict"):
+        raise PermissionDenied("Only people who may call predict themselves can create a service token.")
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the token a name, e.g. the script that will use it."})
@@ -45,9 +54,13 @@ def create_api_token(user, *, name: str, expires_in_days: int | None = None, not
         prefix=key[: ApiToken.PREFIX_LENGTH],
         key_hash=ApiToken.hash_key(key),
         expires_at=expires_at,
+        scope=scope,
     )
     audit.record(
-        actor=user, action="token.created", target=token, after={"name": name, "expires_at": _iso(token.expires_at)}
+        actor=user,
+        action="token.created",
+        target=token,
+        after={"name": name, "expires_at": _iso(token.expires_at), "scope": scope},
     )
     return token, key
 
@@ -66,9 +79,17 @@ def revoke_api_token(token: ApiToken, *, actor) -> ApiToken:
     return token
 
 
-def authenticate_token(key: str) -> ApiToken | None:
-    """The usable token for a key, with its last use noted (at most once a minute, to spare writes)."""
-    token = ApiToken.objects.usable().select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
+def authenticate_token(key: str, *, permission: str | None = None) -> ApiToken | None:
+    """The usable token for a key, with its last use noted (at most once a minute, to spare writes).
+
+    With `permission` ("app.codename"), one query also answers whether the owner holds it, kept on the
+    token as `checked_permission = (permission, bool)`: the serving hot path, where the ORM's three queries
+    (token, then the user's and their groups' permissions) cost more than the prediction.
+    """
+    if permission is not None:
+        token = _token_with_permission(ApiToken.hash_key(key), permission)
+    else:
+        token = ApiToken.objects.usable().select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()
@@ -136,3 +157,55 @@ def set_roles(user, *, roles: list[str], actor) -> None:
 
 def _iso(value):
     return value.isoformat() if value else None
+
+
+def _token_with_permission(key_hash: str, permission: str) -> ApiToken | None:
+    user_model = get_user_model()
+    app_label, codename = permission.split(".", 1)
+    tables = {
+        "token": ApiToken._meta.db_table,
+        "user": user_model._meta.db_table,
+        "user_perms": user_model.user_permissions.through._meta.db_table,
+        "user_groups": user_model.groups.through._meta.db_table,
+        "group_perms": Group.permissions.through._meta.db_table,
+        "perm": Permission._meta.db_table,
+        "type": ContentType._meta.db_table,
+    }
+    sql = """
+        SELECT t.id, t.name, t.scope, t.expires_at, t.last_used_at, u.id, u.username, u.is_active, u.is_superuser,
+               EXISTS (SELECT 1 FROM {perm} p JOIN {type} c ON c.id = p.content_type_id
+                       WHERE c.app_label = %s AND p.codename = %s AND (
+                           p.id IN (SELECT up.permission_id FROM {user_perms} up WHERE up.user_id = u.id)
+                           OR p.id IN (SELECT gp.permission_id FROM {group_perms} gp
+                                       JOIN {user_groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id)))
+        FROM {token} t JOIN {user} u ON u.id = t.user_id
+        WHERE t.key_hash = %s AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > %s)
+    """.format(**tables)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [app_label, codename, key_hash, now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    converters = {name: ApiToken._meta.get_field(name) for name in ("expires_at", "last_used_at")}
+    token_id, name, scope, expires_at, last_used_at, user_id, username, is_active, is_superuser, granted = row
+    loaded = {"id": user_id, "username": username, "is_active": bool(is_active), "is_superuser": bool(is_superuser)}
+    names = [f.attname for f in user_model._meta.concrete_fields if f.attname in loaded]  # from_db wants this order
+    user = user_model.from_db(connection.alias, names, [loaded[name] for name in names])
+    token = ApiToken(
+        id=token_id,
+        user=user,
+        name=name,
+        scope=scope,
+        expires_at=_from_db(converters["expires_at"], expires_at),
+        last_used_at=_from_db(converters["last_used_at"], last_used_at),
+    )
+    token.checked_permission = (permission, bool(user.is_active and (user.is_superuser or granted)))
+    return token
+
+
+def _from_db(field, value):
+    """A raw column value as the ORM would give it (SQLite returns times as text)."""
+    for convert in connection.ops.get_db_converters(field.get_col(field.model._meta.db_table)):
+        value = convert(value, None, connection)
+    return value

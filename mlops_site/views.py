@@ -16,7 +16,7 @@ from mlops_site import charts, selectors, services, ui
 from mlops_site.errors import Conflict
 from mlops_site.filters import AuditEventFilter, JobFilter
 from mlops_site.forms import CreateTokenForm
-from mlops_site.models import AuditEvent, Job
+from mlops_site.models import ApiToken, AuditEvent, Job
 
 
 def home(request):
@@ -99,11 +99,16 @@ def profile(request):
     if request.method == "POST" and form.is_valid():
         try:
             token, key = services.create_api_token(
-                request.user, name=form.cleaned_data["name"], expires_in_days=form.cleaned_data["expires_in_days"]
+                request.user,
+                name=form.cleaned_data["name"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+                scope=form.cleaned_data["scope"] or ApiToken.Scope.FULL,
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
+        except PermissionDenied as exc:
+            form.add_error("scope", str(exc))
         else:
             # Shown in this response only (never stored, not even in the session).
             messages.success(request, f"Token “{token.name}” created. Copy it now: it will not be shown again.")

@@ -12,6 +12,8 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -247,15 +249,20 @@ PREDICT_RESPONSE = inline_serializer(
 
 
 class Predict(APIView):
-    """Score JSON records with the deployed model. Token auth; role `data-scientist` or admin."""
+    """Score JSON records with the deployed model. Token auth (personal or service token); role data scientist or admin."""
 
     permission_classes = [HasModelPermission]
-    required_permission = "deployments.predict"
+    required_permission = token_permission = "deployments.predict"
+    service_tokens = True
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
 
     @extend_schema(request=PREDICT_REQUEST, responses={200: PREDICT_RESPONSE})
     def post(self, request, environment: str, model: str):
         started = time.perf_counter()
-        deployment = _deployment(environment, model)
+        deployment = serving.deployments.find(environment, model)
+        if deployment is None:
+            raise NotFound(f"Nothing is deployed for model “{model}” in environment “{environment}”.")
         try:
             answer = serving.predict(
                 deployment, request.data, request_id=context.request_id.get() or "", started=started
@@ -285,7 +292,8 @@ class GroundTruthItem(serializers.Serializer):
 
 class GroundTruth(APIView):
     permission_classes = [HasModelPermission]
-    required_permission = "deployments.predict"
+    required_permission = token_permission = "deployments.predict"
+    service_tokens = True
 
     @extend_schema(
         request=GroundTruthItem(many=True),

@@ -1,9 +1,15 @@
-"""`Authorization: Token <key>` against hashed personal tokens (expired or revoked ones get 401)."""
+"""`Authorization: Token <key>` against hashed personal tokens (expired or revoked ones get 401).
+
+A view may name `token_permission`: the token lookup then also answers that permission in the same query
+(see `services.authenticate_token`), and `HasModelPermission` uses the answer. Service ("predict") tokens
+are refused (403) by every view but those that set `service_tokens = True`.
+"""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from mlops_site import services
+from mlops_site.models import ApiToken
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -19,9 +25,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        token = services.authenticate_token(key)
+        view = (request.parser_context or {}).get("view")
+        token = services.authenticate_token(key, permission=getattr(view, "token_permission", None))
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        if token.scope == ApiToken.Scope.PREDICT and not getattr(view, "service_tokens", False):
+            raise exceptions.PermissionDenied(
+                "This is a service token: it may only call predict and ground truth. Use a personal token."
+            )
         return token.user, token
 
     def authenticate_header(self, request):

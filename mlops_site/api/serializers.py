@@ -30,6 +30,7 @@ class TokenKeySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
+    scope = serializers.CharField(required=False)
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -37,13 +38,18 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "state", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        fields = ["id", "name", "prefix", "scope", "state", "created_at", "expires_at", "last_used_at", "revoked_at"]
         read_only_fields = fields
 
 
 class CreateTokenInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     expires_in_days = serializers.IntegerField(required=False, min_value=0, max_value=3650)
+    scope = serializers.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        default=ApiToken.Scope.FULL,
+        help_text="full: acts as you. predict: a service token that may only call predict and ground truth.",
+    )
 
 
 class JobSerializer(serializers.ModelSerializer):

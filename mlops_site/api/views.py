@@ -71,8 +71,9 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             name=data.validated_data["name"],
             expires_in_days=data.validated_data.get("expires_in_days"),
             not_after=parent.expires_at if parent else None,
+            scope=data.validated_data["scope"],
         )
-        body = {"token": key, "id": token.pk, "name": token.name, "expires_at": token.expires_at}
+        body = {"token": key, "id": token.pk, "name": token.name, "expires_at": token.expires_at, "scope": token.scope}
         return Response(s.TokenKeySerializer(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.ApiTokenSerializer)

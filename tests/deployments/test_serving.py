@@ -1,12 +1,15 @@
 """Deployments: an approved promotion deploys itself, predict answers and logs, canary/shadow/rollback."""
 
 import json
+import uuid
 
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from deployments import services, serving
+from deployments import logbook, services, serving
 from deployments.models import Deployment, Environment, Prediction, RequestStat
 from experiments import services as experiment_services
 from mlops_site.models import AuditEvent
@@ -21,8 +24,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     serving.cache.clear()
+    serving.deployments.clear()
     yield
     serving.cache.clear()
+    serving.deployments.clear()
 
 
 @pytest.fixture
@@ -345,3 +350,60 @@ def test_a_refused_file_through_the_api_is_audited_and_changes_nothing(productio
     assert AuditEvent.objects.filter(action="deployment.version_refused").count() == 1
     production.refresh_from_db()
     assert production.canary is None and production.revision == 1
+
+
+def test_every_change_is_seen_by_the_next_request_even_behind_the_deployment_cache(
+    production,
+    versions,
+    admin_user,
+    scientist,
+    credit,  # noqa: F811
+):
+    client = token_client(scientist)
+    url = "/api/deployments/production/credit-default/predict"
+    body = {"records": rows(credit, 1)}
+
+    def served() -> int:
+        return client.post(url, body, format="json").json()["predictions"][0]["version"]
+
+    assert served() == 1 and served() == 1  # the second answer comes from the cached deployment
+    services.deploy(production.environment, versions[1], actor=admin_user)
+    assert served() == 2
+    production.refresh_from_db()
+    services.rollback(production, actor=admin_user)  # the same routing as before: the first cached object again
+    assert served() == 1
+    Deployment.objects.filter(pk=production.pk).update(primary=versions[1])  # even a change behind services' back
+    assert served() == 2
+
+
+@pytest.mark.parametrize("count", [3, 150], ids=["one-statement", "copy"])
+def test_every_row_of_a_batch_is_logged_with_its_inputs_and_answer(production, scientist, credit, count):  # noqa: F811
+    batch = rows(credit, count)
+    response = token_client(scientist).post(
+        "/api/deployments/production/credit-default/predict", {"records": batch, "entity_key": "k1"}, format="json"
+    )
+    assert response.status_code == 200
+    answers = {a["prediction_id"]: a for a in response.json()["predictions"]}
+    logged = {str(p.id): p for p in Prediction.objects.all()}
+    assert logged.keys() == answers.keys()
+    for position, (key, answer) in enumerate(answers.items()):
+        assert logged[key].inputs == batch[position]
+        assert logged[key].prediction == answer["prediction"]
+        assert logged[key].probabilities == answer["probabilities"]
+        assert logged[key].entity_key == "k1" and logged[key].version.number == 1
+    stat = RequestStat.objects.get()
+    assert (stat.rows, stat.status_code, stat.deployment_id) == (count, 200, production.pk)
+
+
+@pytest.mark.parametrize("count", [2, 150], ids=["one-statement", "copy"])
+def test_the_log_writes_the_rows_and_the_stat_together_or_neither(production, versions, count):
+    now = timezone.now()
+    row = (None, production.pk, versions[0].pk, "primary", "r", "", {"a": 1}, 1, {"0": 0.5, "1": 0.5}, 1.0, now)
+    predictions = [(uuid.uuid4(), *row[1:]) for _ in range(count)]
+    stat = {"deployment_id": production.pk, "version_id": versions[0].pk, "role": "primary", "rows": count}
+    stat |= {"status_code": -1, "latency_ms": 1.0, "created_at": now}  # refused by the column's check
+    with pytest.raises(IntegrityError), transaction.atomic():
+        logbook.write(predictions, stat)
+    assert Prediction.objects.count() == 0 and RequestStat.objects.count() == 0
+    logbook.write(predictions, stat | {"status_code": 200})
+    assert Prediction.objects.count() == count and RequestStat.objects.count() == 1
