@@ -39,12 +39,16 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from experiments.training import as_float, as_text
-
 __all__ = ["FastPipeline", "NotFast", "compile_pipeline", "verify"]
 
 logger = logging.getLogger(__name__)
 TOLERANCE = 1e-9
+# The converters experiments.training puts first in each block, known by name so this module stays pure.
+TRAINING_MODULE = "experiments.training"
+
+
+def _is_training(func: Any, name: str) -> bool:
+    return getattr(func, "__module__", None) == TRAINING_MODULE and getattr(func, "__name__", None) == name
 
 
 class NotFast(Exception):
@@ -188,7 +192,7 @@ def _block(steps: Pipeline, columns: tuple[str, ...]) -> _Numeric | _Categorical
     statistics = imputer.statistics_
     if len(statistics) != len(columns) or any(pd.isna(value) for value in statistics):
         raise NotFast("the imputer dropped a column it saw empty at fit time")
-    if convert.func is as_float and kinds[1:] in ([SimpleImputer], [SimpleImputer, StandardScaler]):
+    if _is_training(convert.func, "as_float") and kinds[1:] in ([SimpleImputer], [SimpleImputer, StandardScaler]):
         fill = np.array(statistics, dtype=float)  # copies: never alias the fitted estimator
         mean = scale = None
         if len(steps.steps) == 3:
@@ -196,7 +200,7 @@ def _block(steps: Pipeline, columns: tuple[str, ...]) -> _Numeric | _Categorical
             mean = np.array(scaler.mean_, dtype=float) if scaler.with_mean else None
             scale = np.array(scaler.scale_, dtype=float) if scaler.with_std else None
         return _Numeric(columns, fill, mean, scale)
-    if convert.func is as_text and kinds[1:] == [SimpleImputer, OneHotEncoder]:
+    if _is_training(convert.func, "as_text") and kinds[1:] == [SimpleImputer, OneHotEncoder]:
         encoder = steps.steps[2][1]
         if encoder.handle_unknown != "ignore" or encoder.drop is not None or encoder._infrequent_enabled:
             raise NotFast("the encoder drops, groups or refuses categories")

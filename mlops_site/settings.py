@@ -141,6 +141,7 @@ else:
 
 # --- Serving ----------------------------------------------------------------------------
 SERVING_MAX_ROWS = env_int("SERVING_MAX_ROWS", 10_000)  # rows per predict request
+SERVING_MAX_BODY_MB = env_int("SERVING_MAX_BODY_MB", 32)  # a bigger predict body is a 413, refused unread
 SERVING_CACHE_SIZE = env_int("SERVING_CACHE_SIZE", 8)  # fitted pipelines kept per process
 
 # --- Datasets ---------------------------------------------------------------------------

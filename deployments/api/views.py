@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -260,6 +261,20 @@ class Predict(APIView):
     @extend_schema(request=PREDICT_REQUEST, responses={200: PREDICT_RESPONSE})
     def post(self, request, environment: str, model: str):
         started = time.perf_counter()
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.SERVING_MAX_BODY_MB * 1024 * 1024:  # refused before the body is read and parsed
+            return Response(
+                {
+                    "detail": f"The body is {length / 1024 / 1024:.1f} MB; at most {settings.SERVING_MAX_BODY_MB} MB "
+                    "per request. Send fewer rows per request.",
+                    "code": "too_large",
+                    "errors": {},
+                },
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         deployment = serving.deployments.find(environment, model)
         if deployment is None:
             raise NotFound(f"Nothing is deployed for model “{model}” in environment “{environment}”.")
