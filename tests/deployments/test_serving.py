@@ -412,9 +412,7 @@ def test_the_log_writes_the_rows_and_the_stat_together_or_neither(production, ve
 def test_a_body_over_the_size_limit_is_a_413_and_is_not_parsed(scientist, settings):
     settings.SERVING_MAX_BODY_MB = 1
     body = {"records": [{"note": "x" * 1000} for _ in range(1200)]}  # about 1.2 MB of JSON
-    response = token_client(scientist).post(
-        "/api/deployments/production/credit-default/predict", body, format="json"
-    )
+    response = token_client(scientist).post("/api/deployments/production/credit-default/predict", body, format="json")
     assert response.status_code == 413
     assert "at most 1 MB" in response.json()["detail"] and response.json()["code"] == "too_large"
     assert Prediction.objects.count() == 0 and RequestStat.objects.count() == 0
