@@ -32,4 +32,5 @@ urlpatterns = [
     path("api/", include("experiments.api.urls")),
     path("api/", include("registry.api.urls")),
     path("api/", include("deployments.api.urls")),
+    path("api/", include("monitoring.api.urls")),
 ]

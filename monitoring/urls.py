@@ -1,19 +1,8 @@
 from django.urls import path
 
-from mlops_site.views import placeholder
+from monitoring import views
 
 urlpatterns = [
-    path(
-        "monitoring/",
-        placeholder,
-        {
-            "title": "Monitoring",
-            "lead": "Drift and performance of deployed models over time, alerts, and retraining.",
-            "coming": [
-                "Per-feature drift (PSI, Kolmogorov–Smirnov, Wasserstein, Jensen–Shannon, chi-square) against the training data.",
-                "Alert rules, notifications by webhook and e-mail, and retraining policies that open a reviewed promotion.",
-            ],
-        },
-        name="monitoring",
-    ),
+    path("monitoring/", views.overview, name="monitoring"),
+    path("monitoring/compare/", views.compare, name="drift-compare"),
 ]
