@@ -371,6 +371,23 @@ def theirs(args, work: Path, methods: dict[str, str]) -> dict:
 
 TESTS = {"ks", "chisquare", "z"}  # Evidently's score for these is the p-value
 
+# What Evidently 0.7 computes, from evidently/legacy/calculations/stattests/ (each column first has ±inf
+# turned to NaN and NaN dropped, in legacy/calculations/data_drift.py get_one_column_drift, as ours are).
+EVIDENTLY_FORMULAS = {
+    "wasserstein": "Evidently (wasserstein_distance_norm.py) takes scipy.stats.wasserstein_distance(ref, cur) / "
+    "max(np.std(ref), 0.001), np.std with ddof 0: our formula and floor",
+    "jensenshannon": "Evidently (jensenshannon.py, utils.get_binned_data with feel_zeroes=False) takes, for a "
+    "category column, counts / len(column) over the union of both sides' non-null values, no floor, "
+    "scipy.spatial.distance.jensenshannon with natural log: ours (a category only current has is a 0 share "
+    "in the reference on both sides); for a numeric column it bins differently (Sturges equal-width bins "
+    "over reference + current, one bin per value when the reference has ≤ 20 distinct values; ours: 10 "
+    "reference-quantile bins)",
+    "ks": "Evidently (ks_stattest.py) takes the p-value of scipy.stats.ks_2samp: ours; it calls drift at p ≤ "
+    "threshold, we at p < threshold",
+    "chisquare": "Evidently (chisquare_stattest.py) expects reference counts × current/reference size with no "
+    "floor (a category unseen in the reference expects 0); ours floors the reference shares at 1e-4",
+}
+
 
 def ours_score(feature: dict) -> float | None:
     return feature["p_value"] if feature["method"] in TESTS else feature["statistic"]
@@ -526,11 +543,16 @@ def main() -> None:
             )
             if worst:
                 print(f"check   largest |Evidently − ours| on a shared method: {worst[0]:.2e}, {worst[1]}")
-                if worst[0] > 1e-6:
-                    print(
-                        "why     Evidently normalises Wasserstein by np.std of a pandas Series and builds "
-                        "Jensen–Shannon shares over len(column); a difference above rounding means that changed"
-                    )
+                shared = sorted(
+                    {
+                        their["columns"][f["feature"]]["method"]
+                        for f in mine["features"]
+                        if f["feature"] in their["columns"]
+                    }
+                )
+                verdict = "rounding only" if worst[0] <= 1e-9 else "MORE THAN ROUNDING"
+                for method in shared:
+                    print(f"why     ({verdict}) {method}: {EVIDENTLY_FORMULAS.get(method, 'see its stattests module')}")
             else:
                 print("check   no column where both used the same method")
         end = os.getloadavg()

@@ -36,6 +36,9 @@ _READ_DATA = [
     "deployments.view_deployment",
     "deployments.view_deploymentrevision",
     "deployments.view_prediction",
+    "monitoring.view_monitor",
+    "monitoring.view_driftreport",
+    "monitoring.view_featuredrift",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -53,6 +56,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.delete_modelalias",
         "registry.add_promotionrequest",
         "deployments.predict",
+        "monitoring.change_monitor",
     ],
     REVIEWER: [*_EVERYONE, *_READ_DATA, "registry.review_promotionrequest"],
     ADMIN: [*_EVERYONE, "auth.view_user", "auth.change_user", "auth.view_group"],

@@ -259,6 +259,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status"; name each choice set so the schema stays readable.
     "ENUM_NAME_OVERRIDES": {
+        "DriftReportStatusEnum": "monitoring.models.DriftReport.Status",
         "JobStatusEnum": "mlops_site.models.Job.Status",
         "RunStatusEnum": "experiments.models.Run.Status",
         "RunFinishStatusEnum": ["finished", "failed", "killed"],

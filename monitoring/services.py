@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
+import numpy as np
+import pandas as pd
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
 
+from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
-from monitoring import drift
+from mlops_site import audit, jobs
+from monitoring import drift, performance
+from monitoring.models import DriftReport, FeatureDrift, Monitor
+
+logger = logging.getLogger(__name__)
+PREDICTION = "prediction"
+REFERENCE_PREDICTION_ROWS = 50_000  # the served model scores at most this many reference rows (seeded sample)
+MONITOR_FIELDS = ("reference", "window_hours", "window_predictions", "every_minutes", "min_rows", "methods")
+MONITOR_FIELDS += ("thresholds", "share", "enabled")
 
 KIND_OF_SCHEMA = {"numeric": drift.NUMERIC}  # every other platform kind (categorical, boolean, text...) is categorical
 
@@ -80,3 +95,254 @@ def compare_versions(
         share=share,
         all_methods=True,
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Monitors of deployments
+# ---------------------------------------------------------------------------------------------------
+
+
+def ensure_monitor(deployment: Deployment) -> Monitor:
+    """Every deployment has a monitor (post_save of Deployment, and the migration for older ones)."""
+    monitor, _ = Monitor.objects.get_or_create(deployment=deployment)
+    return monitor
+
+
+def update_monitor(monitor: Monitor, data: dict[str, Any], *, actor) -> Monitor:
+    """Change a monitor's reference, window, schedule, methods and thresholds; checked field by field, audited."""
+    if actor is not None and not actor.has_perm("monitoring.change_monitor"):
+        raise PermissionDenied("Your role does not allow changing monitors; data scientists and admins can.")
+    if unknown := sorted(set(data) - set(MONITOR_FIELDS)):
+        raise ValidationError({unknown[0]: f"Not a monitor setting; use {', '.join(MONITOR_FIELDS)}."})
+    changes = dict(data)
+    methods, thresholds, share = check_settings(
+        changes.get("methods", monitor.methods),
+        changes.get("thresholds", monitor.thresholds),
+        changes.get("share", monitor.share),
+    )
+    changes |= {"methods": methods, "thresholds": thresholds, "share": share}
+    for name in ("window_hours", "window_predictions"):
+        value = changes.get(name, getattr(monitor, name))
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000):
+            raise ValidationError({name: "A whole number from 1 to 1,000,000, or null."})
+    if changes.get("window_hours", monitor.window_hours) and changes.get(
+        "window_predictions", monitor.window_predictions
+    ):
+        raise ValidationError({"window_predictions": "Choose the last N hours or the last N predictions, not both."})
+    if not changes.get("window_hours", monitor.window_hours) and not changes.get(
+        "window_predictions", monitor.window_predictions
+    ):
+        raise ValidationError({"window_hours": "Set the last N hours or the last N predictions."})
+    for name, low, high in (("every_minutes", 1, 7 * 24 * 60), ("min_rows", 2, 1_000_000)):
+        value = changes.get(name, getattr(monitor, name))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationError({name: f"A whole number from {low} to {high:,}."})
+    if "enabled" in changes and not isinstance(changes["enabled"], bool):
+        raise ValidationError({"enabled": "true or false."})
+    if "reference" in changes and changes["reference"] is not None:
+        reference = changes["reference"]
+        if not isinstance(reference, DatasetVersion):
+            reference = DatasetVersion.objects.filter(pk=reference).first() if isinstance(reference, int) else None
+        if reference is None:
+            raise ValidationError({"reference": "No dataset version with that id."})
+        changes["reference"] = reference
+    with transaction.atomic():
+        monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
+        before = _settings(monitor)
+        for name, value in changes.items():
+            setattr(monitor, name, value)
+        monitor.save()
+        audit.record(actor=actor, action="monitor.changed", target=monitor, before=before, after=_settings(monitor))
+    return monitor
+
+
+def _settings(monitor: Monitor) -> dict[str, Any]:
+    return {
+        "reference": monitor.reference_id,
+        "window_hours": monitor.window_hours,
+        "window_predictions": monitor.window_predictions,
+        "every_minutes": monitor.every_minutes,
+        "min_rows": monitor.min_rows,
+        "methods": monitor.methods,
+        "thresholds": monitor.thresholds,
+        "share": monitor.share,
+        "enabled": monitor.enabled,
+    }
+
+
+def request_run(monitor: Monitor, *, actor=None) -> jobs.Job:
+    """Queue a run of the monitor on a worker; 202 territory."""
+    if actor is not None and not actor.has_perm("monitoring.change_monitor"):
+        raise PermissionDenied("Your role does not allow running monitors; data scientists and admins can.")
+    return jobs.enqueue(
+        kind="monitor.run",
+        task="monitoring.tasks.run_monitor",
+        actor=actor,
+        title=f"Drift report of {monitor.deployment}",
+        params={"monitor_id": monitor.pk},
+        target=monitor,
+    )
+
+
+def run_due_monitors(now=None) -> int:
+    """The schedule's entry point: queue a run of every enabled monitor whose interval has passed."""
+    now = now or timezone.now()
+    queued = 0
+    for monitor in Monitor.objects.filter(enabled=True, deployment__primary__isnull=False):
+        if monitor.last_run_at is None or monitor.last_run_at + timedelta(minutes=monitor.every_minutes) <= now:
+            with transaction.atomic():
+                updated = Monitor.objects.filter(pk=monitor.pk, last_run_at=monitor.last_run_at).update(last_run_at=now)
+                if updated:  # another scheduler tick took it otherwise
+                    request_run(monitor)
+                    queued += 1
+    return queued
+
+
+def run_monitor(monitor: Monitor, *, job=None, now=None, progress=None) -> DriftReport:
+    """Compare the window's logged inputs and predictions with the reference; store the report. Never raises
+    for a lack of data: an empty window or a missing reference is a report with status "not enough data"."""
+    now = now or timezone.now()
+    monitor = Monitor.objects.select_related("deployment__primary__run", "deployment__primary__model", "reference").get(
+        pk=monitor.pk
+    )
+    version = monitor.deployment.primary
+    report = DriftReport(
+        monitor=monitor,
+        job=job,
+        version=version,
+        window_end=now,
+        share_threshold=monitor.share,
+        settings=_settings(monitor),
+    )
+    if version is None:
+        return _save(monitor, report, [], message="Nothing is deployed, so there is nothing to compare.")
+    reference_version = monitor.reference or version.run.input_versions.order_by("pk").first()
+    report.reference = reference_version
+    if reference_version is None:
+        return _save(monitor, report, [], message=f"{version} has no training data on record; choose a reference.")
+    _progress(progress, 10, "Reading the window's predictions")
+    rows, report.window_start = _window(monitor, now)
+    report.current_rows = len(rows)
+    if len(rows) < monitor.min_rows:
+        message = f"{len(rows)} predictions in the window; the monitor needs at least {monitor.min_rows}."
+        return _save(monitor, report, [], message=message)
+    inputs = [c["name"] for c in version.signature["inputs"]]
+    kinds = {c["name"]: KIND_OF_SCHEMA.get(c.get("kind"), drift.CATEGORICAL) for c in version.signature["inputs"]}
+    current = pd.DataFrame.from_records([row[0] for row in rows]).reindex(columns=inputs)
+    for name, kind in kinds.items():
+        if kind == drift.NUMERIC:
+            current[name] = pd.to_numeric(current[name], errors="coerce")
+    _progress(progress, 30, "Reading the reference")
+    try:
+        reference = experiment_services.load_frame(reference_version)
+    except (OSError, ValueError) as exc:
+        return _save(monitor, report, [], message=f"The reference {reference_version} cannot be read: {exc}")
+    report.reference_rows = len(reference)
+    _progress(progress, 50, "Computing drift per feature")
+    result = drift.compare(
+        reference[[c for c in inputs if c in reference.columns]],
+        current,
+        kinds=kinds,
+        methods=monitor.methods,
+        thresholds=monitor.thresholds,
+        share=monitor.share,
+    )
+    features = list(result.features)
+    report.compared, report.drifted_count, report.drift_share = result.compared, result.drifted_count, result.share
+    report.dataset_drifted = result.drifted
+    _progress(progress, 70, "Prediction drift")
+    classifier = "rmse" not in (version.metrics or {})
+    predicted = _reference_predictions(version, reference[[c for c in inputs if c in reference.columns]], classifier)
+    if predicted is not None:
+        current_predictions = [row[1] for row in rows]
+        if classifier:
+            predicted, current_predictions = (
+                [performance.label(v) for v in predicted],
+                [performance.label(v) for v in current_predictions],
+            )
+        kind = drift.CATEGORICAL if classifier else drift.NUMERIC
+        method = monitor.methods.get(PREDICTION) or monitor.methods.get(kind)
+        method = method or drift.default_method(kind, len(predicted))
+        prediction = drift.feature_drift(
+            pd.Series(predicted, dtype=object if classifier else float),
+            pd.Series(current_predictions, dtype=object if classifier else float),
+            name=PREDICTION,
+            kind=kind,
+            method=method,
+            threshold=monitor.thresholds.get(method),
+        )
+        report.prediction_drifted = prediction.drifted
+        features.append(prediction)
+    _progress(progress, 85, "Performance of the labelled predictions")
+    labelled = [row for row in rows if row[3] is not None]
+    report.labelled_rows = len(labelled)
+    truth, answered = [row[3] for row in labelled], [row[1] for row in labelled]
+    if classifier:
+        report.performance = performance.classification(truth, answered, [row[2] for row in labelled])
+    else:
+        report.performance = performance.regression(truth, answered)
+    report.baseline = {k: v for k, v in (version.metrics or {}).items() if k in _METRICS}
+    report.status = DriftReport.Status.OK
+    return _save(monitor, report, features, prediction_name=PREDICTION if predicted is not None else None)
+
+
+_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "rmse", "mae", "r2")
+
+
+def _window(monitor: Monitor, now) -> tuple[list[tuple], Any]:
+    served = Prediction.objects.filter(
+        deployment=monitor.deployment, role__in=["primary", "canary"], created_at__lte=now
+    )
+    fields = ("inputs", "prediction", "probabilities", "ground_truth", "created_at")
+    if monitor.window_predictions:
+        rows = list(served.order_by("-created_at").values_list(*fields)[: monitor.window_predictions])
+        return rows, (min(row[4] for row in rows) if rows else None)
+    start = now - timedelta(hours=monitor.window_hours or 24)
+    return list(served.filter(created_at__gte=start).values_list(*fields)), start
+
+
+def _reference_predictions(version, reference: pd.DataFrame, classifier: bool) -> list | None:
+    """The served model's answers on (a seeded sample of) the reference rows; None when it cannot score them."""
+    if len(reference) > REFERENCE_PREDICTION_ROWS:
+        reference = reference.sample(REFERENCE_PREDICTION_ROWS, random_state=0)
+    try:
+        pipeline = experiment_services.load_pipeline(version.artifact)
+        values = pipeline.predict(reference)
+    except Exception:  # a reference the model cannot score leaves prediction drift out, not the report
+        logger.exception("%s cannot score its monitor's reference", version)
+        return None
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def _progress(progress, percent: float, message: str) -> None:
+    if progress is not None:
+        progress(percent, message)
+
+
+@transaction.atomic
+def _save(monitor: Monitor, report: DriftReport, features: list, *, message: str = "", prediction_name=None):
+    if message:
+        report.status, report.message = DriftReport.Status.NOT_ENOUGH, message
+    report.save()
+    FeatureDrift.objects.bulk_create(
+        FeatureDrift(
+            report=report,
+            feature=f.feature,
+            is_prediction=prediction_name is not None and f is features[-1],
+            kind=f.kind,
+            status=f.status,
+            method=f.method or "",
+            statistic=f.statistic,
+            p_value=f.p_value,
+            threshold=f.threshold,
+            drifted=f.drifted,
+            reference_rows=f.reference_rows,
+            current_rows=f.current_rows,
+            reference_null_share=f.reference_null_share,
+            current_null_share=f.current_null_share,
+            statistics=f.statistics,
+        )
+        for f in features
+    )
+    Monitor.objects.filter(pk=monitor.pk).update(last_run_at=report.window_end)
+    return report

@@ -2,17 +2,68 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
+from mlops_site import ui
 from monitoring import charts, drift, services
+from monitoring.models import DriftReport, Monitor
+
+REPORT_SORTS = {"time": "created_at", "drifted": "drifted_count", "rows": "current_rows"}
 
 
 def overview(request):
-    return render(request, "monitoring/overview.html")
+    monitors = Monitor.objects.select_related("deployment__environment", "deployment__model", "deployment__primary")
+    latest = {}
+    for report in DriftReport.objects.filter(monitor__in=monitors).order_by("monitor_id", "-created_at", "-id"):
+        latest.setdefault(report.monitor_id, report)
+    rows = [(monitor, latest.get(monitor.pk)) for monitor in monitors.order_by("deployment__model__name", "pk")]
+    return render(request, "monitoring/overview.html", {"rows": rows})
+
+
+@permission_required("monitoring.view_monitor", raise_exception=True)
+def monitor_detail(request, pk: int):
+    """A deployment's monitor: its settings, the latest report feature by feature, and the history."""
+    monitor = get_object_or_404(
+        Monitor.objects.select_related(
+            "deployment__environment", "deployment__model", "deployment__primary", "reference"
+        ),
+        pk=pk,
+    )
+    reports, sort = ui.sort_queryset(request, monitor.reports.select_related("version"), REPORT_SORTS, "-time")
+    latest = monitor.reports.order_by("-created_at", "-id").first()
+    features = []
+    if latest is not None:
+        features = sorted(
+            latest.features.all(), key=lambda f: (f.is_prediction, f.status != "ok", not f.drifted, f.feature)
+        )
+    metrics = sorted(set(latest.performance) | set(latest.baseline)) if latest else []
+    context = {
+        "monitor": monitor,
+        "latest": latest,
+        "features": features,
+        "metrics": [(m, latest.baseline.get(m), latest.performance.get(m)) for m in metrics],
+        "page": ui.paginate(request, reports),
+        "sort": sort,
+    }
+    return render(request, "monitoring/monitor_detail.html", context)
+
+
+@require_POST
+def monitor_run(request, pk: int):
+    monitor = get_object_or_404(Monitor, pk=pk)
+    try:
+        job = services.request_run(monitor, actor=request.user)
+    except PermissionDenied as exc:
+        messages.error(request, ui.error_message(exc))
+    else:
+        messages.success(request, f"Queued: job {job.pk}. The report appears here when the worker finishes it.")
+    return redirect(monitor)
 
 
 @permission_required("experiments.view_datasetversion", raise_exception=True)

@@ -1,16 +1,19 @@
-"""REST API of monitoring: ad-hoc drift between two dataset versions."""
+"""REST API of monitoring: monitors, their drift reports, and ad-hoc drift between two dataset versions."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from experiments.models import DatasetVersion
+from mlops_site.api.pagination import StandardPagination
 from mlops_site.api.permissions import HasModelPermission
+from mlops_site.api.serializers import JobSerializer
 from monitoring import services
+from monitoring.models import DriftReport, FeatureDrift, Monitor
 
 
 class CompareRequest(serializers.Serializer):
@@ -28,7 +31,7 @@ class CompareRequest(serializers.Serializer):
 
 
 FEATURE_ROW = inline_serializer(
-    "FeatureDrift",
+    "ComparedFeature",
     {
         "feature": serializers.CharField(),
         "kind": serializers.CharField(),
@@ -87,3 +90,183 @@ class DriftCompare(APIView):
             {"reference_version": data["reference_version"], "current_version": data["current_version"]}
             | report.as_dict()
         )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Monitors and drift reports
+# ---------------------------------------------------------------------------------------------------
+
+
+class MonitorSerializer(serializers.ModelSerializer):
+    deployment = serializers.SerializerMethodField()
+    reference = serializers.PrimaryKeyRelatedField(
+        queryset=DatasetVersion.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="Dataset version id; null: the data the served model was trained on.",
+    )
+    latest_report = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Monitor
+        fields = [
+            "id",
+            "deployment",
+            "reference",
+            "window_hours",
+            "window_predictions",
+            "every_minutes",
+            "min_rows",
+            "methods",
+            "thresholds",
+            "share",
+            "enabled",
+            "last_run_at",
+            "latest_report",
+        ]
+        read_only_fields = ["id", "deployment", "last_run_at", "latest_report"]
+
+    def get_deployment(self, monitor) -> str:
+        return f"{monitor.deployment.environment.name}/{monitor.deployment.model.name}"
+
+    def get_latest_report(self, monitor) -> int | None:
+        report = monitor.reports.order_by("-created_at", "-id").first()
+        return report.pk if report else None
+
+
+class FeatureDriftSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FeatureDrift
+        fields = [
+            "feature",
+            "is_prediction",
+            "kind",
+            "status",
+            "method",
+            "statistic",
+            "p_value",
+            "threshold",
+            "drifted",
+            "reference_rows",
+            "current_rows",
+            "reference_null_share",
+            "current_null_share",
+            "statistics",
+        ]
+        read_only_fields = fields
+
+
+class DriftReportSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.number", allow_null=True, read_only=True)
+
+    class Meta:
+        model = DriftReport
+        fields = [
+            "id",
+            "monitor",
+            "job",
+            "version",
+            "reference",
+            "status",
+            "message",
+            "window_start",
+            "window_end",
+            "current_rows",
+            "reference_rows",
+            "compared",
+            "drifted_count",
+            "drift_share",
+            "share_threshold",
+            "dataset_drifted",
+            "prediction_drifted",
+            "labelled_rows",
+            "performance",
+            "baseline",
+            "settings",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DriftReportDetailSerializer(DriftReportSerializer):
+    features = FeatureDriftSerializer(many=True, read_only=True)
+
+    class Meta(DriftReportSerializer.Meta):
+        fields = [*DriftReportSerializer.Meta.fields, "features"]
+        read_only_fields = fields
+
+
+class MonitorList(generics.ListAPIView):
+    """Every deployment's monitor."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_monitor"
+    serializer_class = MonitorSerializer
+    queryset = Monitor.objects.select_related("deployment__environment", "deployment__model").order_by("pk")
+
+
+class MonitorDetail(APIView):
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_monitor"
+
+    def _monitor(self, pk: int) -> Monitor:
+        return generics.get_object_or_404(
+            Monitor.objects.select_related("deployment__environment", "deployment__model"), pk=pk
+        )
+
+    @extend_schema(responses=MonitorSerializer)
+    def get(self, request, pk: int):
+        """A monitor's reference, window, schedule, methods and thresholds."""
+        return Response(MonitorSerializer(self._monitor(pk)).data)
+
+    @extend_schema(request=MonitorSerializer, responses=MonitorSerializer)
+    def patch(self, request, pk: int):
+        """Change the reference, the window (last N hours or last N predictions), schedule, methods, thresholds."""
+        monitor = self._monitor(pk)
+        body = MonitorSerializer(monitor, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        data = {key: request.data[key] for key in request.data if key in services.MONITOR_FIELDS}
+        if "reference" in data:
+            data["reference"] = body.validated_data.get("reference")
+        monitor = services.update_monitor(monitor, data, actor=request.user)
+        return Response(MonitorSerializer(self._monitor(monitor.pk)).data)
+
+
+class MonitorRun(APIView):
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.change_monitor"
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    def post(self, request, pk: int):
+        """Run the monitor now on a worker: 202 with the job; the report appears when it finishes."""
+        monitor = generics.get_object_or_404(Monitor, pk=pk)
+        job = services.request_run(monitor, actor=request.user)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(parameters=[OpenApiParameter("monitor", int, description="Only this monitor's reports")])
+class DriftReportList(generics.ListAPIView):
+    """Drift reports, newest first (without their per-feature rows: see the detail)."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_driftreport"
+    serializer_class = DriftReportSerializer
+    pagination_class = StandardPagination
+
+    def get_queryset(self):
+        queryset = DriftReport.objects.select_related("version").order_by("-created_at", "-id")
+        value = self.request.query_params.get("monitor")
+        if value:
+            if not value.isdigit():
+                raise ValidationError({"monitor": "A monitor id."})
+            queryset = queryset.filter(monitor_id=int(value))
+        return queryset
+
+
+class DriftReportDetail(generics.RetrieveAPIView):
+    """One drift report with a row per feature (and one for the prediction)."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_driftreport"
+    serializer_class = DriftReportDetailSerializer
+    queryset = DriftReport.objects.select_related("version").prefetch_related("features")

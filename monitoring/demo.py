@@ -1,0 +1,93 @@
+"""Demo step: once the deployments demo has replayed its day of traffic, production drifts, and the monitor runs.
+
+The last six hours get extra production requests whose customers differ from the training data (higher
+incomes, lower credit scores, more debt consolidation loans) and whose true outcomes are noisier, all
+through the real serving path. Then each monitor with traffic runs once, so a fresh install shows a real
+drift report. Timestamps are the only thing made up.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from deployments import serving
+from deployments.models import Deployment, Prediction
+from experiments import services as experiment_services
+from experiments.models import DatasetVersion
+from monitoring import services
+from monitoring.models import DriftReport, Monitor
+
+MODEL_NAME = "credit-default"
+TASK = "monitoring.demo.drift_and_report"
+WAIT_SECONDS = 20
+GIVE_UP_AFTER = timedelta(minutes=45)
+SHIFTED_REQUESTS = 160
+
+
+def create_demo_drift(context) -> None:
+    if DriftReport.objects.exists():
+        context.log("  drift reports exist already")
+        return
+    _schedule_again(timezone.now().isoformat(), delay=15)
+    context.log("  the worker shifts the last hours of production traffic and runs the monitors once it exists")
+
+
+def _schedule_again(started: str, *, delay: int = WAIT_SECONDS) -> None:
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    Schedule.objects.filter(func=TASK).delete()
+    schedule(TASK, started, schedule_type=Schedule.ONCE, next_run=timezone.now() + timedelta(seconds=delay))
+
+
+def drift_and_report(started: str) -> str:
+    if DriftReport.objects.filter(status=DriftReport.Status.OK).exists():
+        return "drift reports exist already"
+    production = (
+        Deployment.objects.select_related("environment", "model", "primary__artifact")
+        .filter(model__name=MODEL_NAME, environment__name="production", primary__isnull=False)
+        .first()
+    )
+    if production is None or not Prediction.objects.filter(deployment=production).exists():
+        if timezone.now() - datetime.fromisoformat(started) > GIVE_UP_AFTER:
+            return "gave up: no demo traffic in time"
+        _schedule_again(started)
+        return "waiting for the demo traffic"
+    _send_shifted_traffic(production)
+    reports = []
+    for monitor in Monitor.objects.filter(deployment__predictions__isnull=False).distinct():
+        reports.append(services.run_monitor(monitor))
+    return f"{len(reports)} drift reports: " + ", ".join(f"{r.drifted_count}/{r.compared} drifted" for r in reports)
+
+
+def _send_shifted_traffic(deployment: Deployment) -> None:
+    rng = random.Random(11)
+    trained_on = DatasetVersion.objects.get(pk=deployment.primary.lineage["inputs"][0]["version"])
+    frame = experiment_services.load_frame(trained_on)
+    columns = [c["name"] for c in deployment.primary.signature["inputs"]]
+    rows = frame[[*columns, "defaulted"]].sample(n=min(len(frame), 2000), random_state=2).copy()
+    rows["annual_income"] = rows["annual_income"] * 1.6
+    rows["credit_score"] = rows["credit_score"] - 60
+    if "purpose" in rows:
+        rows.loc[rows.sample(frac=0.4, random_state=3).index, "purpose"] = "debt_consolidation"
+    truth = rows.pop("defaulted")
+    records = json.loads(rows.to_json(orient="records"))
+    now = timezone.now()
+    for i in range(SHIFTED_REQUESTS):
+        at = now - timedelta(hours=6) + timedelta(seconds=6 * 3600 * (i + rng.random()) / SHIFTED_REQUESTS)
+        start = rng.randrange(0, len(records) - 1)
+        body = {"records": [records[start]], "entity_key": f"customer-{rng.randint(500, 900)}"}
+        try:
+            answer = serving.predict(deployment, body, request_id=f"demo-shift-{i}", served_at=at)
+        except serving.ServingError:
+            continue
+        label = truth.iloc[start]
+        if label == label and rng.random() < 0.6:  # outcomes arrive for most; the world changed, so some flip
+            label = int(label) if rng.random() > 0.25 else 1 - int(label)
+            Prediction.objects.filter(id=answer.predictions[0]["prediction_id"]).update(
+                ground_truth=label, ground_truth_at=at + timedelta(hours=1)
+            )

@@ -1,0 +1,73 @@
+"""Metrics of served predictions that got their ground truth, named as training names them. Pure: no ORM.
+
+Labels are compared as text after one normalisation, because callers send ground truth as JSON: 1, 1.0
+and "1" are the same class; true and "True" too. For a binary classifier the positive class is the
+second of the model's classes (as in training), and ROC AUC uses its logged probability; it is left out
+when the labelled rows hold a single class, where it is undefined.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    precision_score,
+    r2_score,
+    recall_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
+
+
+def label(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float) and math.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def classification(
+    truth: Sequence[Any], predicted: Sequence[Any], probabilities: Sequence[dict[str, float] | None]
+) -> dict[str, float]:
+    if not truth:
+        return {}
+    y_true, y_pred = [label(v) for v in truth], [label(v) for v in predicted]
+    classes = [label(c) for c in (probabilities[0] or {})] if probabilities and probabilities[0] else []
+    classes = classes or sorted(set(y_true) | set(y_pred))
+    binary = len(classes) == 2
+    averaging = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
+    metrics = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "precision": float(precision_score(y_true, y_pred, zero_division=0, **averaging)),
+        "recall": float(recall_score(y_true, y_pred, zero_division=0, **averaging)),
+        "f1": float(f1_score(y_true, y_pred, zero_division=0, **averaging)),
+    }
+    if binary and len(set(y_true)) == 2 and all(p for p in probabilities):
+        positive = [next(p[k] for k in p if label(k) == classes[1]) for p in probabilities]
+        metrics["roc_auc"] = float(roc_auc_score([v == classes[1] for v in y_true], positive))
+    return metrics
+
+
+def regression(truth: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:
+    pairs = [(float(t), float(p)) for t, p in zip(truth, predicted, strict=True) if _number(t) and _number(p)]
+    if not pairs:
+        return {}
+    y_true, y_pred = np.array([t for t, _ in pairs]), np.array([p for _, p in pairs])
+    metrics = {
+        "rmse": float(root_mean_squared_error(y_true, y_pred)),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+    }
+    if len(pairs) > 1 and np.std(y_true) > 0:
+        metrics["r2"] = float(r2_score(y_true, y_pred))
+    return metrics
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
