@@ -16,7 +16,7 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from deployments import guardrail
+from deployments import guardrail, serving
 from deployments.models import Deployment, DeploymentRevision, Environment, RequestStat
 from experiments import services as experiment_services
 from mlops_site import audit
@@ -322,3 +322,11 @@ def check_guardrails() -> dict:
         verdict = check_guardrail(deployment)
         tripped += bool(verdict and verdict.tripped)
     return {"tripped": tripped}
+
+
+def serve(deployment: Deployment, body, **options):
+    """Answer a predict request as the API does (`serving.predict`), for callers above this app, e.g. demos."""
+    return serving.predict(deployment, body, **options)
+
+
+ServingError = serving.ServingError

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from deployments import serving
+from deployments import services as deployment_services
 from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
@@ -82,8 +82,8 @@ def _send_shifted_traffic(deployment: Deployment) -> None:
         start = rng.randrange(0, len(records) - 1)
         body = {"records": [records[start]], "entity_key": f"customer-{rng.randint(500, 900)}"}
         try:
-            answer = serving.predict(deployment, body, request_id=f"demo-shift-{i}", served_at=at)
-        except serving.ServingError:
+            answer = deployment_services.serve(deployment, body, request_id=f"demo-shift-{i}", served_at=at)
+        except deployment_services.ServingError:
             continue
         label = truth.iloc[start]
         if label == label and rng.random() < 0.6:  # outcomes arrive for most; the world changed, so some flip
