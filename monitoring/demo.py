@@ -2,8 +2,8 @@
 
 The last six hours get extra production requests whose customers differ from the training data (higher
 incomes, lower credit scores, more debt consolidation loans) and whose true outcomes are noisier, all
-through the real serving path. Then each monitor with traffic runs once, so a fresh install shows a real
-drift report. Timestamps are the only thing made up.
+through the real serving path. The production monitor's window becomes those six hours, and each monitor
+with traffic runs once, so a fresh install shows a real drift report. Timestamps are the only thing made up.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ MODEL_NAME = "credit-default"
 TASK = "monitoring.demo.drift_and_report"
 WAIT_SECONDS = 20
 GIVE_UP_AFTER = timedelta(minutes=45)
-SHIFTED_REQUESTS = 160
+SHIFTED_REQUESTS = 300
+WINDOW_HOURS = 6
 
 
 def create_demo_drift(context) -> None:
@@ -58,6 +59,8 @@ def drift_and_report(started: str) -> str:
         _schedule_again(started)
         return "waiting for the demo traffic"
     _send_shifted_traffic(production)
+    # The production monitor looks at the last six hours, when the customers changed.
+    services.update_monitor(services.ensure_monitor(production), {"window_hours": WINDOW_HOURS}, actor=None)
     reports = []
     for monitor in Monitor.objects.filter(deployment__predictions__isnull=False).distinct():
         reports.append(services.run_monitor(monitor))

@@ -11,22 +11,33 @@ Methods, by kind of column:
   ddof 0, floored at `STD_FLOOR` so a constant reference gives a finite number), `psi` (population
   stability index over `PSI_BINS` bins whose edges are the reference's quantiles, outer edges open)
   and `jensenshannon` (`scipy.spatial.distance.jensenshannon`, natural log, over the same bins).
-* categorical (anything not numeric; booleans included): `chisquare` (`scipy.stats.chisquare` of the
-  current counts against the reference's shares scaled to the current count), `psi` and
-  `jensenshannon` over the categories.
+* categorical (anything not numeric; booleans included): `chisquare` (the two-sample chi-square test
+  of homogeneity on the 2 × categories table of counts, `scipy.stats.chi2_contingency` without
+  continuity correction), `psi` and `jensenshannon` over the categories.
+
+Why the two-sample chi-square and not Evidently's: Evidently tests the current counts against the
+reference's shares as if those were exact (`scipy.stats.chisquare`), which ignores the reference's own
+sampling noise; on two samples of one distribution with a 1,000-row reference it flags drift 32 % of
+the time at 1,000 current rows, 90 % at 10,000 and always at 100,000, against the 5 % a 0.05 level
+promises (3–6.5 % with the two-sample test). It also gives an infinite statistic for a category the
+reference never saw, which the two-sample test handles as an ordinary column of the table.
 
 Categories (and, for PSI, bins) that one side never saw: shares are floored at `EPSILON` (1e-4) and
-renormalised before PSI and chi-square, which would otherwise divide by zero. So a category absent
-from the reference counts as rare there, not impossible: a handful of unseen values in a big sample
-barely moves the score, a category that takes a real share drives it up. Jensen–Shannon needs no floor.
+renormalised before PSI, which would otherwise divide by zero. So a category absent from the
+reference counts as rare there, not impossible: a handful of unseen values in a big sample barely
+moves the score, a category that takes a real share drives it up. Jensen–Shannon needs no floor.
 
-Defaults, as Evidently's data drift preset chooses them: a column whose reference has at most
-`SMALL_SAMPLE` (1,000) non-null values uses a test, drifted when its p-value is below 0.05 (`ks` for
-numbers, `chisquare` for categories); a bigger one uses a distance, drifted when it reaches 0.1
-(`wasserstein` for numbers, `jensenshannon` for categories), because with many rows every test
-rejects for differences too small to matter. `psi` is drifted at 0.1 when chosen. The dataset is
-drifted when at least half of the compared columns are (`share`, default 0.5). All of these are
-arguments.
+Defaults, as Evidently's data drift preset chooses them, but by the smaller of the two samples: a
+column where either side has at most `SMALL_SAMPLE` (1,000) non-null values uses a test, drifted when
+its p-value is below 0.05 (`ks` for numbers, `chisquare` for categories); bigger ones use a distance,
+drifted when it reaches 0.1 (`wasserstein` for numbers, `jensenshannon` for categories), because with
+many rows every test rejects for differences too small to matter. Evidently looks at the reference's
+size only, which on a monitor (a large training set against a few hundred recent predictions) picks a
+distance whose sampling noise alone crosses 0.1: 5 of 12 demo features "drifted" on 141 rows drawn
+from the training data itself. `psi` is drifted at 0.1 when chosen. The dataset is drifted when at
+least half of the compared columns are (`share`, default 0.5). All of these are arguments. Unlike
+Evidently, a numeric column with five or fewer distinct values stays numeric, and a two-category
+column gets chi-square rather than a z-test.
 
 Edge cases, never an exception: nulls are left out and their shares reported; a column with fewer
 than `MIN_ROWS` (2) non-null values on either side gets status "not enough data" (no statistic, not
@@ -111,8 +122,9 @@ def kind_of(values: pd.Series) -> str:
     return NUMERIC
 
 
-def default_method(kind: str, reference_rows: int) -> str:
-    small = reference_rows <= SMALL_SAMPLE
+def default_method(kind: str, rows: int) -> str:
+    """`rows`: the smaller sample's non-null count."""
+    small = rows <= SMALL_SAMPLE
     if kind == NUMERIC:
         return "ks" if small else "wasserstein"
     return "chisquare" if small else "jensenshannon"
@@ -127,6 +139,7 @@ def feature_drift(
     method: str | None = None,
     threshold: float | None = None,
     methods: Iterable[str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> FeatureDrift:
     """Drift of one column. `method` decides `drifted` (default by kind and size); `methods` are also computed."""
     reference, current = pd.Series(reference), pd.Series(current)
@@ -142,10 +155,12 @@ def feature_drift(
         reference_null_share=_share(len(reference) - len(ref), len(reference)),
         current_null_share=_share(len(current) - len(cur), len(current)),
     )
-    chosen = method or default_method(kind, len(ref))
+    chosen = method or default_method(kind, min(len(ref), len(cur)))
     if chosen not in allowed:
         raise ValueError(f"{chosen} is not a method for {kind} columns; use one of {', '.join(allowed)}.")
-    result.method, result.threshold = chosen, THRESHOLDS[chosen] if threshold is None else float(threshold)
+    if threshold is None:
+        threshold = (thresholds or {}).get(chosen, THRESHOLDS[chosen])
+    result.method, result.threshold = chosen, float(threshold)
     if len(ref) < MIN_ROWS or len(cur) < MIN_ROWS:
         result.status = NOT_ENOUGH
         return result
@@ -163,12 +178,14 @@ def feature_drift(
     return result
 
 
-def _clean(values: pd.Series, kind: str) -> np.ndarray:
+def _clean(values: pd.Series, kind: str) -> np.ndarray | pd.Series:
+    """Numbers: a float array without nulls and infinities. Categories: the non-null values as text, kept
+    as a Series (pandas counts its string columns without a round trip through Python objects)."""
     values = values[values.notna()]
     if kind == NUMERIC:
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         return numbers[np.isfinite(numbers)]
-    return values.astype(str).to_numpy(dtype=object)
+    return values if pd.api.types.is_string_dtype(values.dtype) else values.astype(str)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -181,6 +198,8 @@ def _finite(value: float) -> float | None:
 
 
 def _numeric(ref: np.ndarray, cur: np.ndarray, wanted: list[str]) -> dict[str, dict[str, float | None]]:
+    # scipy sorts its inputs again; already sorted, that is cheap, and one sort serves every method
+    ref, cur = np.sort(ref), np.sort(cur)
     out: dict[str, dict[str, float | None]] = {}
     if "ks" in wanted:
         test = stats.ks_2samp(ref, cur)
@@ -196,7 +215,7 @@ def _numeric(ref: np.ndarray, cur: np.ndarray, wanted: list[str]) -> dict[str, d
     return out
 
 
-def _categorical(ref: np.ndarray, cur: np.ndarray, wanted: list[str]) -> dict[str, dict[str, float | None]]:
+def _categorical(ref: pd.Series, cur: pd.Series, wanted: list[str]) -> dict[str, dict[str, float | None]]:
     ref_counts, cur_counts = category_counts(ref, cur)
     out: dict[str, dict[str, float | None]] = {}
     if "chisquare" in wanted:
@@ -233,7 +252,7 @@ def bin_shares(ref: np.ndarray, cur: np.ndarray, bins: int = PSI_BINS) -> tuple[
     return ref_counts / len(ref), cur_counts / len(cur)
 
 
-def category_counts(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def category_counts(ref: Any, cur: Any) -> tuple[np.ndarray, np.ndarray]:
     """Counts of each sample over the union of categories, in sorted order."""
     ref_counts, cur_counts = pd.Series(ref).value_counts(), pd.Series(cur).value_counts()
     categories = sorted(set(ref_counts.index) | set(cur_counts.index))
@@ -255,9 +274,10 @@ def psi(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
 
 
 def chi_square(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
-    """Current counts against the reference's floored shares times the current total."""
-    expected = floored(ref_counts / ref_counts.sum()) * cur_counts.sum()
-    test = stats.chisquare(cur_counts, expected)
+    """Two-sample chi-square test of homogeneity on the 2 × categories table (no continuity correction)."""
+    if len(ref_counts) < 2:  # one category on both sides: nothing can differ
+        return 0.0, 1.0
+    test = stats.chi2_contingency(np.vstack([ref_counts, cur_counts]), correction=False)
     return float(test.statistic), float(test.pvalue)
 
 
@@ -288,8 +308,6 @@ def compare(
             features.append(FeatureDrift(feature=str(name), kind=kind, status=status))
             continue
         kind = kinds.get(name) or kind_of(reference[name].dropna() if reference[name].notna().any() else current[name])
-        method = methods.get(name) or methods.get(kind)
-        chosen = method or default_method(kind, int(reference[name].notna().sum()))
         extra = (NUMERIC_METHODS if kind == NUMERIC else CATEGORICAL_METHODS) if all_methods else ()
         features.append(
             feature_drift(
@@ -297,8 +315,8 @@ def compare(
                 current[name],
                 name=str(name),
                 kind=kind,
-                method=chosen,
-                threshold=thresholds.get(chosen),
+                method=methods.get(name) or methods.get(kind),  # None: the default for the cleaned size
+                thresholds=thresholds,
                 methods=extra,
             )
         )
