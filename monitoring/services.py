@@ -261,15 +261,13 @@ def run_monitor(monitor: Monitor, *, job=None, now=None, progress=None) -> Drift
                 [performance.label(v) for v in current_predictions],
             )
         kind = drift.CATEGORICAL if classifier else drift.NUMERIC
-        method = monitor.methods.get(PREDICTION) or monitor.methods.get(kind)
-        method = method or drift.default_method(kind, len(predicted))
         prediction = drift.feature_drift(
             pd.Series(predicted, dtype=object if classifier else float),
             pd.Series(current_predictions, dtype=object if classifier else float),
             name=PREDICTION,
             kind=kind,
-            method=method,
-            threshold=monitor.thresholds.get(method),
+            method=monitor.methods.get(PREDICTION) or monitor.methods.get(kind),  # None: by sample size
+            thresholds=monitor.thresholds,
         )
         report.prediction_drifted = prediction.drifted
         features.append(prediction)
