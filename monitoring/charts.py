@@ -61,8 +61,9 @@ def distributions(name: str, kind: str, reference: pd.Series, current: pd.Series
     reference, current = reference.dropna(), current.dropna()
     figure = go.Figure()
     if kind == drift.NUMERIC:
-        ref = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype=float)
-        cur = pd.to_numeric(current, errors="coerce").dropna().to_numpy(dtype=float)
+        ref = pd.to_numeric(reference, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        cur = pd.to_numeric(current, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]  # as the statistics see them
         both = np.concatenate([ref, cur]) if len(ref) + len(cur) else np.array([0.0])
         edges = np.histogram_bin_edges(both, bins=30)
         for label, values, colour in (("reference", ref, REFERENCE), ("current", cur, CURRENT)):

@@ -185,7 +185,7 @@ def _clean(values: pd.Series, kind: str) -> np.ndarray | pd.Series:
     if kind == NUMERIC:
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         return numbers[np.isfinite(numbers)]
-    return values if pd.api.types.is_string_dtype(values.dtype) else values.astype(str)
+    return values if isinstance(values.dtype, pd.StringDtype) else values.astype(str)  # True and "True" alike
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -211,7 +211,7 @@ def _numeric(ref: np.ndarray, cur: np.ndarray, wanted: list[str]) -> dict[str, d
         if "psi" in wanted:
             out["psi"] = {"statistic": _finite(psi(ref_share, cur_share))}
         if "jensenshannon" in wanted:
-            out["jensenshannon"] = {"statistic": _finite(distance.jensenshannon(ref_share, cur_share))}
+            out["jensenshannon"] = {"statistic": js_distance(ref_share, cur_share)}
     return out
 
 
@@ -224,8 +224,7 @@ def _categorical(ref: pd.Series, cur: pd.Series, wanted: list[str]) -> dict[str,
     if "psi" in wanted:
         out["psi"] = {"statistic": _finite(psi(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()))}
     if "jensenshannon" in wanted:
-        js = distance.jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum())
-        out["jensenshannon"] = {"statistic": _finite(js)}
+        out["jensenshannon"] = {"statistic": js_distance(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum())}
     return out
 
 
@@ -236,6 +235,13 @@ def _categorical(ref: pd.Series, cur: pd.Series, wanted: list[str]) -> dict[str,
 
 def wasserstein_normed(ref: np.ndarray, cur: np.ndarray) -> float:
     return stats.wasserstein_distance(ref, cur) / max(float(np.std(ref)), STD_FLOOR)
+
+
+def js_distance(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
+    """scipy's Jensen–Shannon distance; its NaN for nearly identical shares (a square root of a rounding
+    error below zero) is 0."""
+    value = float(distance.jensenshannon(ref_share, cur_share))
+    return 0.0 if math.isnan(value) else value
 
 
 def bin_edges(ref: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Metrics of served predictions that got their ground truth, named as training names them. Pure: no ORM.
 
-Labels are compared as text after one normalisation, because callers send ground truth as JSON: 1, 1.0
-and "1" are the same class; true and "True" too. For a binary classifier the positive class is the
+Labels are compared as text after one normalisation, because callers send ground truth as JSON: 1, 1.0,
+"1" and "1.0" are the same class; true, "True" and "true" too. A true label that is none of the model's
+classes (a typo) is left out rather than failing the report. For a binary classifier the positive class is the
 second of the model's classes (as in training), and ROC AUC uses its logged probability; it is left out
 when the labelled rows hold a single class, where it is undefined.
 """
@@ -26,8 +27,17 @@ from sklearn.metrics import (
 
 
 def label(value: Any) -> str:
+    """One spelling per class: 1, 1.0, "1" and "1.0" are "1"; true, "True" and "true" are "True"."""
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("true", "false"):
+            return text.capitalize()
+        try:
+            value = float(text)
+        except ValueError:
+            return text
     if isinstance(value, int | float) and math.isfinite(value) and float(value).is_integer():
         return str(int(value))
     return str(value)
@@ -36,22 +46,28 @@ def label(value: Any) -> str:
 def classification(
     truth: Sequence[Any], predicted: Sequence[Any], probabilities: Sequence[dict[str, float] | None]
 ) -> dict[str, float]:
-    if not truth:
-        return {}
-    y_true, y_pred = [label(v) for v in truth], [label(v) for v in predicted]
+    """Metrics over the rows whose true label is one of the model's classes (others are left out)."""
     classes = [label(c) for c in (probabilities[0] or {})] if probabilities and probabilities[0] else []
+    rows = [
+        (label(t), label(p), {label(k): v for k, v in (pr or {}).items()})
+        for t, p, pr in zip(truth, predicted, probabilities or [None] * len(truth), strict=True)
+    ]
+    if classes:
+        rows = [row for row in rows if row[0] in classes]
+    if not rows:
+        return {}
+    y_true, y_pred = [r[0] for r in rows], [r[1] for r in rows]
     classes = classes or sorted(set(y_true) | set(y_pred))
     binary = len(classes) == 2
     averaging = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
     metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(precision_score(y_true, y_pred, zero_division=0, **averaging)),
-        "recall": float(recall_score(y_true, y_pred, zero_division=0, **averaging)),
-        "f1": float(f1_score(y_true, y_pred, zero_division=0, **averaging)),
+        "precision": float(precision_score(y_true, y_pred, labels=classes, zero_division=0, **averaging)),
+        "recall": float(recall_score(y_true, y_pred, labels=classes, zero_division=0, **averaging)),
+        "f1": float(f1_score(y_true, y_pred, labels=classes, zero_division=0, **averaging)),
     }
-    if binary and len(set(y_true)) == 2 and all(p for p in probabilities):
-        positive = [next(p[k] for k in p if label(k) == classes[1]) for p in probabilities]
-        metrics["roc_auc"] = float(roc_auc_score([v == classes[1] for v in y_true], positive))
+    if binary and len(set(y_true)) == 2 and all(classes[1] in r[2] for r in rows):
+        metrics["roc_auc"] = float(roc_auc_score([v == classes[1] for v in y_true], [r[2][classes[1]] for r in rows]))
     return metrics
 
 

@@ -103,57 +103,74 @@ def compare_versions(
 
 
 def ensure_monitor(deployment: Deployment) -> Monitor:
-    """Every deployment has a monitor (post_save of Deployment, and the migration for older ones)."""
+    """Every deployment has a monitor (post_save of Deployment; the schedule adds any that lack one)."""
     monitor, _ = Monitor.objects.get_or_create(deployment=deployment)
     return monitor
 
 
 def update_monitor(monitor: Monitor, data: dict[str, Any], *, actor) -> Monitor:
-    """Change a monitor's reference, window, schedule, methods and thresholds; checked field by field, audited."""
+    """Change a monitor's reference, window, schedule, methods and thresholds; checked field by field, audited.
+
+    The row is locked first and the checks run against it, so two changes at once cannot combine into a
+    state that neither would pass (both windows set, say)."""
     if actor is not None and not actor.has_perm("monitoring.change_monitor"):
         raise PermissionDenied("Your role does not allow changing monitors; data scientists and admins can.")
     if unknown := sorted(set(data) - set(MONITOR_FIELDS)):
         raise ValidationError({unknown[0]: f"Not a monitor setting; use {', '.join(MONITOR_FIELDS)}."})
-    changes = dict(data)
-    methods, thresholds, share = check_settings(
-        changes.get("methods", monitor.methods),
-        changes.get("thresholds", monitor.thresholds),
-        changes.get("share", monitor.share),
-    )
-    changes |= {"methods": methods, "thresholds": thresholds, "share": share}
-    for name in ("window_hours", "window_predictions"):
-        value = changes.get(name, getattr(monitor, name))
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000):
-            raise ValidationError({name: "A whole number from 1 to 1,000,000, or null."})
-    if changes.get("window_hours", monitor.window_hours) and changes.get(
-        "window_predictions", monitor.window_predictions
-    ):
-        raise ValidationError({"window_predictions": "Choose the last N hours or the last N predictions, not both."})
-    if not changes.get("window_hours", monitor.window_hours) and not changes.get(
-        "window_predictions", monitor.window_predictions
-    ):
-        raise ValidationError({"window_hours": "Set the last N hours or the last N predictions."})
-    for name, low, high in (("every_minutes", 1, 7 * 24 * 60), ("min_rows", 2, 1_000_000)):
-        value = changes.get(name, getattr(monitor, name))
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValidationError({name: f"A whole number from {low} to {high:,}."})
-    if "enabled" in changes and not isinstance(changes["enabled"], bool):
-        raise ValidationError({"enabled": "true or false."})
-    if "reference" in changes and changes["reference"] is not None:
-        reference = changes["reference"]
-        if not isinstance(reference, DatasetVersion):
-            reference = DatasetVersion.objects.filter(pk=reference).first() if isinstance(reference, int) else None
-        if reference is None:
-            raise ValidationError({"reference": "No dataset version with that id."})
-        changes["reference"] = reference
     with transaction.atomic():
         monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
+        changes = _checked(monitor, dict(data))
         before = _settings(monitor)
         for name, value in changes.items():
             setattr(monitor, name, value)
         monitor.save()
         audit.record(actor=actor, action="monitor.changed", target=monitor, before=before, after=_settings(monitor))
     return monitor
+
+
+def _checked(monitor: Monitor, changes: dict[str, Any]) -> dict[str, Any]:
+    def value(name):
+        return changes.get(name, getattr(monitor, name))
+
+    methods, thresholds, share = check_settings(value("methods"), value("thresholds"), value("share"))
+    changes |= {"methods": methods, "thresholds": thresholds, "share": share}
+    version = Deployment.objects.select_related("primary").get(pk=monitor.deployment_id).primary
+    if version is not None:
+        kinds = {c["name"]: KIND_OF_SCHEMA.get(c.get("kind"), drift.CATEGORICAL) for c in version.signature["inputs"]}
+        kinds[PREDICTION] = drift.NUMERIC if "rmse" in (version.metrics or {}) else drift.CATEGORICAL
+        for name, method in methods.items():
+            if name in (drift.NUMERIC, drift.CATEGORICAL):
+                continue
+            if name not in kinds:
+                raise ValidationError({"methods": f"{version} has no input named {name}."})
+            allowed = drift.NUMERIC_METHODS if kinds[name] == drift.NUMERIC else drift.CATEGORICAL_METHODS
+            if method not in allowed:
+                raise ValidationError({"methods": f"{name} is {kinds[name]}: use one of {', '.join(allowed)}."})
+    for name in ("window_hours", "window_predictions"):
+        number = value(name)
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 1_000_000
+        ):
+            raise ValidationError({name: "A whole number from 1 to 1,000,000, or null."})
+    if value("window_hours") and value("window_predictions"):
+        raise ValidationError({"window_predictions": "Choose the last N hours or the last N predictions, not both."})
+    if not value("window_hours") and not value("window_predictions"):
+        raise ValidationError({"window_hours": "Set the last N hours or the last N predictions."})
+    for name, low, high in (("every_minutes", 1, 7 * 24 * 60), ("min_rows", 2, 1_000_000)):
+        number = value(name)
+        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+            raise ValidationError({name: f"A whole number from {low} to {high:,}."})
+    if "enabled" in changes and not isinstance(changes["enabled"], bool):
+        raise ValidationError({"enabled": "true or false."})
+    if changes.get("reference") is not None:
+        reference = changes["reference"]
+        if not isinstance(reference, DatasetVersion):
+            found = isinstance(reference, int) and not isinstance(reference, bool)
+            reference = DatasetVersion.objects.filter(pk=reference).first() if found else None
+        if reference is None:
+            raise ValidationError({"reference": "No dataset version with that id."})
+        changes["reference"] = reference
+    return changes
 
 
 def _settings(monitor: Monitor) -> dict[str, Any]:
@@ -187,6 +204,8 @@ def request_run(monitor: Monitor, *, actor=None) -> jobs.Job:
 def run_due_monitors(now=None) -> int:
     """The schedule's entry point: queue a run of every enabled monitor whose interval has passed."""
     now = now or timezone.now()
+    for deployment in Deployment.objects.filter(monitor__isnull=True):  # deployed before monitoring existed
+        ensure_monitor(deployment)
     queued = 0
     for monitor in Monitor.objects.filter(enabled=True, deployment__primary__isnull=False):
         if monitor.last_run_at is None or monitor.last_run_at + timedelta(minutes=monitor.every_minutes) <= now:
@@ -221,7 +240,7 @@ def run_monitor(monitor: Monitor, *, job=None, now=None, progress=None) -> Drift
     if reference_version is None:
         return _save(monitor, report, [], message=f"{version} has no training data on record; choose a reference.")
     _progress(progress, 10, "Reading the window's predictions")
-    rows, report.window_start = _window(monitor, now)
+    rows, report.window_start = _window(monitor, version, now)
     report.current_rows = len(rows)
     if len(rows) < monitor.min_rows:
         message = f"{len(rows)} predictions in the window; the monitor needs at least {monitor.min_rows}."
@@ -287,9 +306,10 @@ def run_monitor(monitor: Monitor, *, job=None, now=None, progress=None) -> Drift
 _METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "rmse", "mae", "r2")
 
 
-def _window(monitor: Monitor, now) -> tuple[list[tuple], Any]:
+def _window(monitor: Monitor, version, now) -> tuple[list[tuple], Any]:
+    """The primary version's answers in the window (not the canary's, shadow's or an earlier primary's)."""
     served = Prediction.objects.filter(
-        deployment=monitor.deployment, role__in=["primary", "canary"], created_at__lte=now
+        deployment=monitor.deployment, version=version, role="primary", created_at__lte=now
     )
     fields = ("inputs", "prediction", "probabilities", "ground_truth", "created_at")
     if monitor.window_predictions:

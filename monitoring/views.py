@@ -12,17 +12,18 @@ from experiments import services as experiment_services
 from experiments.models import DatasetVersion
 from mlops_site import ui
 from monitoring import charts, drift, services
-from monitoring.models import DriftReport, Monitor
+from monitoring.models import Monitor
 
 REPORT_SORTS = {"time": "created_at", "drifted": "drifted_count", "rows": "current_rows"}
 
 
+@permission_required("monitoring.view_monitor", raise_exception=True)
 def overview(request):
     monitors = Monitor.objects.select_related("deployment__environment", "deployment__model", "deployment__primary")
-    latest = {}
-    for report in DriftReport.objects.filter(monitor__in=monitors).order_by("monitor_id", "-created_at", "-id"):
-        latest.setdefault(report.monitor_id, report)
-    rows = [(monitor, latest.get(monitor.pk)) for monitor in monitors.order_by("deployment__model__name", "pk")]
+    rows = [
+        (monitor, monitor.reports.order_by("-created_at", "-id").first())
+        for monitor in monitors.order_by("deployment__model__name", "pk")
+    ]
     return render(request, "monitoring/overview.html", {"rows": rows})
 
 
@@ -85,6 +86,8 @@ def compare(request):
             report = services.compare_versions(chosen["reference"], chosen["current"], methods=methods)
         except ValidationError as exc:
             context["error"] = " ".join(" ".join(v) for v in exc.message_dict.values())
+        except (OSError, ValueError) as exc:  # a version's file is gone or unreadable
+            context["error"] = f"The data cannot be read: {exc}"
         else:
             compared = [f for f in report.features if f.status == drift.OK]
             ranked = sorted(report.features, key=lambda f: (f.status != drift.OK, not f.drifted, -_score(f)))

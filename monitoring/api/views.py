@@ -79,13 +79,16 @@ class DriftCompare(APIView):
             versions[field] = DatasetVersion.objects.select_related("dataset").filter(pk=data[field]).first()
             if versions[field] is None:
                 raise ValidationError({field: f"No dataset version with id {data[field]}."})
-        report = services.compare_versions(
-            versions["reference_version"],
-            versions["current_version"],
-            methods=data.get("methods"),
-            thresholds=data.get("thresholds"),
-            share=data["share"],
-        )
+        try:
+            report = services.compare_versions(
+                versions["reference_version"],
+                versions["current_version"],
+                methods=data.get("methods"),
+                thresholds=data.get("thresholds"),
+                share=data["share"],
+            )
+        except (OSError, ValueError) as exc:  # a version's file is gone or unreadable
+            raise ValidationError({"non_field_errors": f"The data cannot be read: {exc}"}) from None
         return Response(
             {"reference_version": data["reference_version"], "current_version": data["current_version"]}
             | report.as_dict()

@@ -112,6 +112,19 @@ def test_one_category_on_both_sides_is_no_drift():
     assert (result.statistic, result.p_value, result.drifted) == (0.0, 1.0, False)
 
 
+def test_booleans_with_nulls_and_their_text_are_the_same_categories():
+    reference = pd.Series([True, False] * 100)  # a bool column
+    current = pd.Series([True, None, "False", "True", False, None] * 50, dtype=object)  # bools, nulls, text
+    result = drift.feature_drift(reference, current, methods=drift.CATEGORICAL_METHODS)
+    assert result.status == "ok" and result.current_rows == 200 and result.statistic == 0.0
+    assert no_nans(result.as_dict())
+
+
+def test_nearly_identical_shares_give_a_js_distance_of_zero_not_none():
+    shares = np.array([0.1, 0.2, 0.3, 0.4])
+    assert drift.js_distance(shares, shares.copy()) == 0.0
+
+
 def test_booleans_are_categorical():
     result = drift.feature_drift(pd.Series([True, False] * 50), pd.Series([True] * 90 + [False] * 10))
     assert result.kind == "categorical" and result.method == "chisquare" and result.drifted

@@ -69,15 +69,16 @@ def test_a_run_compares_the_window_with_the_training_data_and_scores_labelled_ro
     for prediction_id, label in zip(ids[:40], truth, strict=True):
         Prediction.objects.filter(pk=prediction_id).update(ground_truth=label)
     Prediction.objects.filter(pk=ids[0]).update(role="shadow")  # shadow rows are not what was served
+    Prediction.objects.filter(pk=ids[-1]).update(role="canary")  # nor are the canary's
 
     report = services.run_monitor(Monitor.objects.get(deployment=deployment))
-    assert report.status == "ok" and report.current_rows == 79 and report.version == version
+    assert report.status == "ok" and report.current_rows == 78 and report.version == version
     assert report.reference == dataset_version
     rows = {f.feature: f for f in report.features.all()}
     assert set(rows) == {*[c["name"] for c in version.signature["inputs"]], "prediction"}
     income = rows["annual_income"]
     reference = experiment_services.load_frame(dataset_version)["annual_income"].dropna()
-    current = frame["annual_income"].iloc[1:].dropna()
+    current = frame["annual_income"].iloc[1:-1].dropna()
     assert income.method == "ks" and income.drifted
     assert income.statistic == pytest.approx(stats.ks_2samp(reference, current).statistic, abs=1e-9)
     assert rows["prediction"].is_prediction and rows["prediction"].kind == "categorical"
@@ -124,6 +125,9 @@ def test_monitor_api_read_change_run_and_reports(deployed, scientist, reviewer, 
         {"every_minutes": "soon"},
         {"reference": 999_999},
         {"share": 1.5},
+        {"methods": {"annual_income": "chisquare"}},
+        {"methods": {"prediction": "ks"}},
+        {"methods": {"no_such_input": "ks"}},
     ):
         response = client.patch(f"/api/monitors/{monitor.pk}/", bad, format="json")
         assert response.status_code == 400, (bad, response.json())
@@ -161,6 +165,9 @@ def test_the_schedule_queues_only_the_monitors_that_are_due(deployed, django_cap
         assert services.run_due_monitors(now + timedelta(minutes=31)) == 1
     assert DriftReport.objects.filter(monitor=monitor).count() == 1  # ran (not enough data: no traffic)
     assert services.run_due_monitors(now + timedelta(minutes=32)) == 0
+    Monitor.objects.all().delete()  # a deployment from before monitoring existed
+    services.run_due_monitors(now + timedelta(minutes=33))
+    assert Monitor.objects.filter(deployment=deployment).exists()
 
 
 def test_reference_predictions_follow_the_served_model(deployed):
