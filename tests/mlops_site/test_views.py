@@ -26,7 +26,17 @@ PAGES = [
     "/api/docs/",
     "/accounts/profile/",
 ]
-ROLE_ONLY = {"/jobs/", "/audit/", "/datasets/", "/experiments/", "/runs/", "/models/", "/approvals/", "/deployments/"}
+ROLE_ONLY = {
+    "/jobs/",
+    "/audit/",
+    "/datasets/",
+    "/experiments/",
+    "/runs/",
+    "/models/",
+    "/approvals/",
+    "/deployments/",
+    "/monitoring/",
+}
 
 
 def test_navigation_covers_the_pages():
