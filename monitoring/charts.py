@@ -1,4 +1,4 @@
-"""Plotly figures of drift: scores per feature against their thresholds, and two distributions overlaid."""
+"""Plotly figures of drift: scores against thresholds, distributions overlaid, drift and performance over time."""
 
 from __future__ import annotations
 
@@ -19,6 +19,64 @@ LABELS = {
 }
 
 
+CAP = 100.0  # ratios above this are drawn at the cap (a p-value of 1e-50 is not 1e48 times "more" drift)
+PALETTE = ["#2d6aa3", "#ef6c00", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#8d6e63", "#5c6bc0", "#9e9d24"]
+
+
+def ratio(method: str | None, statistic: float | None, p_value: float | None, threshold: float | None) -> float | None:
+    """A score relative to its own threshold, ≥ 1 when drifted: statistic ÷ threshold for distances,
+    threshold ÷ p-value for tests. Comparable across methods; capped at CAP."""
+    if method is None or threshold is None:
+        return None
+    if method in drift.TESTS:
+        value = threshold / max(p_value, 1e-300) if p_value is not None else None
+    else:
+        value = (statistic or 0.0) / threshold if threshold else None
+    return None if value is None else min(value, CAP)
+
+
+def drift_over_time(times: list, series: dict[str, list[float | None]]) -> go.Figure:
+    """One line per feature (and the prediction): score ÷ threshold per report, the threshold at 1."""
+    figure = go.Figure()
+    for i, (name, values) in enumerate(series.items()):
+        figure.add_scatter(
+            x=times, y=values, name=name, mode="lines+markers", line=dict(color=PALETTE[i % len(PALETTE)])
+        )
+    figure.add_hline(
+        y=1, line_dash="dash", line_color=DRIFTED, annotation_text="threshold", annotation_position="top left"
+    )
+    figure.update_layout(
+        **BASE_LAYOUT,
+        title=dict(text="Drift per feature over time, relative to its threshold (above the line: drifted)", x=0.0),
+        xaxis=dict(title="Report time (UTC)"),
+        yaxis=dict(title="score ÷ threshold (log)", type="log"),
+    )
+    return figure
+
+
+def performance_over_time(times: list, metrics: dict[str, list[float | None]], baseline: dict[str, float]) -> go.Figure:
+    """Each metric of the labelled predictions per report, with its value at training as a dashed line."""
+    figure = go.Figure()
+    for i, (name, values) in enumerate(metrics.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        figure.add_scatter(x=times, y=values, name=name, mode="lines+markers", line=dict(color=colour))
+        if name in baseline and times:
+            figure.add_scatter(
+                x=[times[0], times[-1]],
+                y=[baseline[name]] * 2,
+                name=f"{name} at training",
+                mode="lines",
+                line=dict(color=colour, dash="dash"),
+            )
+    figure.update_layout(
+        **BASE_LAYOUT,
+        title=dict(text="Performance of the labelled predictions per report, against training (dashed)", x=0.0),
+        xaxis=dict(title="Report time (UTC)"),
+        yaxis=dict(title="metric value"),
+    )
+    return figure
+
+
 def scores(features: list[drift.FeatureDrift]) -> go.Figure:
     """One bar per compared feature: its deciding method's score over its threshold (≥ 1 is drifted).
 
@@ -26,13 +84,7 @@ def scores(features: list[drift.FeatureDrift]) -> go.Figure:
     to its own threshold: statistic / threshold for distances, threshold / p-value for tests.
     """
     rows = [f for f in features if f.status == drift.OK]
-    ratios = []
-    for f in rows:
-        if f.method in drift.TESTS:
-            ratios.append(f.threshold / max(f.p_value or 0.0, 1e-300) if f.p_value is not None else None)
-        else:
-            ratios.append((f.statistic or 0.0) / f.threshold if f.threshold else None)
-    shown = [min(r, 100.0) if r is not None else None for r in ratios]
+    shown = [ratio(f.method, f.statistic, f.p_value, f.threshold) for f in rows]
     figure = go.Figure()
     figure.add_bar(
         x=[f.feature for f in rows],

@@ -12,8 +12,9 @@ from experiments import services as experiment_services
 from experiments.models import DatasetVersion
 from mlops_site import ui
 from monitoring import charts, drift, services
-from monitoring.models import Monitor
+from monitoring.models import DriftReport, FeatureDrift, Monitor
 
+HISTORY = 60  # reports charted over time
 REPORT_SORTS = {"time": "created_at", "drifted": "drifted_count", "rows": "current_rows"}
 
 
@@ -44,6 +45,7 @@ def monitor_detail(request, pk: int):
             latest.features.all(), key=lambda f: (f.is_prediction, f.status != "ok", not f.drifted, f.feature)
         )
     metrics = sorted(set(latest.performance) | set(latest.baseline)) if latest else []
+    history = list(monitor.reports.filter(status=DriftReport.Status.OK).order_by("-created_at", "-id")[:HISTORY])[::-1]
     context = {
         "monitor": monitor,
         "latest": latest,
@@ -51,8 +53,27 @@ def monitor_detail(request, pk: int):
         "metrics": [(m, latest.baseline.get(m), latest.performance.get(m)) for m in metrics],
         "page": ui.paginate(request, reports),
         "sort": sort,
+        **_history_charts(history),
     }
     return render(request, "monitoring/monitor_detail.html", context)
+
+
+def _history_charts(history: list[DriftReport]) -> dict:
+    if not history:
+        return {}
+    times = [report.created_at for report in history]
+    position = {report.pk: i for i, report in enumerate(history)}
+    series: dict[str, list] = {}
+    for row in FeatureDrift.objects.filter(report__in=history).order_by("is_prediction", "feature"):
+        name = "the prediction" if row.is_prediction else row.feature
+        values = series.setdefault(name, [None] * len(history))
+        values[position[row.report_id]] = charts.ratio(row.method or None, row.statistic, row.p_value, row.threshold)
+    names = sorted({m for report in history for m in report.performance})
+    metrics = {name: [report.performance.get(name) for report in history] for name in names}
+    return {
+        "drift_chart": charts.drift_over_time(times, series),
+        "performance_chart": charts.performance_over_time(times, metrics, history[-1].baseline) if names else None,
+    }
 
 
 @require_POST

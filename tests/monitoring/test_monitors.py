@@ -13,8 +13,8 @@ from deployments import services as deployment_services
 from deployments import serving
 from deployments.models import Deployment, Environment, Prediction
 from experiments import services as experiment_services
-from monitoring import services
-from monitoring.models import DriftReport, Monitor
+from monitoring import charts, services
+from monitoring.models import DriftReport, FeatureDrift, Monitor
 from registry import services as registry_services
 from tests.conftest import token_client
 from tests.experiments.conftest import credit  # noqa: F401
@@ -188,12 +188,22 @@ def test_monitor_pages_show_the_latest_report_and_history(deployed, client, scie
     services.run_monitor(monitor)
     page = client.get(f"/monitoring/monitors/{monitor.pk}/").content.decode()
     assert "annual_income" in page and "the prediction" in page and "Performance of the 0 labelled" in page
+    assert "drift-chart" in page and "performance-chart" not in page  # nothing labelled yet
+    Prediction.objects.update(ground_truth=0)
+    services.run_monitor(monitor)
+    response = client.get(f"/monitoring/monitors/{monitor.pk}/")
+    assert "performance-chart" in response.content.decode()
+    figure = response.context["drift_chart"]
+    income = next(trace for trace in figure.data if trace.name == "annual_income")
+    rows = FeatureDrift.objects.filter(feature="annual_income").order_by("report__created_at", "report_id")
+    expected = [charts.ratio(r.method, r.statistic, r.p_value, r.threshold) for r in rows]
+    assert list(income.y) == pytest.approx(expected)
     overview = client.get("/monitoring/").content.decode()
     assert f"/monitoring/monitors/{monitor.pk}/" in overview and "credit-default in production" in overview
     client.force_login(reviewer)
     assert "Run now" not in client.get(f"/monitoring/monitors/{monitor.pk}/").content.decode()
     response = client.post(f"/monitoring/monitors/{monitor.pk}/run/")
-    assert response.status_code == 302 and DriftReport.objects.filter(monitor=monitor).count() == 1
+    assert response.status_code == 302 and DriftReport.objects.filter(monitor=monitor).count() == 2
 
 
 def test_the_demo_shifts_production_traffic_and_the_monitor_sees_it(deployed):
