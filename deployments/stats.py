@@ -57,3 +57,34 @@ def series(
             for key in ("p50", "p95", "p99"):
                 out[key].append(None)
     return out
+
+
+def prediction_series(
+    times: Sequence[datetime],
+    values: Sequence,
+    *,
+    classifier: bool,
+    start: datetime,
+    end: datetime,
+    width: timedelta,
+) -> dict:
+    """Predictions per bucket of `width`: for classifiers each class's share of the bucket, for regressors
+    the median and 10th/90th percentiles. Empty buckets hold None (a gap, not a zero)."""
+    count = max(1, int(np.ceil((end - start) / width)))
+    out: dict = {"time": [start + width * i for i in range(count)], "count": [0] * count}
+    out["width_minutes"] = int(width.total_seconds() // 60)
+    buckets: list[list] = [[] for _ in range(count)]
+    for t, value in zip(times, values, strict=True):
+        i = int((t - start) / width)
+        if 0 <= i < count and value is not None:
+            buckets[i].append(value)
+    out["count"] = [len(b) for b in buckets]
+    if classifier:
+        labels = sorted({str(v) for b in buckets for v in b})
+        out["shares"] = {
+            label: [(sum(1 for v in b if str(v) == label) / len(b)) if b else None for b in buckets] for label in labels
+        }
+        return out
+    for key, q in (("p10", 10), ("median", 50), ("p90", 90)):
+        out[key] = [float(np.percentile(np.asarray(b, dtype=float), q)) if b else None for b in buckets]
+    return out

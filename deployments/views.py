@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from deployments import charts, guardrail, services, stats
-from deployments.models import Deployment, Environment, RequestStat
+from deployments import charts, guardrail, selectors, services
+from deployments.models import Deployment, Environment
 from mlops_site import ui
 
 CHART_HOURS = 24
@@ -52,25 +52,9 @@ def _deployment(environment: str, model: str) -> Deployment:
 
 def _charts(deployment: Deployment) -> dict:
     end = timezone.now()
-    start = end - timedelta(hours=CHART_HOURS)
-    rows = list(
-        RequestStat.objects.filter(deployment=deployment, created_at__gte=start)
-        .values_list("version__number", "role", "created_at", "latency_ms", "status_code")
-        .order_by("created_at")
-    )
-    if not rows:
+    per_version = selectors.service_series(deployment, end - timedelta(hours=CHART_HOURS), end)
+    if not per_version:
         return {}
-    start = max(start, rows[0][2] - timedelta(minutes=1))
-    width = stats.bucket_size(end - start)
-    groups: dict[str, list] = {}
-    for number, role, created, latency_ms, code in rows:
-        groups.setdefault(f"v{number} {role}", []).append((created, latency_ms, code >= 400))
-    per_version = {
-        label: stats.series(
-            [r[0] for r in items], [r[1] for r in items], [r[2] for r in items], start=start, end=end, width=width
-        )
-        for label, items in sorted(groups.items())
-    }
     return {
         "rate_chart": charts.request_rate(per_version),
         "error_chart": charts.error_rate(per_version),

@@ -39,6 +39,10 @@ _READ_DATA = [
     "monitoring.view_monitor",
     "monitoring.view_driftreport",
     "monitoring.view_featuredrift",
+    "monitoring.view_alertrule",
+    "monitoring.view_alert",
+    "monitoring.view_retrainingpolicy",
+    "monitoring.view_retraining",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -57,8 +61,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.add_promotionrequest",
         "deployments.predict",
         "monitoring.change_monitor",
+        "monitoring.add_alertrule",
+        "monitoring.change_alertrule",
+        "monitoring.delete_alertrule",
+        "monitoring.change_alert",
+        "monitoring.change_retrainingpolicy",
+        "monitoring.add_retraining",
     ],
-    REVIEWER: [*_EVERYONE, *_READ_DATA, "registry.review_promotionrequest"],
+    # Reviewers are often the ones on call: they may acknowledge and resolve alerts.
+    REVIEWER: [*_EVERYONE, *_READ_DATA, "registry.review_promotionrequest", "monitoring.change_alert"],
     ADMIN: [*_EVERYONE, "auth.view_user", "auth.change_user", "auth.view_group"],
 }
 

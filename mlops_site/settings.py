@@ -224,6 +224,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "mlops@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who hears about alerts whose rule names no addresses (comma-separated).
+ALERT_EMAILS = env_list("ALERT_EMAILS", [])
+# The site's address as people reach it, for links in e-mails (e.g. https://mlops.example.com).
+SITE_URL = env_str("SITE_URL", "")
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -65,3 +65,32 @@ def form_errors(form, exc, fallback: str | None = None) -> None:
         if field not in form.fields:
             field = fallback
         form.add_error(field, [e if key in (field, "non_field_errors") else f"{key}: {e}" for e in errors])
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A section an upper app adds to a lower app's page: a template and the context it needs (or None to hide)."""
+
+    template: str
+    context: Callable[[object, object], dict | None]
+    order: int = 100
+
+
+_panels: dict[str, list[Panel]] = {}
+
+
+def register_panel(page: str, panel: Panel) -> None:
+    """From AppConfig.ready(): e.g. monitoring adds the retraining loop to the registry's "model" page."""
+    entries = _panels.setdefault(page, [])
+    if all(existing.template != panel.template for existing in entries):
+        entries.append(panel)
+
+
+def panels(page: str, request, obj) -> list[dict]:
+    """The panels of `page` for this request and object, as {"template", "context"}, in order."""
+    shown = []
+    for panel in sorted(_panels.get(page, []), key=lambda p: p.order):
+        context = panel.context(request, obj)
+        if context is not None:
+            shown.append({"template": panel.template, "context": context})
+    return shown

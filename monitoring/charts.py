@@ -148,3 +148,114 @@ def distributions(name: str, kind: str, reference: pd.Series, current: pd.Series
         yaxis=dict(title="% of non-null rows", rangemode="tozero"),
     )
     return figure
+
+
+def drift_heatmap(times: list, series: dict[str, list[float | None]]) -> go.Figure:
+    """Features × report time, coloured by score ÷ threshold on a log scale: white at the threshold (1), blue
+    below, red above, so a feature that starts drifting shows as a row turning red."""
+    names = list(series)
+    z = [[None if v is None else float(np.log10(max(v, 1e-3))) for v in series[name]] for name in names]
+    text = [[("—" if v is None else f"{v:.3g}") for v in series[name]] for name in names]
+    figure = go.Figure(
+        go.Heatmap(
+            x=times,
+            y=names,
+            z=z,
+            text=text,
+            hovertemplate="%{y}<br>%{x}<br>score ÷ threshold %{text}<extra></extra>",
+            colorscale=[[0.0, REFERENCE], [0.5, "#f7f7f7"], [1.0, DRIFTED]],
+            zmid=0,
+            zmin=-2,
+            zmax=2,
+            colorbar=dict(
+                title=dict(text="score ÷ threshold"),
+                tickvals=[-2, -1, 0, 1, 2],
+                ticktext=["0.01", "0.1", "1", "10", "100"],
+            ),
+            xgap=1,
+            ygap=1,
+        )
+    )
+    figure.update_layout(
+        **{**BASE_LAYOUT, "height": max(340, 140 + 24 * len(names))},
+        title=dict(text="Drift heatmap: features × report (red: past the threshold)", x=0.0),
+        xaxis=dict(title="Report time (UTC)"),
+        yaxis=dict(title="Feature", autorange="reversed"),
+    )
+    return figure
+
+
+def predictions_over_time(series: dict[str, list], *, classifier: bool) -> go.Figure:
+    """Classifiers: the share of each predicted class per time bucket (stacked). Regressors: the median
+    prediction per bucket with its 10th–90th percentile band."""
+    figure = go.Figure()
+    times = series["time"]
+    if classifier:
+        for i, (label, shares) in enumerate(series["shares"].items()):
+            figure.add_bar(
+                x=times,
+                y=[None if s is None else 100 * s for s in shares],
+                name=f"class {label}",
+                marker_color=PALETTE[i % len(PALETTE)],
+            )
+        figure.update_layout(barmode="stack", bargap=0.05)
+        y_axis = dict(title="% of predictions", range=[0, 100])
+        title = "Predicted class per time bucket (share of the bucket's predictions)"
+    else:
+        figure.add_scatter(
+            x=times, y=series["p90"], mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"
+        )
+        figure.add_scatter(
+            x=times,
+            y=series["p10"],
+            mode="lines",
+            line=dict(width=0),
+            fill="tonexty",
+            fillcolor="rgba(45,106,163,0.2)",
+            name="10th–90th percentile",
+        )
+        figure.add_scatter(x=times, y=series["median"], mode="lines+markers", name="median", line=dict(color=REFERENCE))
+        y_axis = dict(title="prediction")
+        title = "Predictions per time bucket: median and 10th–90th percentile"
+    figure.add_scatter(
+        x=times, y=series["count"], name="predictions", yaxis="y2", mode="lines", line=dict(color="#888", dash="dot")
+    )
+    figure.update_layout(
+        **BASE_LAYOUT,
+        title=dict(text=title, x=0.0),
+        xaxis=dict(title=f"Time (UTC), buckets of {series['width_minutes']} min"),
+        yaxis=y_axis,
+        yaxis2=dict(title="predictions per bucket", overlaying="y", side="right", showgrid=False, rangemode="tozero"),
+    )
+    return figure
+
+
+def service(per_version: dict[str, dict[str, list]]) -> go.Figure:
+    """Requests per minute (top) and p95 latency in ms (bottom) per version and role, on one time axis."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    for i, (label, s) in enumerate(per_version.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        figure.add_scatter(
+            x=s["time"], y=s["rate_per_min"], name=label, legendgroup=label, line=dict(color=colour), row=1, col=1
+        )
+        figure.add_scatter(
+            x=s["time"],
+            y=s["p95"],
+            name=f"{label} p95",
+            legendgroup=label,
+            showlegend=False,
+            line=dict(color=colour, dash="dot"),
+            connectgaps=False,
+            row=2,
+            col=1,
+        )
+    figure.update_layout(
+        **{**BASE_LAYOUT, "height": 500, "legend": {**BASE_LAYOUT["legend"], "y": -0.14}},
+        title=dict(text="Requests per minute and p95 latency", x=0.0),
+    )
+    figure.update_yaxes(title_text="requests / min", rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(title_text="p95 latency (ms)", rangemode="tozero", row=2, col=1)
+    figure.update_xaxes(title_text="Time (UTC)", row=2, col=1)
+    return figure

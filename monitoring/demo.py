@@ -2,8 +2,11 @@
 
 The last six hours get extra production requests whose customers differ from the training data (higher
 incomes, lower credit scores, more debt consolidation loans) and whose true outcomes are noisier, all
-through the real serving path. The production monitor's window becomes those six hours, and each monitor
-with traffic runs once, so a fresh install shows a real drift report. Timestamps are the only thing made up.
+through the real serving path. The production monitor's window becomes those six hours, it gets alert
+rules, the model gets a retraining policy, and each monitor with traffic runs once. So a fresh install
+shows a real drift report, an open drift alert (e-mailed through the mail settings: the console by
+default) and the retraining it started: a run on the training data plus the labelled production rows, a
+new version and a promotion request waiting for the reviewer. Timestamps are the only thing made up.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def drift_and_report(started: str) -> str:
         return "waiting for the demo traffic"
     _send_shifted_traffic(production)
     # The production monitor looks at the last six hours, when the customers changed.
-    services.update_monitor(services.ensure_monitor(production), {"window_hours": WINDOW_HOURS}, actor=None)
+    monitor = services.update_monitor(services.ensure_monitor(production), {"window_hours": WINDOW_HOURS}, actor=None)
+    _rules_and_policy(monitor, production)
     reports = []
     for monitor in Monitor.objects.filter(deployment__predictions__isnull=False).distinct():
         reports.append(services.run_monitor(monitor))
@@ -94,3 +98,21 @@ def _send_shifted_traffic(deployment: Deployment) -> None:
             Prediction.objects.filter(id=answer.predictions[0]["prediction_id"]).update(
                 ground_truth=label, ground_truth_at=at + timedelta(hours=1)
             )
+
+
+RULES = (
+    {"name": "Inputs drifted", "metric": "drift_share", "comparison": "gte", "threshold": 0.2, "severity": "warning"},
+    {"name": "Accuracy dropped", "metric": "accuracy", "comparison": "lt", "threshold": 0.6, "severity": "critical"},
+    {"name": "Slow answers", "metric": "latency_p95_ms", "comparison": "gt", "threshold": 500, "severity": "warning"},
+)
+
+
+def _rules_and_policy(monitor: Monitor, deployment: Deployment) -> None:
+    """Rules a team would start with, and retraining on drift, set by the model's owner (the demo scientist)."""
+    scientist = deployment.model.owner
+    for rule in RULES:
+        if not monitor.rules.filter(name=rule["name"]).exists():
+            services.create_rule(
+                monitor, rule | {"window_minutes": 120, "emails": ["ml-oncall@example.com"]}, actor=scientist
+            )
+    services.put_policy(deployment.model, {"min_labelled_rows": 100, "stage": "staging"}, actor=scientist)

@@ -1,18 +1,24 @@
-"""Monitoring pages: the overview, and ad-hoc drift between two dataset versions."""
+"""Monitoring pages: the overview, a monitor with its charts and rules, alerts, retraining, ad-hoc drift."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from deployments import selectors as deployment_selectors
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
 from mlops_site import ui
+from mlops_site.errors import Conflict
 from monitoring import charts, drift, services
-from monitoring.models import DriftReport, FeatureDrift, Monitor
+from monitoring.forms import AlertRuleForm, RetrainingPolicyForm
+from monitoring.models import Alert, AlertRule, DriftReport, FeatureDrift, Monitor
 
 HISTORY = 60  # reports charted over time
 REPORT_SORTS = {"time": "created_at", "drifted": "drifted_count", "rows": "current_rows"}
@@ -53,9 +59,52 @@ def monitor_detail(request, pk: int):
         "metrics": [(m, latest.baseline.get(m), latest.performance.get(m)) for m in metrics],
         "page": ui.paginate(request, reports),
         "sort": sort,
+        "rules": monitor.rules.all(),
+        "alerts": monitor.alerts.select_related("rule")[:10],
+        "rule_form": AlertRuleForm(),
         **_history_charts(history),
+        **_feature_chart(request, latest, features),
+        **_traffic_charts(monitor, history),
     }
     return render(request, "monitoring/monitor_detail.html", context)
+
+
+def _feature_chart(request, latest: DriftReport | None, features: list) -> dict:
+    """The reference and window distributions of the feature picked with ?feature= (default: the most drifted)."""
+    inputs = [f for f in features if not f.is_prediction and f.status == drift.OK]
+    if latest is None or not inputs:
+        return {}
+    by_name = {f.feature: f for f in inputs}
+    picked = by_name.get(request.GET.get("feature")) or inputs[0]
+    values = services.window_values(latest, picked.feature)
+    if values is None:
+        return {"feature_names": list(by_name), "feature": picked.feature}
+    return {
+        "feature_names": list(by_name),
+        "feature": picked.feature,
+        "distribution_chart": charts.distributions(picked.feature, picked.kind, *values),
+    }
+
+
+def _traffic_charts(monitor: Monitor, history: list[DriftReport]) -> dict:
+    """What the served version predicted over time, and the deployment's request rate and latency, over the
+    charted reports' span (at least the last day)."""
+    deployment, end = monitor.deployment, timezone.now()
+    start = end - timedelta(hours=24)
+    if history and history[0].window_start:
+        start = min(start, history[0].window_start)
+    out = {}
+    per_version = deployment_selectors.service_series(deployment, start, end)
+    if per_version:
+        out["service_chart"] = charts.service(per_version)
+    if deployment.primary is not None:
+        classifier = "rmse" not in (deployment.primary.metrics or {})
+        series = deployment_selectors.prediction_series(
+            deployment, deployment.primary, start, end, classifier=classifier
+        )
+        if series:
+            out["predictions_chart"] = charts.predictions_over_time(series, classifier=classifier)
+    return out
 
 
 def _history_charts(history: list[DriftReport]) -> dict:
@@ -72,6 +121,7 @@ def _history_charts(history: list[DriftReport]) -> dict:
     metrics = {name: [report.performance.get(name) for report in history] for name in names}
     return {
         "drift_chart": charts.drift_over_time(times, series),
+        "heatmap_chart": charts.drift_heatmap(times, series),
         "performance_chart": charts.performance_over_time(times, metrics, history[-1].baseline) if names else None,
     }
 
@@ -139,3 +189,118 @@ def _score(feature: drift.FeatureDrift) -> float:
     if feature.method in drift.TESTS:
         return feature.threshold / max(feature.p_value or 0.0, 1e-300)
     return (feature.statistic or 0.0) / feature.threshold
+
+
+@require_POST
+def rule_create(request, pk: int):
+    monitor = get_object_or_404(Monitor, pk=pk)
+    form = AlertRuleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(monitor)
+    try:
+        rule = services.create_rule(monitor, form.cleaned, actor=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, ui.error_message(exc))
+    else:
+        messages.success(request, f"Rule “{rule.name}” added; it is checked after each report.")
+    return redirect(monitor)
+
+
+@require_POST
+def rule_delete(request, pk: int):
+    rule = get_object_or_404(AlertRule.objects.select_related("monitor"), pk=pk)
+    try:
+        services.delete_rule(rule, actor=request.user)
+    except PermissionDenied as exc:
+        messages.error(request, ui.error_message(exc))
+    else:
+        messages.success(request, f"Rule “{rule.name}” deleted with its alerts.")
+    return redirect(rule.monitor)
+
+
+ALERT_SORTS = {"opened": "opened_at", "severity": "severity", "status": "status", "value": "value"}
+
+
+@permission_required("monitoring.view_alert", raise_exception=True)
+def alert_list(request):
+    """Every alert, open ones first by default; filter by status, sort, paginate, acknowledge or resolve."""
+    status = request.GET.get("status", "active")
+    alerts = Alert.objects.select_related("rule", "monitor__deployment__environment", "monitor__deployment__model")
+    if status == "active":
+        alerts = alerts.filter(status__in=Alert.ACTIVE)
+    elif status in Alert.Status.values:
+        alerts = alerts.filter(status=status)
+    else:
+        status = "all"
+    alerts, sort = ui.sort_queryset(request, alerts, ALERT_SORTS, "-opened")
+    counts = {value: Alert.objects.filter(status=value).count() for value in Alert.Status.values}
+    return render(
+        request,
+        "monitoring/alert_list.html",
+        {"page": ui.paginate(request, alerts), "sort": sort, "status": status, "counts": counts},
+    )
+
+
+@permission_required("monitoring.view_alert", raise_exception=True)
+def alert_detail(request, pk: int):
+    alert = get_object_or_404(
+        Alert.objects.select_related(
+            "rule",
+            "report",
+            "acknowledged_by",
+            "resolved_by",
+            "monitor__deployment__environment",
+            "monitor__deployment__model",
+        ),
+        pk=pk,
+    )
+    retrainings = alert.retrainings.select_related("run", "version", "promotion", "dataset_version__dataset")
+    return render(request, "monitoring/alert_detail.html", {"alert": alert, "retrainings": retrainings})
+
+
+@require_POST
+def alert_action(request, pk: int, action: str):
+    alert = get_object_or_404(Alert, pk=pk)
+    act = {"acknowledge": services.acknowledge, "resolve": services.resolve}[action]
+    try:
+        act(alert, actor=request.user, comment=request.POST.get("comment", ""))
+    except (PermissionDenied, Conflict) as exc:
+        messages.error(request, ui.error_message(exc))
+    else:
+        messages.success(request, f"Alert {alert.pk} {'acknowledged' if action == 'acknowledge' else 'resolved'}.")
+    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/") else alert)
+
+
+def _model(name: str):
+    from registry.models import RegisteredModel
+
+    return get_object_or_404(RegisteredModel, name=name)
+
+
+@require_POST
+def policy_save(request, name: str):
+    model = _model(name)
+    form = RetrainingPolicyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(model)
+    try:
+        services.put_policy(model, form.cleaned_data, actor=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, ui.error_message(exc))
+    else:
+        messages.success(request, "Retraining policy saved; retraining acts on your behalf.")
+    return redirect(f"{model.get_absolute_url()}#retraining")
+
+
+@require_POST
+def retrain(request, name: str):
+    model = _model(name)
+    try:
+        retraining = services.retrain_now(model, actor=request.user)
+    except (ValidationError, PermissionDenied, Conflict) as exc:
+        messages.error(request, ui.error_message(exc))
+    else:
+        messages.success(request, f"Retraining queued (job {retraining.job_id}); the loop below shows its progress.")
+    return redirect(f"{model.get_absolute_url()}#retraining")

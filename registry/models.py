@@ -204,13 +204,15 @@ class Review(models.Model):
 class Webhook(models.Model):
     """A subscriber URL that receives registry events as JSON signed with HMAC-SHA256 of its secret."""
 
-    EVENTS = (
+    # Audit actions that subscribers can receive. Upper apps add theirs from AppConfig.ready() with
+    # `add_events`, before any form or serializer reads the list (URLconfs load after every ready()).
+    EVENTS = [
         "model.version_created",
         "promotion.requested",
         "promotion.approved",
         "promotion.rejected",
         "model.stage_changed",
-    )
+    ]
 
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
@@ -225,6 +227,10 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @classmethod
+    def add_events(cls, *names: str) -> None:
+        cls.EVENTS.extend(name for name in names if name not in cls.EVENTS)
 
     def wants(self, event: str) -> bool:
         return self.active and (not self.events or event in self.events)

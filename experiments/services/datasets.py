@@ -28,6 +28,7 @@ __all__ = [
     "preview_recipe",
     "start_cleaning",
     "start_profile",
+    "store_frame",
     "upload_version",
     "validate_recipe",
 ]
@@ -287,43 +288,62 @@ def apply_cleaning(version: DatasetVersion, steps: list[dict], *, actor, progres
     frame = load_frame(version)
     progress(30, f"Applying {len(steps)} step(s)")
     cleaned = cleaning.apply_recipe(frame, steps)
-    payload = cleaning.to_csv_bytes(cleaned)
-    sha = hashlib.sha256(payload).hexdigest()
     if cleaned.empty:
         raise ValueError("The recipe removed every row; there is nothing to store as a new version.")
-    existing = DatasetVersion.objects.filter(dataset=version.dataset, sha256=sha).first()
+    return store_frame(version.dataset, cleaned, actor=actor, parent=version, recipe=steps, progress=progress)
+
+
+def store_frame(
+    dataset: Dataset,
+    frame,
+    *,
+    actor,
+    parent: DatasetVersion | None = None,
+    recipe: list[dict] | None = None,
+    target: str | None = None,
+    progress=None,
+) -> tuple[DatasetVersion, bool]:
+    """Store a frame made here (cleaned, or assembled for retraining) as the dataset's next version.
+
+    The frame is serialised canonically, so the same content gives the same sha256, and storing it again
+    returns the existing version (created False). The new version is profiled before it is returned.
+    """
+    progress = progress or (lambda percent, message: None)
+    payload = cleaning.to_csv_bytes(frame)
+    sha = hashlib.sha256(payload).hexdigest()
+    existing = DatasetVersion.objects.filter(dataset=dataset, sha256=sha).first()
     if existing:
-        if existing.profile is None:  # an earlier attempt stored the child but died before profiling it
+        if existing.profile is None:  # an earlier attempt stored it but died before profiling it
             compute_profile(existing, progress=lambda p, m: progress(70 + 0.28 * p, m))
         progress(95, f"Identical content exists already as {existing}")
         return existing, False
-    progress(60, "Storing the cleaned version")
-    stored = default_storage.save(f"datasets/{version.dataset_id}/{sha}.csv", ContentFile(payload))
+    progress(60, "Storing the new version")
+    stored = default_storage.save(f"datasets/{dataset.pk}/{sha}.csv", ContentFile(payload))
     try:
         # Schema from the CSV as it will be read back, so kinds match a re-upload of the same file.
         import io
 
         reread = tabular.read_table(io.BytesIO(payload), "csv")
-        target = version.target if version.target in reread.columns else ""
+        target = target if target is not None else (parent.target if parent else "")
         child = _create_version(
-            version.dataset,
+            dataset,
             actor=actor,
             stored=stored,
             digest=tabular.Digest(sha256=sha, size=len(payload), format="csv"),
             frame_shape=reread.shape,
             schema=tabular.infer_schema(reread),
-            target=target,
+            target=target if target in reread.columns else "",
             original_filename="",  # derived, not uploaded: downloads as <dataset>-v<number>.csv
-            parent=version,
-            recipe=steps,
+            parent=parent,
+            recipe=recipe,
             profile_now=False,
         )
     except IntegrityError:
         default_storage.delete(stored)
-        return DatasetVersion.objects.get(dataset=version.dataset, sha256=sha), False
+        return DatasetVersion.objects.get(dataset=dataset, sha256=sha), False
     except BaseException:
         default_storage.delete(stored)
         raise
-    progress(70, "Profiling the cleaned version")
+    progress(70, "Profiling the new version")
     compute_profile(child, progress=lambda p, m: progress(70 + 0.28 * p, m))
     return child, True

@@ -1,4 +1,4 @@
-"""REST API of monitoring: monitors, their drift reports, and ad-hoc drift between two dataset versions."""
+"""REST API of monitoring: monitors, drift reports, ad-hoc drift, alert rules, alerts, retraining policies."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mlops_site.api.pagination import StandardPagination
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobSerializer
 from monitoring import services
-from monitoring.models import DriftReport, FeatureDrift, Monitor
+from monitoring.models import Alert, AlertRule, DriftReport, FeatureDrift, Monitor, Retraining, RetrainingPolicy
 
 
 class CompareRequest(serializers.Serializer):
@@ -273,3 +273,270 @@ class DriftReportDetail(generics.RetrieveAPIView):
     required_permission = "monitoring.view_driftreport"
     serializer_class = DriftReportDetailSerializer
     queryset = DriftReport.objects.select_related("version").prefetch_related("features")
+
+
+class AlertRuleSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    emails = serializers.ListField(child=serializers.EmailField(), required=False, help_text="Empty: ALERT_EMAILS.")
+    window_minutes = serializers.IntegerField(
+        required=False,
+        help_text="Drift and performance metrics: the mean over the reports that ended in the last N minutes; "
+        "service metrics: the requests of the last N minutes.",
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id",
+            "monitor",
+            "name",
+            "metric",
+            "comparison",
+            "threshold",
+            "window_minutes",
+            "severity",
+            "emails",
+            "enabled",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_by", "created_at"]
+
+
+@extend_schema(parameters=[OpenApiParameter("monitor", int, description="Only this monitor's rules")])
+class AlertRuleList(generics.ListCreateAPIView):
+    """Alert rules (GET), or a new one on a monitor (POST): a metric, a comparison, a threshold, a window and a
+    severity, checked after each of the monitor's reports."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_alertrule"
+    serializer_class = AlertRuleSerializer
+    pagination_class = StandardPagination
+
+    def get_queryset(self):
+        queryset = AlertRule.objects.select_related("created_by").order_by("pk")
+        value = self.request.query_params.get("monitor")
+        if value:
+            if not value.isdigit():
+                raise ValidationError({"monitor": "A monitor id."})
+            queryset = queryset.filter(monitor_id=int(value))
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        body = AlertRuleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = {key: request.data[key] for key in request.data if key in services.RULE_FIELDS}
+        rule = services.create_rule(body.validated_data["monitor"], data, actor=request.user)
+        return Response(AlertRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+
+class AlertRuleDetail(generics.RetrieveUpdateDestroyAPIView):
+    """One rule: read, change (PATCH, validated field by field), or delete with its alerts."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_alertrule"
+    serializer_class = AlertRuleSerializer
+    queryset = AlertRule.objects.select_related("created_by")
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def update(self, request, *args, **kwargs):
+        rule = self.get_object()
+        body = AlertRuleSerializer(rule, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        if "monitor" in request.data and body.validated_data["monitor"] != rule.monitor:
+            raise ValidationError({"monitor": "A rule stays on its monitor; create a new rule instead."})
+        data = {key: request.data[key] for key in request.data if key in services.RULE_FIELDS}
+        return Response(AlertRuleSerializer(services.update_rule(rule, data, actor=request.user)).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.delete_rule(self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    rule_name = serializers.CharField(source="rule.name", read_only=True)
+    deployment = serializers.SerializerMethodField()
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "rule",
+            "rule_name",
+            "monitor",
+            "deployment",
+            "report",
+            "status",
+            "severity",
+            "metric",
+            "value",
+            "last_value",
+            "threshold",
+            "message",
+            "opened_at",
+            "last_evaluated_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_by",
+            "resolved_at",
+            "resolution",
+            "emailed_to",
+            "email_error",
+        ]
+        read_only_fields = fields
+
+    def get_deployment(self, alert) -> str:
+        return str(alert.monitor.deployment)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("status", str, enum=Alert.Status.values, description="open, acknowledged or resolved"),
+        OpenApiParameter("monitor", int, description="Only this monitor's alerts"),
+        OpenApiParameter("severity", str, enum=AlertRule.Severity.values),
+    ]
+)
+class AlertList(generics.ListAPIView):
+    """Alerts, newest first."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_alert"
+    serializer_class = AlertSerializer
+    pagination_class = StandardPagination
+
+    def get_queryset(self):
+        queryset = Alert.objects.select_related(
+            "rule", "acknowledged_by", "resolved_by", "monitor__deployment__environment", "monitor__deployment__model"
+        ).order_by("-opened_at", "-pk")
+        errors = {}
+        for field, allowed in (("status", Alert.Status.values), ("severity", AlertRule.Severity.values)):
+            value = self.request.query_params.get(field)
+            if value:
+                if value not in allowed:
+                    errors[field] = f"One of {', '.join(allowed)}."
+                queryset = queryset.filter(**{field: value})
+        monitor = self.request.query_params.get("monitor")
+        if monitor:
+            if not monitor.isdigit():
+                errors["monitor"] = "A monitor id."
+            else:
+                queryset = queryset.filter(monitor_id=int(monitor))
+        if errors:
+            raise ValidationError(errors)
+        return queryset
+
+
+class AlertDetail(generics.RetrieveAPIView):
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_alert"
+    serializer_class = AlertSerializer
+    queryset = Alert.objects.select_related("rule", "monitor__deployment__environment", "monitor__deployment__model")
+
+
+class AlertComment(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class AlertAction(APIView):
+    """Acknowledge (open → acknowledged) or resolve (open or acknowledged → resolved); 409 otherwise."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.change_alert"
+    action = ""
+
+    @extend_schema(request=AlertComment, responses={200: AlertSerializer})
+    def post(self, request, pk: int):
+        alert = generics.get_object_or_404(Alert, pk=pk)
+        body = AlertComment(data=request.data)
+        body.is_valid(raise_exception=True)
+        act = services.acknowledge if self.action == "acknowledge" else services.resolve
+        alert = act(alert, actor=request.user, comment=body.validated_data.get("comment", ""))
+        return Response(AlertSerializer(alert).data)
+
+
+class RetrainingPolicySerializer(serializers.Serializer):
+    model = serializers.CharField(read_only=True, source="model.name")
+    exists = serializers.SerializerMethodField(help_text="False: no policy was set; these are the defaults.")
+    enabled = serializers.BooleanField(required=False)
+    on_drift_alert = serializers.BooleanField(required=False)
+    on_performance_alert = serializers.BooleanField(required=False)
+    every_days = serializers.IntegerField(required=False, allow_null=True, help_text="Also retrain every N days.")
+    data = serializers.ChoiceField(choices=RetrainingPolicy.Data.choices, required=False)
+    dataset_version = serializers.PrimaryKeyRelatedField(
+        queryset=DatasetVersion.objects.all(), required=False, allow_null=True, help_text="With data=dataset_version."
+    )
+    min_labelled_rows = serializers.IntegerField(required=False)
+    stage = serializers.ChoiceField(choices=["staging", "production"], required=False)
+    cooldown_hours = serializers.IntegerField(required=False)
+    owner = serializers.CharField(source="owner.username", read_only=True, allow_null=True, default=None)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_exists(self, policy) -> bool:
+        return policy.pk is not None
+
+
+class RetrainingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Retraining
+        fields = [
+            "id",
+            "trigger",
+            "alert",
+            "base_version",
+            "status",
+            "job",
+            "dataset_version",
+            "production_rows",
+            "run",
+            "version",
+            "promotion",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class RetrainingPolicyView(APIView):
+    """A registered model's retraining policy. PUT sets all of it (fields left out take their defaults);
+    retraining then acts on the caller's behalf."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_retrainingpolicy"
+
+    def _model(self, name: str):
+        from registry.models import RegisteredModel
+
+        return generics.get_object_or_404(RegisteredModel, name=name)
+
+    @extend_schema(responses=RetrainingPolicySerializer)
+    def get(self, request, name: str):
+        return Response(RetrainingPolicySerializer(services.policy_of(self._model(name))).data)
+
+    @extend_schema(request=RetrainingPolicySerializer, responses=RetrainingPolicySerializer)
+    def put(self, request, name: str):
+        model = self._model(name)
+        body = RetrainingPolicySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = {key: request.data[key] for key in request.data if key in services.POLICY_FIELDS}
+        services.put_policy(model, data, actor=request.user)
+        return Response(RetrainingPolicySerializer(services.policy_of(model)).data)
+
+
+class RetrainingList(APIView):
+    """A model's retrainings, newest first (GET), or start one now with the policy's data (POST → 202)."""
+
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_retraining"
+
+    @extend_schema(responses=RetrainingSerializer(many=True))
+    def get(self, request, name: str):
+        model = RetrainingPolicyView._model(self, name)
+        return Response(RetrainingSerializer(Retraining.objects.filter(model=model)[:100], many=True).data)
+
+    @extend_schema(request=None, responses={202: RetrainingSerializer})
+    def post(self, request, name: str):
+        retraining = services.retrain_now(RetrainingPolicyView._model(self, name), actor=request.user)
+        return Response(RetrainingSerializer(retraining).data, status=status.HTTP_202_ACCEPTED)

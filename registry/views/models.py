@@ -66,6 +66,7 @@ def model_detail(request, name: str):
         "can_edit_gates": request.user.pk == model.owner_id or request.user.has_perm("registry.change_registeredmodel"),
         "open_requests": model.promotion_requests.filter(status__in=PromotionRequest.OPEN).select_related("version"),
         "rollback_target": services.rollback_target(model),
+        "panels": ui.panels("model", request, model),  # e.g. monitoring's retraining loop
     }
     return render(request, "registry/model_detail.html", context)
 

@@ -21,6 +21,7 @@ PAGES = [
     "/approvals/",
     "/deployments/",
     "/monitoring/",
+    "/monitoring/alerts/",
     "/jobs/",
     "/audit/",
     "/api/docs/",
@@ -36,6 +37,7 @@ ROLE_ONLY = {
     "/approvals/",
     "/deployments/",
     "/monitoring/",
+    "/monitoring/alerts/",
 }
 
 

@@ -3,55 +3,20 @@
 from datetime import timedelta
 
 import numpy as np
-import pandas as pd
 import pytest
 from django.utils import timezone
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score
 
-from deployments import services as deployment_services
-from deployments import serving
-from deployments.models import Deployment, Environment, Prediction
+from deployments.models import Prediction
 from experiments import services as experiment_services
 from monitoring import charts, services
 from monitoring.models import DriftReport, FeatureDrift, Monitor
-from registry import services as registry_services
+from monitoring.services import monitors
 from tests.conftest import token_client
-from tests.experiments.conftest import credit  # noqa: F401
+from tests.monitoring.conftest import inputs_of, serve
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def deployed(credit, scientist, admin_user, django_capture_on_commit_callbacks):  # noqa: F811
-    experiment, dataset_version = credit
-    with django_capture_on_commit_callbacks(execute=True):
-        run = experiment_services.start_training(
-            experiment, dataset_version, actor=scientist, target="defaulted", algorithm="logistic_regression", seed=1
-        )
-    run.refresh_from_db()
-    model = registry_services.create_model(name="credit-default", actor=scientist)
-    version = registry_services.register_version(model, run, actor=scientist)
-    environment = Environment.objects.get(name="production")
-    deployment_services.deploy(environment, version, actor=admin_user)
-    serving.cache.clear()
-    serving.deployments.clear()
-    return Deployment.objects.get(environment=environment), version, dataset_version
-
-
-def serve(deployment, frame: pd.DataFrame, *, served_at=None) -> list[str]:
-    """Send the rows one by one through serving, as callers would; the prediction ids."""
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    ids = []
-    for record in records:
-        answer = serving.predict(deployment, {"records": [record]}, served_at=served_at)
-        ids.append(answer.predictions[0]["prediction_id"])
-    return ids
-
-
-def inputs_of(version, dataset_version) -> pd.DataFrame:
-    columns = [c["name"] for c in version.signature["inputs"]]
-    return experiment_services.load_frame(dataset_version)[columns]
 
 
 def test_every_deployment_gets_a_monitor(deployed):
@@ -173,7 +138,7 @@ def test_the_schedule_queues_only_the_monitors_that_are_due(deployed, django_cap
 def test_reference_predictions_follow_the_served_model(deployed):
     _, version, dataset_version = deployed
     reference = inputs_of(version, dataset_version)
-    predicted = services._reference_predictions(version, reference, classifier=True)
+    predicted = monitors._reference_predictions(version, reference, classifier=True)
     pipeline = experiment_services.load_pipeline(version.artifact)
     assert list(predicted) == [v.item() if isinstance(v, np.generic) else v for v in pipeline.predict(reference)]
 
@@ -206,8 +171,9 @@ def test_monitor_pages_show_the_latest_report_and_history(deployed, client, scie
     assert response.status_code == 302 and DriftReport.objects.filter(monitor=monitor).count() == 2
 
 
-def test_the_demo_shifts_production_traffic_and_the_monitor_sees_it(deployed):
+def test_the_demo_shifts_production_traffic_and_the_monitor_sees_it(deployed, django_capture_on_commit_callbacks):
     from monitoring import demo
+    from monitoring.models import Alert, Retraining
 
     deployment, version, dataset_version = deployed
     started = timezone.now().isoformat()
@@ -217,10 +183,16 @@ def test_the_demo_shifts_production_traffic_and_the_monitor_sees_it(deployed):
         inputs_of(version, dataset_version).sample(200, random_state=0),
         served_at=timezone.now() - timedelta(hours=12),
     )
-    message = demo.drift_and_report(started)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = demo.drift_and_report(started)
     assert message.startswith("1 drift reports")
     report = DriftReport.objects.get(status="ok")
     drifted = set(report.features.filter(drifted=True).values_list("feature", flat=True))
     assert {"annual_income", "credit_score"} <= drifted
     assert report.current_rows == demo.SHIFTED_REQUESTS and report.labelled_rows > 50  # the six-hour window
+    # One alert (the drift; accuracy and latency stay within their rules), and the loop it started.
+    assert list(Alert.objects.values_list("rule__name", "status")) == [("Inputs drifted", "open")]
+    retraining = Retraining.objects.get()
+    assert retraining.status == "requested", retraining.error
+    assert retraining.promotion.status == "pending" and retraining.promotion.version.number == 2
     assert demo.drift_and_report(started) == "drift reports exist already"

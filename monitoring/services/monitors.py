@@ -18,6 +18,7 @@ from experiments.models import DatasetVersion
 from mlops_site import audit, jobs
 from monitoring import drift, performance
 from monitoring.models import DriftReport, FeatureDrift, Monitor
+from monitoring.services import alerts, retraining
 
 logger = logging.getLogger(__name__)
 PREDICTION = "prediction"
@@ -202,7 +203,8 @@ def request_run(monitor: Monitor, *, actor=None) -> jobs.Job:
 
 
 def run_due_monitors(now=None) -> int:
-    """The schedule's entry point: queue a run of every enabled monitor whose interval has passed."""
+    """The schedule's entry point: queue a run of every enabled monitor whose interval has passed, and start
+    the retrainings whose policy schedule is due."""
     now = now or timezone.now()
     for deployment in Deployment.objects.filter(monitor__isnull=True):  # deployed before monitoring existed
         ensure_monitor(deployment)
@@ -214,13 +216,22 @@ def run_due_monitors(now=None) -> int:
                 if updated:  # another scheduler tick took it otherwise
                     request_run(monitor)
                     queued += 1
+    retraining.run_due_policies(now)
     return queued
 
 
 def run_monitor(monitor: Monitor, *, job=None, now=None, progress=None) -> DriftReport:
-    """Compare the window's logged inputs and predictions with the reference; store the report. Never raises
-    for a lack of data: an empty window or a missing reference is a report with status "not enough data"."""
+    """Compare the window's logged inputs and predictions with the reference; store the report; then check
+    the monitor's alert rules. Never raises for a lack of data: an empty window or a missing reference is a
+    report with status "not enough data"."""
     now = now or timezone.now()
+    report = _report(monitor, job=job, now=now, progress=progress)
+    _progress(progress, 95, "Checking the alert rules")
+    alerts.evaluate(monitor, report=report, now=now)
+    return report
+
+
+def _report(monitor: Monitor, *, job, now, progress) -> DriftReport:
     monitor = Monitor.objects.select_related("deployment__primary__run", "deployment__primary__model", "reference").get(
         pk=monitor.pk
     )
@@ -364,3 +375,26 @@ def _save(monitor: Monitor, report: DriftReport, features: list, *, message: str
     )
     Monitor.objects.filter(pk=monitor.pk).update(last_run_at=report.window_end)
     return report
+
+
+def window_values(report: DriftReport, feature: str) -> tuple[pd.Series, pd.Series] | None:
+    """The reference's and the report window's values of one input feature, for its distribution chart;
+    None when the report has no reference or window, or the data cannot be read."""
+    if report.reference is None or report.version is None or report.status != DriftReport.Status.OK:
+        return None
+    served = Prediction.objects.filter(
+        deployment=report.monitor.deployment_id,
+        version=report.version,
+        role="primary",
+        created_at__lte=report.window_end,
+    )
+    if report.window_start is not None:
+        served = served.filter(created_at__gte=report.window_start)
+    current = pd.Series([inputs.get(feature) for inputs in served.values_list("inputs", flat=True)], dtype=object)
+    try:
+        reference = experiment_services.load_frame(report.reference)
+    except (OSError, ValueError):
+        return None
+    if feature not in reference.columns:
+        return None
+    return reference[feature], current

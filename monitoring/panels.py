@@ -1,0 +1,27 @@
+"""Sections monitoring adds to pages of lower apps (registered in apps.py through mlops_site.ui)."""
+
+from __future__ import annotations
+
+from monitoring.forms import RetrainingPolicyForm
+from monitoring.models import Retraining
+from monitoring.services import retraining
+
+
+def retraining_panel(request, model) -> dict | None:
+    """The registry's model page: the retraining policy and the loop alert → run → version → request."""
+    if not request.user.has_perm("monitoring.view_retraining"):
+        return None
+    policy = retraining.policy_of(model)
+    initial = {field: getattr(policy, field) for field in retraining.POLICY_FIELDS if field != "dataset_version"}
+    initial["dataset_version"] = policy.dataset_version_id
+    loops = Retraining.objects.filter(model=model).select_related(
+        "alert__rule", "run", "version", "promotion", "dataset_version__dataset", "base_version", "job"
+    )[:10]
+    return {
+        "policy": policy,
+        "saved": policy.pk is not None,
+        "form": RetrainingPolicyForm(initial=initial),
+        "loops": loops,
+        "can_edit": request.user.has_perm("monitoring.change_retrainingpolicy"),
+        "can_retrain": request.user.has_perm("monitoring.add_retraining"),
+    }

@@ -1,0 +1,304 @@
+"""Alert rules and alerts: checked after every drift report, opened once, acknowledged, resolved.
+
+An alert is opened when its rule's value breaches, stays the same alert while it keeps breaching (one
+active alert per rule, held by a partial unique constraint), and resolves itself when the value no longer
+breaches. Opening tells people twice: an audit event `alert.opened` (which the registry's webhooks sign and
+deliver) and an e-mail through Django's mail settings. A drift or performance alert may start a retraining.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.core.validators import EmailValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from deployments import selectors as deployment_selectors
+from mlops_site import audit
+from mlops_site.errors import Conflict
+from monitoring import rules
+from monitoring.models import Alert, AlertRule, DriftReport, Monitor
+
+logger = logging.getLogger(__name__)
+RULE_FIELDS = ("name", "metric", "comparison", "threshold", "window_minutes", "severity", "emails", "enabled")
+MAX_WINDOW_MINUTES = 60 * 24 * 90
+
+
+def _require(actor, perm: str, message: str) -> None:
+    if actor is not None and not actor.has_perm(perm):
+        raise PermissionDenied(message)
+
+
+def check_rule(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """The rule's fields, checked one by one; a ValidationError names each bad field."""
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    required = () if partial else ("name", "metric", "comparison", "threshold")
+    for field in required:
+        if data.get(field) in (None, ""):
+            errors[field] = "This field is required."
+    if "name" in data and data["name"] not in (None, ""):
+        name = str(data["name"]).strip()
+        if not 0 < len(name) <= 100:
+            errors["name"] = "A name of at most 100 characters."
+        clean["name"] = name
+    for field, choices in (
+        ("metric", AlertRule.Metric.values),
+        ("comparison", AlertRule.Comparison.values),
+        ("severity", AlertRule.Severity.values),
+    ):
+        if field in data and data[field] not in (None, ""):
+            if data[field] not in choices:
+                errors[field] = f"One of {', '.join(choices)}."
+            clean[field] = data[field]
+    if "threshold" in data and data["threshold"] not in (None, ""):
+        value = data["threshold"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) > 1e12:
+            errors["threshold"] = "A number."
+        else:
+            clean["threshold"] = float(value)
+    if "window_minutes" in data:
+        value = data["window_minutes"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WINDOW_MINUTES:
+            errors["window_minutes"] = f"Whole minutes from 1 to {MAX_WINDOW_MINUTES} (90 days)."
+        else:
+            clean["window_minutes"] = value
+    if "emails" in data:
+        emails = data["emails"] if data["emails"] is not None else []
+        if not isinstance(emails, list) or len(emails) > 20:
+            errors["emails"] = "A list of at most 20 e-mail addresses."
+        else:
+            validate = EmailValidator()
+            for address in emails:
+                try:
+                    validate(address if isinstance(address, str) else "")
+                except ValidationError:
+                    errors["emails"] = f"{address!r} is not an e-mail address."
+                    break
+            clean["emails"] = emails
+    if "enabled" in data:
+        if not isinstance(data["enabled"], bool):
+            errors["enabled"] = "true or false."
+        clean["enabled"] = data["enabled"]
+    unknown = set(data) - set(RULE_FIELDS) - {"monitor"}
+    if unknown:
+        errors["non_field_errors"] = f"Unknown field(s): {', '.join(sorted(unknown))}."
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def _rule_summary(rule: AlertRule) -> dict:
+    return {field: getattr(rule, field) for field in RULE_FIELDS} | {"monitor": rule.monitor_id}
+
+
+@transaction.atomic
+def create_rule(monitor: Monitor, data: dict[str, Any], *, actor) -> AlertRule:
+    _require(actor, "monitoring.add_alertrule", "Your role does not allow adding alert rules; data scientists can.")
+    clean = check_rule(data)
+    if AlertRule.objects.filter(monitor=monitor, name=clean["name"]).exists():
+        raise ValidationError({"name": f"This monitor has a rule named {clean['name']!r} already."})
+    rule = AlertRule.objects.create(
+        monitor=monitor, created_by=actor if getattr(actor, "is_authenticated", False) else None, **clean
+    )
+    audit.record(actor=actor, action="alert_rule.created", target=rule, after=_rule_summary(rule))
+    return rule
+
+
+@transaction.atomic
+def update_rule(rule: AlertRule, data: dict[str, Any], *, actor) -> AlertRule:
+    _require(actor, "monitoring.change_alertrule", "Your role does not allow changing alert rules.")
+    rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
+    clean = check_rule(data, partial=True)
+    if "name" in clean and AlertRule.objects.filter(monitor=rule.monitor, name=clean["name"]).exclude(pk=rule.pk):
+        raise ValidationError({"name": f"This monitor has a rule named {clean['name']!r} already."})
+    before = _rule_summary(rule)
+    for field, value in clean.items():
+        setattr(rule, field, value)
+    rule.save()
+    audit.record(actor=actor, action="alert_rule.changed", target=rule, before=before, after=_rule_summary(rule))
+    return rule
+
+
+@transaction.atomic
+def delete_rule(rule: AlertRule, *, actor) -> None:
+    _require(actor, "monitoring.delete_alertrule", "Your role does not allow deleting alert rules.")
+    audit.record(actor=actor, action="alert_rule.deleted", target=rule, before=_rule_summary(rule))
+    rule.delete()
+
+
+def rule_value(rule: AlertRule, now: datetime) -> float | None:
+    """The rule's metric over its window (see `monitoring.rules` for what the window means per family)."""
+    start = now - timedelta(minutes=rule.window_minutes)
+    if rules.family(rule.metric) == "service":
+        return deployment_selectors.service_summary(rule.monitor.deployment, start, now)[rule.metric]
+    reports = DriftReport.objects.filter(
+        monitor=rule.monitor_id, status=DriftReport.Status.OK, window_end__gt=start, window_end__lte=now
+    ).values_list("drift_share", "drifted_count", "prediction_drifted", "performance", "compared")
+    if rule.metric == "drift_share":
+        return rules.mean(r[0] for r in reports)
+    if rule.metric == "drifted_features":
+        return rules.mean(r[1] for r in reports)
+    if rule.metric == "prediction_drift":
+        return rules.mean(float(r[2]) for r in reports)
+    return rules.mean((r[3] or {}).get(rule.metric) for r in reports)
+
+
+def evaluate(monitor: Monitor, *, report: DriftReport | None = None, now: datetime | None = None) -> list[Alert]:
+    """Check every enabled rule of the monitor; returns the alerts opened. A rule that fails to evaluate is
+    logged and skipped, so one bad rule never costs the report or the other rules."""
+    now = now or timezone.now()
+    opened = []
+    for rule in AlertRule.objects.filter(monitor=monitor, enabled=True).select_related("monitor__deployment"):
+        try:
+            alert = _evaluate_rule(rule, report, now)
+        except Exception:
+            logger.exception("alert rule %s could not be evaluated", rule.pk)
+            continue
+        if alert is not None:
+            opened.append(alert)
+    return opened
+
+
+def _evaluate_rule(rule: AlertRule, report: DriftReport | None, now: datetime) -> Alert | None:
+    value = rule_value(rule, now)
+    breached = rules.breached(value, rule.comparison, rule.threshold)
+    if breached is None:
+        return None
+    with transaction.atomic():
+        active = Alert.objects.select_for_update().filter(rule=rule, status__in=Alert.ACTIVE).first()
+        if active is not None:
+            if breached:
+                active.last_value, active.last_evaluated_at = value, now
+                active.save(update_fields=["last_value", "last_evaluated_at"])
+            else:
+                _close(active, actor=None, resolution=f"Cleared: {rule.get_metric_display()} was {value:.4g}.", now=now)
+            return None
+        if not breached:
+            return None
+        return _open(rule, value, report, now)
+
+
+def _open(rule: AlertRule, value: float, report: DriftReport | None, now: datetime) -> Alert | None:
+    deployment = rule.monitor.deployment
+    message = f"{deployment}: " + rules.describe(
+        rule.get_metric_display(), value, rule.comparison, rule.threshold, rule.window_minutes
+    )
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                rule=rule,
+                monitor=rule.monitor,
+                report=report,
+                severity=rule.severity,
+                metric=rule.metric,
+                value=value,
+                last_value=value,
+                threshold=rule.threshold,
+                message=message,
+                opened_at=now,
+                last_evaluated_at=now,
+            )
+    except IntegrityError:  # another evaluation opened it a moment ago: one alert, not two
+        return None
+    audit.record(actor=None, action="alert.opened", target=alert, after=_alert_summary(alert))
+    transaction.on_commit(lambda: _email(alert.pk), robust=True)
+    transaction.on_commit(lambda: _maybe_retrain(alert.pk), robust=True)
+    return alert
+
+
+def _alert_summary(alert: Alert) -> dict:
+    deployment = alert.monitor.deployment
+    return {
+        "alert": alert.pk,
+        "rule": alert.rule.name,
+        "severity": alert.severity,
+        "metric": alert.metric,
+        "value": alert.value,
+        "comparison": alert.rule.comparison,
+        "threshold": alert.threshold,
+        "status": alert.status,
+        "model": deployment.model.name,
+        "environment": deployment.environment.name,
+        "message": alert.message,
+    }
+
+
+def _email(alert_id: int) -> None:
+    """Send the alert by e-mail; the outcome (addresses or the error) is kept on the alert, never raised."""
+    alert = Alert.objects.select_related("rule", "monitor__deployment").get(pk=alert_id)
+    recipients = alert.rule.emails or settings.ALERT_EMAILS
+    if not recipients:
+        Alert.objects.filter(pk=alert_id).update(
+            email_error="No recipients: the rule names none and ALERT_EMAILS is empty."
+        )
+        return
+    link = settings.SITE_URL.rstrip("/") + alert.get_absolute_url() if settings.SITE_URL else ""
+    body = "\n".join(
+        line
+        for line in (
+            alert.message,
+            f"Rule: {alert.rule}",
+            f"Severity: {alert.severity}",
+            f"Opened: {alert.opened_at:%Y-%m-%d %H:%M} UTC",
+            link,
+        )
+        if line
+    )
+    try:
+        send_mail(f"[{alert.severity}] {alert.rule.name}: {alert.monitor.deployment}", body, None, recipients)
+    except Exception as exc:  # SMTP down: the alert is open and on the page; say why no mail went
+        logger.exception("alert %s could not be e-mailed", alert_id)
+        Alert.objects.filter(pk=alert_id).update(email_error=f"{type(exc).__name__}: {exc}"[:1000])
+        return
+    Alert.objects.filter(pk=alert_id).update(emailed_to=list(recipients), email_error="")
+
+
+def _maybe_retrain(alert_id: int) -> None:
+    from monitoring.services import retraining
+
+    try:
+        retraining.on_alert(Alert.objects.select_related("rule", "monitor__deployment__model").get(pk=alert_id))
+    except Exception:
+        logger.exception("alert %s could not start a retraining", alert_id)
+
+
+def _close(alert: Alert, *, actor, resolution: str, now: datetime | None = None) -> Alert:
+    alert.status, alert.resolved_at, alert.resolution = Alert.Status.RESOLVED, now or timezone.now(), resolution
+    alert.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
+    alert.save(update_fields=["status", "resolved_at", "resolved_by", "resolution"])
+    audit.record(actor=actor, action="alert.resolved", target=alert, after=_alert_summary(alert), comment=resolution)
+    return alert
+
+
+def _locked(alert: Alert) -> Alert:
+    return Alert.objects.select_for_update().select_related("rule", "monitor__deployment").get(pk=alert.pk)
+
+
+@transaction.atomic
+def acknowledge(alert: Alert, *, actor, comment: str = "") -> Alert:
+    """Someone is on it: the alert stays active (no duplicate opens) but stops asking for attention."""
+    _require(actor, "monitoring.change_alert", "Your role does not allow acknowledging alerts.")
+    alert = _locked(alert)
+    if alert.status != Alert.Status.OPEN:
+        raise Conflict(f"Alert {alert.pk} is {alert.status}; only open alerts can be acknowledged.")
+    alert.status, alert.acknowledged_by, alert.acknowledged_at = Alert.Status.ACKNOWLEDGED, actor, timezone.now()
+    alert.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
+    audit.record(actor=actor, action="alert.acknowledged", target=alert, after=_alert_summary(alert), comment=comment)
+    return alert
+
+
+@transaction.atomic
+def resolve(alert: Alert, *, actor, comment: str = "") -> Alert:
+    """Close by hand. If the condition still holds, the next report opens a new alert."""
+    _require(actor, "monitoring.change_alert", "Your role does not allow resolving alerts.")
+    alert = _locked(alert)
+    if alert.status == Alert.Status.RESOLVED:
+        raise Conflict(f"Alert {alert.pk} is resolved already.")
+    return _close(alert, actor=actor, resolution=(comment or "").strip() or "Resolved by hand.")

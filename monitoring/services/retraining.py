@@ -1,0 +1,334 @@
+"""Continuous training: a policy per registered model, and the loop alert → run → version → request.
+
+A retraining trains the served version's recorded recipe (algorithm, parameters, features, preprocessing,
+seed) again on new data: a dataset version the policy names, or the served version's training data plus
+the labelled production rows of the model, stored as the next version of that dataset (so the run's
+lineage points at exactly what it saw). When the run finishes, the new model version is registered and a
+promotion request is opened on the policy owner's behalf; it goes through the gates and human review like
+any other. Nothing is promoted automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from deployments.models import Prediction
+from experiments import services as experiment_services
+from experiments.models import DatasetVersion, Run
+from mlops_site import audit, jobs
+from mlops_site.errors import Conflict
+from monitoring import rules
+from monitoring.models import Alert, Retraining, RetrainingPolicy
+from registry import services as registry_services
+from registry.models import ModelVersion, PromotionRequest, RegisteredModel
+
+logger = logging.getLogger(__name__)
+POLICY_FIELDS = ("enabled", "on_drift_alert", "on_performance_alert", "every_days", "data", "dataset_version")
+POLICY_FIELDS += ("min_labelled_rows", "stage", "cooldown_hours")
+ACTIVE = (Retraining.Status.QUEUED, Retraining.Status.TRAINING)
+
+
+def policy_of(model: RegisteredModel) -> RetrainingPolicy:
+    """The model's policy, or an unsaved one with the defaults (disabled) when none was set."""
+    policy = RetrainingPolicy.objects.select_related("dataset_version__dataset", "owner").filter(model=model).first()
+    return policy or RetrainingPolicy(model=model, enabled=False)
+
+
+def _check_policy(data: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    unknown = set(data) - set(POLICY_FIELDS)
+    if unknown:
+        errors["non_field_errors"] = f"Unknown field(s): {', '.join(sorted(unknown))}."
+    for field in ("enabled", "on_drift_alert", "on_performance_alert"):
+        if field in data:
+            if not isinstance(data[field], bool):
+                errors[field] = "true or false."
+            clean[field] = data[field]
+    for field, low, high in (("every_days", 1, 365), ("min_labelled_rows", 0, 10_000_000), ("cooldown_hours", 0, 8760)):
+        if field not in data:
+            continue
+        value = data[field]
+        if value is None and field == "every_days":
+            clean[field] = None
+        elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors[field] = f"A whole number from {low} to {high}" + (", or null." if field == "every_days" else ".")
+        else:
+            clean[field] = value
+    if "data" in data:
+        if data["data"] not in RetrainingPolicy.Data.values:
+            errors["data"] = f"One of {', '.join(RetrainingPolicy.Data.values)}."
+        clean["data"] = data["data"]
+    if "stage" in data:
+        if data["stage"] not in PromotionRequest.TARGET_STAGES:
+            errors["stage"] = f"One of {', '.join(PromotionRequest.TARGET_STAGES)}."
+        clean["stage"] = data["stage"]
+    if "dataset_version" in data:
+        value = data["dataset_version"]
+        if value is None:
+            clean["dataset_version"] = None
+        elif isinstance(value, bool) or not isinstance(value, int):
+            errors["dataset_version"] = "A dataset version id, or null."
+        else:
+            clean["dataset_version"] = DatasetVersion.objects.filter(pk=value).first()
+            if clean["dataset_version"] is None:
+                errors["dataset_version"] = f"No dataset version has id {value}."
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def _policy_summary(policy: RetrainingPolicy) -> dict:
+    summary = {field: getattr(policy, field) for field in POLICY_FIELDS if field != "dataset_version"}
+    return summary | {"dataset_version": policy.dataset_version_id, "model": policy.model.name}
+
+
+@transaction.atomic
+def put_policy(model: RegisteredModel, data: dict[str, Any], *, actor) -> RetrainingPolicy:
+    """Set the whole policy (fields left out take their defaults). Retraining then acts on `actor`'s behalf,
+    so the actor must be allowed to train, register and request promotions."""
+    for perm in ("monitoring.change_retrainingpolicy", "experiments.add_run", "registry.add_promotionrequest"):
+        if not actor.has_perm(perm):
+            raise PermissionDenied("Your role does not allow setting retraining policies; data scientists can.")
+    clean = _check_policy(data)
+    defaults = {f.name: f.get_default() for f in RetrainingPolicy._meta.fields if f.name in POLICY_FIELDS}
+    values = defaults | clean
+    if values["data"] == RetrainingPolicy.Data.DATASET_VERSION and values["dataset_version"] is None:
+        raise ValidationError({"dataset_version": "Name the dataset version to retrain on, or use the other data."})
+    if values["data"] == RetrainingPolicy.Data.DATASET_VERSION:
+        _check_recipe_fits(model, values["dataset_version"])
+    existing = RetrainingPolicy.objects.select_for_update().filter(model=model).first()
+    before = _policy_summary(existing) if existing else None
+    policy = existing or RetrainingPolicy(model=model)
+    for field, value in values.items():
+        setattr(policy, field, value)
+    policy.owner, policy.updated_at = actor, timezone.now()
+    policy.save()
+    audit.record(
+        actor=actor, action="retraining_policy.set", target=policy, before=before, after=_policy_summary(policy)
+    )
+    return policy
+
+
+def _check_recipe_fits(model: RegisteredModel, version: DatasetVersion) -> None:
+    """The named data must hold the recipe's target and features, or every retraining would fail."""
+    base = _base_version(model, None)
+    recipe = (base.run.training_request or {}) if base is not None and base.run_id else {}
+    columns = {c["name"] for c in version.schema or []}
+    needed = [recipe.get("target"), *(recipe.get("features") or [])] if recipe else []
+    missing = [name for name in needed if name and name not in columns]
+    if missing:
+        raise ValidationError({"dataset_version": f"{version} lacks column(s) {', '.join(missing)} the recipe needs."})
+
+
+def _base_version(model: RegisteredModel, alert: Alert | None) -> ModelVersion | None:
+    """Whose recipe is retrained: the alerting deployment's version, else production's, else the newest."""
+    if alert is not None and alert.monitor.deployment.primary_id:
+        return alert.monitor.deployment.primary
+    versions = model.versions.select_related("run").order_by("-number")
+    return versions.filter(stage=ModelVersion.Stage.PRODUCTION).first() or versions.first()
+
+
+def on_alert(alert: Alert) -> Retraining | None:
+    """Start a retraining if the model's policy asks for one on this kind of alert (and is not cooling down)."""
+    model = alert.monitor.deployment.model
+    policy = RetrainingPolicy.objects.filter(model=model, enabled=True).first()
+    family = rules.family(alert.metric)
+    if policy is None or family == "service":
+        return None
+    if (family == "drift" and not policy.on_drift_alert) or (
+        family == "performance" and not policy.on_performance_alert
+    ):
+        return None
+    return _start(model, trigger=Retraining.Trigger.ALERT, alert=alert, cooldown=True)
+
+
+def retrain_now(model: RegisteredModel, *, actor) -> Retraining:
+    """A person asks for a retraining with the policy's data, whatever the cooldown; 409 while one runs."""
+    for perm in ("monitoring.add_retraining", "experiments.add_run", "registry.add_promotionrequest"):
+        if not actor.has_perm(perm):
+            raise PermissionDenied("Your role does not allow starting retraining; data scientists can.")
+    if not RetrainingPolicy.objects.filter(model=model).exists():
+        raise ValidationError({"policy": f"{model} has no retraining policy; set one first (its data and stage)."})
+    retraining = _start(model, trigger=Retraining.Trigger.MANUAL, actor=actor, cooldown=False)
+    if retraining is None:
+        raise Conflict(f"A retraining of {model} is already under way.")
+    return retraining
+
+
+def run_due_policies(now: datetime | None = None) -> int:
+    """The schedule's part: start the retraining of each enabled policy whose `every_days` has passed."""
+    now = now or timezone.now()
+    started = 0
+    for policy in RetrainingPolicy.objects.filter(enabled=True, every_days__isnull=False).select_related("model"):
+        last = policy.model.retrainings.order_by("-created_at").values_list("created_at", flat=True).first()
+        due = (last or policy.updated_at) + timedelta(days=policy.every_days) <= now
+        if due and _start(policy.model, trigger=Retraining.Trigger.SCHEDULE, cooldown=False):
+            started += 1
+    for retraining in Retraining.objects.filter(status=Retraining.Status.TRAINING, run__ended_at__isnull=False):
+        settle_run(retraining.run_id)  # missed while its training worker died after the run ended
+    return started
+
+
+def _start(model: RegisteredModel, *, trigger: str, alert: Alert | None = None, actor=None, cooldown: bool):
+    with transaction.atomic():
+        policy = RetrainingPolicy.objects.select_for_update().filter(model=model).first()
+        if policy is None:
+            return None
+        recent = model.retrainings.exclude(status=Retraining.Status.FAILED)
+        if recent.filter(status__in=ACTIVE).exists():
+            logger.info("%s: a retraining is already under way", model)
+            return None
+        if cooldown and recent.filter(created_at__gte=timezone.now() - timedelta(hours=policy.cooldown_hours)).exists():
+            logger.info("%s: retrained within the last %s h; not again yet", model, policy.cooldown_hours)
+            return None
+        retraining = Retraining.objects.create(
+            model=model,
+            trigger=trigger,
+            alert=alert,
+            base_version=_base_version(model, alert),
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        retraining.job = jobs.enqueue(
+            kind="retraining",
+            task="monitoring.tasks.retrain",
+            actor=actor or policy.owner,
+            title=f"Retrain {model} ({trigger})",
+            params={"retraining_id": retraining.pk},
+            target=retraining,
+        )
+        retraining.save(update_fields=["job"])
+        after = {"model": model.name, "trigger": trigger, "alert": alert.pk if alert else None}
+        audit.record(actor=actor, action="retraining.started", target=retraining, after=after)
+    return retraining
+
+
+def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
+    """The job: assemble the data and queue the training run with the base version's recipe."""
+    progress = progress or (lambda percent, message: None)
+    retraining = Retraining.objects.select_related("model", "base_version__run__experiment", "alert").get(
+        pk=retraining.pk
+    )
+    if retraining.status != Retraining.Status.QUEUED:
+        return retraining  # a retried job after the run was queued: nothing to do twice
+    policy = RetrainingPolicy.objects.select_related("owner", "dataset_version").get(model=retraining.model)
+    actor = retraining.created_by or policy.owner
+    try:
+        base = retraining.base_version
+        if base is None or base.run is None or not base.run.training_request:
+            raise ValidationError(f"{base or retraining.model} was not trained here, so it has no recipe to retrain.")
+        if actor is None or not actor.is_active:
+            raise PermissionDenied("The policy has no active owner to act for; save the policy again.")
+        recipe = dict(base.run.training_request)
+        if policy.data == RetrainingPolicy.Data.DATASET_VERSION:
+            if policy.dataset_version is None:
+                raise ValidationError("The policy's dataset version is gone; name another.")
+            data, rows = policy.dataset_version, 0
+        else:
+            progress(10, "Reading the training data and the labelled production rows")
+            data, rows = _with_production_rows(retraining, base, recipe, policy, actor, progress)
+        progress(85, f"Queueing the training run on {data}")
+        new_run = experiment_services.start_training(
+            base.run.experiment,
+            data,
+            actor=actor,
+            name=f"retrain {retraining.model.name} v{base.number} ({retraining.trigger})",
+            **recipe,
+        )
+    except (ValidationError, PermissionDenied, ValueError, OSError) as exc:
+        return _fail(retraining, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+    Retraining.objects.filter(pk=retraining.pk).update(
+        status=Retraining.Status.TRAINING, dataset_version=data, production_rows=rows, run=new_run
+    )
+    retraining.refresh_from_db()
+    return retraining
+
+
+def _with_production_rows(retraining, base: ModelVersion, recipe: dict, policy, actor, progress):
+    """The base's training data plus every labelled production row the model answered, as a new version."""
+    reference = base.run.input_versions.order_by("pk").first()
+    if reference is None:
+        raise ValidationError(f"{base} has no training data on record.")
+    target = recipe["target"]
+    labelled = list(
+        Prediction.objects.filter(version__model=retraining.model, role="primary", ground_truth__isnull=False)
+        .order_by("created_at")
+        .values_list("inputs", "ground_truth")
+    )
+    if len(labelled) < policy.min_labelled_rows:
+        raise ValidationError(
+            f"{len(labelled)} labelled production rows; the policy needs at least {policy.min_labelled_rows}. "
+            "Send ground truth to /api/deployments/…/ground-truth/, or lower min_labelled_rows."
+        )
+    frame = experiment_services.load_frame(reference)
+    production = pd.DataFrame.from_records([inputs for inputs, _ in labelled]).reindex(columns=frame.columns)
+    production[target] = [truth for _, truth in labelled]
+    for column in frame.columns:  # logged JSON back to the reference's types, so the CSV reads as one kind
+        if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
+            production[column] = pd.to_numeric(production[column], errors="coerce")
+    combined = pd.concat([frame, production], ignore_index=True)
+    progress(40, f"Storing {len(frame)} training rows + {len(labelled)} production rows as a new version")
+    version, _ = experiment_services.store_frame(
+        reference.dataset, combined, actor=actor, parent=reference, target=target, progress=progress
+    )
+    return version, len(labelled)
+
+
+def settle_run(run_id: int) -> Retraining | None:
+    """After the training run ends: register its version and open the promotion request, or say why not."""
+    retraining = Retraining.objects.filter(run_id=run_id, status=Retraining.Status.TRAINING).first()
+    if retraining is None:
+        return None
+    run_ = Run.objects.get(pk=run_id)
+    if run_.status != Run.Status.FINISHED:
+        return _fail(retraining, f"The training run ended {run_.status}; its job shows the error.")
+    policy = RetrainingPolicy.objects.select_related("owner").get(model=retraining.model_id)
+    actor = retraining.created_by or policy.owner
+    try:
+        with transaction.atomic():
+            retraining = Retraining.objects.select_for_update().get(pk=retraining.pk)
+            if retraining.status != Retraining.Status.TRAINING:
+                return retraining  # settled by the schedule's sweep a moment ago
+            why = _why(retraining)
+            version = registry_services.register_version(retraining.model, run_, actor=actor, description=why)
+            promotion = registry_services.request_promotion(version, policy.stage, justification=why, actor=actor)
+            retraining.version, retraining.promotion = version, promotion
+            retraining.status, retraining.finished_at = Retraining.Status.REQUESTED, timezone.now()
+            retraining.save(update_fields=["version", "promotion", "status", "finished_at"])
+            after = {"model": retraining.model.name, "version": version.number, "promotion": promotion.pk}
+            audit.record(actor=actor, action="retraining.requested", target=retraining, after=after)
+    except (ValidationError, PermissionDenied, Conflict) as exc:
+        return _fail(retraining, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+    return retraining
+
+
+def _why(retraining: Retraining) -> str:
+    data = retraining.dataset_version
+    source = f"{data}" + (
+        f" (training data + {retraining.production_rows} labelled production rows)"
+        if retraining.production_rows
+        else ""
+    )
+    if retraining.alert_id:
+        cause = f"alert #{retraining.alert_id}: {retraining.alert.message}"
+    else:
+        cause = {"schedule": "the policy's schedule", "manual": "a request by hand"}[retraining.trigger]
+    base = retraining.base_version
+    return f"Retrained automatically after {cause}. Recipe of v{base.number if base else '?'}, trained on {source}."
+
+
+def _fail(retraining: Retraining, error: str) -> Retraining:
+    with transaction.atomic():
+        Retraining.objects.filter(pk=retraining.pk).update(
+            status=Retraining.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+        )
+        retraining.refresh_from_db()
+        audit.record(actor=None, action="retraining.failed", target=retraining, after={"error": error[:500]})
+    return retraining

@@ -1,0 +1,142 @@
+"""Retraining policies and the loop: alert → retraining run → new version → promotion request."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from experiments import services as experiment_services
+from experiments.models import DatasetVersion, Run
+from mlops_site.models import Job
+from monitoring import services
+from monitoring.models import Alert, Retraining, RetrainingPolicy
+from registry.models import ModelVersion, PromotionRequest
+from tests.conftest import token_client
+from tests.monitoring.conftest import inputs_of, serve
+from tests.monitoring.test_alerts import shifted
+
+pytestmark = pytest.mark.django_db
+POLICY = "/api/models/credit-default/retraining-policy/"
+
+
+def label(deployment, dataset_version, ids, start=0):
+    """Ground truth for served rows, from the data they were drawn from."""
+    from deployments.models import Prediction
+
+    truth = experiment_services.load_frame(dataset_version)["defaulted"].astype(int).tolist()
+    for i, prediction_id in enumerate(ids):
+        Prediction.objects.filter(pk=prediction_id).update(ground_truth=truth[start + i])
+
+
+def test_the_policy_api_checks_every_field_and_says_who_it_acts_for(deployed, scientist, reviewer):
+    client = token_client(scientist)
+    empty = client.get(POLICY).json()
+    assert empty["exists"] is False and empty["enabled"] is False and empty["stage"] == "staging"
+    assert client.get("/api/models/nope/retraining-policy/").status_code == 404
+    for body, field in (
+        ({"stage": "prod"}, "stage"),
+        ({"every_days": 0}, "every_days"),
+        ({"data": "dataset_version"}, "dataset_version"),
+        ({"data": "elsewhere"}, "data"),
+        ({"dataset_version": 99999}, "dataset_version"),
+        ({"cooldown_hours": -1}, "cooldown_hours"),
+        ({"enabled": "yes please"}, "enabled"),
+    ):
+        response = client.put(POLICY, body, format="json")
+        assert response.status_code == 400 and field in response.json()["errors"], (body, response.json())
+    assert token_client(reviewer).put(POLICY, {"enabled": True}, format="json").status_code == 403
+    assert not RetrainingPolicy.objects.exists()
+    saved = client.put(POLICY, {"enabled": True, "min_labelled_rows": 10, "every_days": 7}, format="json")
+    assert saved.status_code == 200
+    body = saved.json()
+    assert body["exists"] and body["owner"] == scientist.username and body["every_days"] == 7
+    assert body["on_drift_alert"] and body["cooldown_hours"] == 24  # left out: defaults
+    again = client.put(POLICY, {"enabled": False}, format="json").json()
+    assert again["every_days"] is None and not again["enabled"]  # PUT replaces the whole policy
+    assert RetrainingPolicy.objects.count() == 1
+
+
+def test_a_drift_alert_retrains_the_recipe_on_new_data_and_asks_a_reviewer(
+    deployed, scientist, client, django_capture_on_commit_callbacks
+):
+    deployment, version, dataset_version = deployed
+    services.put_policy(deployment.model, {"min_labelled_rows": 20, "stage": "staging"}, actor=scientist)
+    monitor = services.update_monitor(deployment.monitor, {"window_predictions": 60, "window_hours": None}, actor=None)
+    services.create_rule(
+        monitor, {"name": "drift", "metric": "drift_share", "comparison": "gte", "threshold": 0.1}, actor=scientist
+    )
+    ids = serve(deployment, shifted(version, dataset_version))
+    label(deployment, dataset_version, ids[:45])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_monitor(monitor)
+
+    alert = Alert.objects.get()
+    retraining = Retraining.objects.get()
+    assert retraining.alert == alert and retraining.trigger == "alert" and retraining.base_version == version
+    assert retraining.status == "requested", retraining.error
+    # The data: the training version plus the 45 labelled production rows, stored as its child version.
+    data = retraining.dataset_version
+    assert data.parent == dataset_version and data.dataset == dataset_version.dataset
+    assert data.row_count == dataset_version.row_count + 45 and retraining.production_rows == 45
+    assert DatasetVersion.objects.filter(dataset=dataset_version.dataset).count() == 2
+    # The run: the same recipe on that data.
+    run = retraining.run
+    assert run.status == Run.Status.FINISHED and list(run.input_versions.all()) == [data]
+    assert run.training_request == version.run.training_request
+    # The version and the request, through gates and waiting for a human.
+    new = retraining.version
+    assert new.number == 2 and new.run == run and ModelVersion.objects.filter(model=deployment.model).count() == 2
+    promotion = retraining.promotion
+    assert promotion.version == new and promotion.stage == "staging" and promotion.requested_by == scientist
+    assert promotion.status == PromotionRequest.Status.PENDING
+    assert f"alert #{alert.pk}" in promotion.justification
+    # The model page shows the loop.
+    client.force_login(scientist)
+    page = client.get(deployment.model.get_absolute_url()).content.decode()
+    assert "Continuous training" in page and f"alert #{alert.pk}" in page
+    assert f"run {run.pk}" in page and "v2" in page and f"#{promotion.pk} to staging" in page
+
+    # The next alert within the cooldown does not retrain again.
+    services.resolve(alert, actor=scientist)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_monitor(monitor)
+    assert Alert.objects.count() == 2 and Retraining.objects.count() == 1
+
+
+def test_too_few_labelled_rows_fail_the_retraining_with_the_reason(
+    deployed, scientist, django_capture_on_commit_callbacks
+):
+    deployment, version, dataset_version = deployed
+    services.put_policy(deployment.model, {"min_labelled_rows": 50}, actor=scientist)
+    serve(deployment, inputs_of(version, dataset_version).head(5))
+    with django_capture_on_commit_callbacks(execute=True):
+        retraining = services.retrain_now(deployment.model, actor=scientist)
+    retraining.refresh_from_db()
+    assert retraining.status == "failed" and "0 labelled production rows" in retraining.error
+    assert Job.objects.get(pk=retraining.job_id).status == "failed"
+    assert ModelVersion.objects.count() == 1 and not PromotionRequest.objects.exists()
+    assert DatasetVersion.objects.count() == 1
+
+
+def test_retrain_on_a_named_dataset_version_and_on_a_schedule(
+    deployed, scientist, reviewer, django_capture_on_commit_callbacks
+):
+    _, _, dataset_version = deployed
+    client = token_client(scientist)
+    assert client.post("/api/models/credit-default/retrainings/").status_code == 400  # no policy yet
+    body = {"data": "dataset_version", "dataset_version": dataset_version.pk, "every_days": 1, "stage": "production"}
+    assert client.put(POLICY, body, format="json").status_code == 200
+    RetrainingPolicy.objects.update(updated_at=timezone.now() - timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.run_due_policies() == 1
+    retraining = Retraining.objects.get()
+    assert retraining.trigger == "schedule" and retraining.status == "requested", retraining.error
+    assert retraining.dataset_version == dataset_version and retraining.promotion.stage == "production"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.run_due_policies() == 0  # retrained a moment ago
+    assert token_client(reviewer).post("/api/models/credit-default/retrainings/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post("/api/models/credit-default/retrainings/")
+    assert started.status_code == 202 and started.json()["trigger"] == "manual"
+    listed = client.get("/api/models/credit-default/retrainings/").json()
+    assert [r["trigger"] for r in listed] == ["manual", "schedule"]
