@@ -20,6 +20,13 @@ LABELS = {
 
 
 CAP = 100.0  # ratios above this are drawn at the cap (a p-value of 1e-50 is not 1e48 times "more" drift)
+# Time charts with a legend of many series: the legend goes below the axis title, not over it.
+WIDE_LEGEND = {
+    **BASE_LAYOUT,
+    "height": 440,
+    "margin": {**BASE_LAYOUT["margin"], "b": 150},
+    "legend": {**BASE_LAYOUT["legend"], "y": -0.3},
+}
 PALETTE = ["#2d6aa3", "#ef6c00", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#8d6e63", "#5c6bc0", "#9e9d24"]
 
 
@@ -46,7 +53,7 @@ def drift_over_time(times: list, series: dict[str, list[float | None]]) -> go.Fi
         y=1, line_dash="dash", line_color=DRIFTED, annotation_text="threshold", annotation_position="top left"
     )
     figure.update_layout(
-        **BASE_LAYOUT,
+        **WIDE_LEGEND,
         title=dict(text="Drift per feature over time, relative to its threshold (above the line: drifted)", x=0.0),
         xaxis=dict(title="Report time (UTC)"),
         yaxis=dict(title="score ÷ threshold (log)", type="log"),
@@ -69,7 +76,7 @@ def performance_over_time(times: list, metrics: dict[str, list[float | None]], b
                 line=dict(color=colour, dash="dash"),
             )
     figure.update_layout(
-        **BASE_LAYOUT,
+        **WIDE_LEGEND,
         title=dict(text="Performance of the labelled predictions per report, against training (dashed)", x=0.0),
         xaxis=dict(title="Report time (UTC)"),
         yaxis=dict(title="metric value"),
