@@ -235,18 +235,21 @@ def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
             progress(10, "Reading the training data and the labelled production rows")
             data, rows = _with_production_rows(retraining, base, recipe, policy, actor, progress)
         progress(85, f"Queueing the training run on {data}")
-        new_run = experiment_services.start_training(
-            base.run.experiment,
-            data,
-            actor=actor,
-            name=f"retrain {retraining.model.name} v{base.number} ({retraining.trigger})",
-            **recipe,
-        )
+        # One transaction: the run's job is queued at commit, when the retraining already points at the
+        # run, so a worker that finishes it at once still finds whom to settle.
+        with transaction.atomic():
+            new_run = experiment_services.start_training(
+                base.run.experiment,
+                data,
+                actor=actor,
+                name=f"retrain {retraining.model.name} v{base.number} ({retraining.trigger})",
+                **recipe,
+            )
+            Retraining.objects.filter(pk=retraining.pk).update(
+                status=Retraining.Status.TRAINING, dataset_version=data, production_rows=rows, run=new_run
+            )
     except (ValidationError, PermissionDenied, ValueError, OSError) as exc:
         return _fail(retraining, " ".join(getattr(exc, "messages", None) or [str(exc)]))
-    Retraining.objects.filter(pk=retraining.pk).update(
-        status=Retraining.Status.TRAINING, dataset_version=data, production_rows=rows, run=new_run
-    )
     retraining.refresh_from_db()
     return retraining
 

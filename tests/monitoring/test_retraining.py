@@ -140,3 +140,32 @@ def test_retrain_on_a_named_dataset_version_and_on_a_schedule(
     assert started.status_code == 202 and started.json()["trigger"] == "manual"
     listed = client.get("/api/models/credit-default/retrainings/").json()
     assert [r["trigger"] for r in listed] == ["manual", "schedule"]
+
+
+def test_the_model_page_sets_the_policy_and_retrains_on_request(deployed, client, scientist, reviewer):
+    deployment, _, _ = deployed
+    url = f"/monitoring/models/{deployment.model.name}/retraining/"
+    form = {
+        "enabled": "on",
+        "on_drift_alert": "on",
+        "data": "reference_and_production",
+        "min_labelled_rows": "500",
+        "stage": "staging",
+        "cooldown_hours": "12",
+        "every_days": "",
+        "dataset_version": "",
+    }
+    client.force_login(reviewer)
+    client.post(url, form)
+    assert not RetrainingPolicy.objects.exists()
+    client.force_login(scientist)
+    response = client.post(url, form)
+    assert response.status_code == 302 and response.url.endswith("#retraining")
+    policy = RetrainingPolicy.objects.get()
+    assert policy.enabled and policy.on_drift_alert and not policy.on_performance_alert
+    assert policy.min_labelled_rows == 500 and policy.cooldown_hours == 12 and policy.every_days is None
+    page = client.get(deployment.model.get_absolute_url()).content.decode()
+    assert "at least 500" in page and "Retrain now" in page
+    client.post(f"/monitoring/models/{deployment.model.name}/retrain/")
+    retraining = Retraining.objects.get()
+    assert retraining.trigger == "manual" and retraining.created_by == scientist
