@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
+
+MAX_CLASSES = 12  # classes charted one by one; the rest are "other"
 
 
 def bucket_size(span: timedelta, target_buckets: int = 60) -> timedelta:
@@ -80,10 +83,18 @@ def prediction_series(
             buckets[i].append(value)
     out["count"] = [len(b) for b in buckets]
     if classifier:
-        labels = sorted({str(v) for b in buckets for v in b})
+        counts = Counter(str(v) for b in buckets for v in b)
+        top = sorted(label for label, _ in counts.most_common(MAX_CLASSES))
+        per_bucket = [Counter(str(v) for v in b) for b in buckets]
         out["shares"] = {
-            label: [(sum(1 for v in b if str(v) == label) / len(b)) if b else None for b in buckets] for label in labels
+            label: [(c[label] / len(b)) if b else None for c, b in zip(per_bucket, buckets, strict=True)]
+            for label in top
         }
+        if len(counts) > MAX_CLASSES:  # a regressor mistaken for a classifier, or many classes: one "other"
+            out["shares"]["other"] = [
+                (1 - sum(c[label] for label in top) / len(b)) if b else None
+                for c, b in zip(per_bucket, buckets, strict=True)
+            ]
         return out
     for key, q in (("p10", 10), ("median", 50), ("p90", 90)):
         out[key] = [float(np.percentile(np.asarray(b, dtype=float), q)) if b else None for b in buckets]

@@ -79,6 +79,7 @@ def deployment_detail(request, environment: str, model: str):
             c["name"]: None for c in (deployment.primary.signature if deployment.primary else {}).get("inputs", [])
         },
         **_charts(deployment),
+        "panels": ui.panels("deployment", request, deployment),  # e.g. monitoring's drift and alerts summary
     }
     return render(request, "deployments/deployment_detail.html", context)
 

@@ -38,7 +38,7 @@ class MonitoringConfig(AppConfig):
         from mlops_site import demo, events, schedules, ui
         from monitoring.demo import create_demo_drift
         from monitoring.models import Alert
-        from monitoring.panels import retraining_panel
+        from monitoring.panels import monitoring_panel, retraining_panel
         from registry.models import Webhook
 
         post_save.connect(_monitor_new_deployment, sender=Deployment, dispatch_uid="monitoring.monitor_new_deployment")
@@ -46,6 +46,7 @@ class MonitoringConfig(AppConfig):
         Webhook.add_events(*WEBHOOK_EVENTS)
         schedules.register("run-due-monitors", "monitoring.tasks.run_due_monitors", 1)
         ui.register_panel("model", ui.Panel("monitoring/_retraining_panel.html", retraining_panel, order=50))
+        ui.register_panel("deployment", ui.Panel("monitoring/_deployment_panel.html", monitoring_panel, order=50))
         ui.register_dashboard_card(
             ui.DashboardCard(
                 label="Open alerts",

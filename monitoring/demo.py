@@ -3,7 +3,8 @@
 The last six hours get extra production requests whose customers differ from the training data (higher
 incomes, lower credit scores, more debt consolidation loans) and whose true outcomes are noisier, all
 through the real serving path. The production monitor's window becomes those six hours, it gets alert
-rules, the model gets a retraining policy, and each monitor with traffic runs once. So a fresh install
+rules, the model gets a retraining policy, the production monitor runs as its schedule would have
+every two hours over the replayed day, and each monitor with traffic runs now. So a fresh install
 shows a real drift report, an open drift alert (e-mailed through the mail settings: the console by
 default) and the retraining it started: a run on the training data plus the labelled production rows, a
 new version and a promotion request waiting for the reviewer. Timestamps are the only thing made up.
@@ -30,6 +31,7 @@ WAIT_SECONDS = 20
 GIVE_UP_AFTER = timedelta(minutes=45)
 SHIFTED_REQUESTS = 300
 WINDOW_HOURS = 6
+HISTORY_HOURS, HISTORY_STEP_HOURS = 22, 2
 
 
 def create_demo_drift(context) -> None:
@@ -56,7 +58,8 @@ def drift_and_report(started: str) -> str:
         .filter(model__name=MODEL_NAME, environment__name="production", primary__isnull=False)
         .first()
     )
-    if production is None or not Prediction.objects.filter(deployment=production).exists():
+    replayed = Prediction.objects.filter(deployment=production, request_id__startswith="demo-production-")
+    if production is None or not replayed.filter(created_at__gte=timezone.now() - timedelta(minutes=30)).exists():
         if timezone.now() - datetime.fromisoformat(started) > GIVE_UP_AFTER:
             return "gave up: no demo traffic in time"
         _schedule_again(started)
@@ -67,9 +70,14 @@ def drift_and_report(started: str) -> str:
     # The production monitor looks at the last six hours, when the customers changed.
     monitor = services.update_monitor(services.ensure_monitor(production), {"window_hours": WINDOW_HOURS}, actor=None)
     _rules_and_policy(monitor, production)
+    # A day of history, as the every-hour schedule would have made it: a report every two hours, each
+    # looking back six hours from its time. The shift enters the window in the last six hours.
+    now = timezone.now()
+    for hours_ago in range(HISTORY_HOURS, 0, -HISTORY_STEP_HOURS):
+        services.run_monitor(monitor, now=now - timedelta(hours=hours_ago))
     reports = []
     for monitor in Monitor.objects.filter(deployment__predictions__isnull=False).distinct():
-        reports.append(services.run_monitor(monitor))
+        reports.append(services.run_monitor(monitor, now=now))
     return f"{len(reports)} drift reports: " + ", ".join(f"{r.drifted_count}/{r.compared} drifted" for r in reports)
 
 

@@ -148,7 +148,7 @@ class AlertRule(models.Model):
         default=60, help_text="Drift and performance: the mean over reports in this window; service: its requests."
     )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
-    emails = models.JSONField(default=list, blank=True, help_text="Addresses told by e-mail; empty: the ADMINS.")
+    emails = models.JSONField(default=list, blank=True, help_text="Addresses told by e-mail; empty: ALERT_EMAILS.")
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -270,6 +270,9 @@ class Retraining(models.Model):
         "experiments.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     production_rows = models.PositiveIntegerField(default=0)
+    rows_until = models.DateTimeField(
+        null=True, blank=True, help_text="Time of the newest production row added, so the next turn adds only newer."
+    )
     run = models.ForeignKey("experiments.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitoring.forms import RetrainingPolicyForm
-from monitoring.models import Retraining
+from monitoring.models import Alert, Monitor, Retraining
 from monitoring.services import retraining
 
 
@@ -24,4 +24,18 @@ def retraining_panel(request, model) -> dict | None:
         "loops": loops,
         "can_edit": request.user.has_perm("monitoring.change_retrainingpolicy"),
         "can_retrain": request.user.has_perm("monitoring.add_retraining"),
+    }
+
+
+def monitoring_panel(request, deployment) -> dict | None:
+    """The deployment page: its monitor's latest verdict and active alerts, with the way to the details."""
+    if not request.user.has_perm("monitoring.view_monitor"):
+        return None
+    monitor = Monitor.objects.filter(deployment=deployment).first()
+    if monitor is None:
+        return None
+    return {
+        "monitor": monitor,
+        "latest": monitor.reports.order_by("-created_at", "-id").first(),
+        "alerts": Alert.objects.filter(monitor=monitor, status__in=Alert.ACTIVE).select_related("rule")[:5],
     }

@@ -3,7 +3,8 @@
 A rule's window means the same thing for every family: the span of time its value is taken over. Drift
 and performance metrics are the mean over the monitor's reports that ended in the window (reports with
 "not enough data" carry no value and are skipped); service metrics are computed from the requests
-answered in the window. No value (no report, no labelled row, no request) never opens or resolves an alert.
+answered in the window. No value (no report, no labelled row; no request for error rate and latency) never
+opens or resolves an alert. The request rate of a window without requests is 0: silence can alert.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from deployments import selectors as deployment_selectors
@@ -27,8 +29,9 @@ REPORT_SORTS = {"time": "created_at", "drifted": "drifted_count", "rows": "curre
 @permission_required("monitoring.view_monitor", raise_exception=True)
 def overview(request):
     monitors = Monitor.objects.select_related("deployment__environment", "deployment__model", "deployment__primary")
+    monitors = monitors.annotate(active=Count("alerts", filter=Q(alerts__status__in=Alert.ACTIVE)))
     rows = [
-        (monitor, monitor.reports.order_by("-created_at", "-id").first())
+        (monitor, monitor.reports.order_by("-created_at", "-id").first(), monitor.active)
         for monitor in monitors.order_by("deployment__model__name", "pk")
     ]
     return render(request, "monitoring/overview.html", {"rows": rows})
@@ -91,8 +94,8 @@ def _traffic_charts(monitor: Monitor, history: list[DriftReport]) -> dict:
     charted reports' span (at least the last day)."""
     deployment, end = monitor.deployment, timezone.now()
     start = end - timedelta(hours=24)
-    if history and history[0].window_start:
-        start = min(start, history[0].window_start)
+    if history and history[0].window_start:  # as far back as the charted reports look, up to a week
+        start = max(min(start, history[0].window_start), end - timedelta(days=7))
     out = {}
     per_version = deployment_selectors.service_series(deployment, start, end)
     if per_version:
@@ -269,7 +272,11 @@ def alert_action(request, pk: int, action: str):
         messages.error(request, ui.error_message(exc))
     else:
         messages.success(request, f"Alert {alert.pk} {'acknowledged' if action == 'acknowledge' else 'resolved'}.")
-    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/") else alert)
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(target if target and safe else alert)
 
 
 def _model(name: str):

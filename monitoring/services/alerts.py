@@ -102,6 +102,7 @@ def _rule_summary(rule: AlertRule) -> dict:
 def create_rule(monitor: Monitor, data: dict[str, Any], *, actor) -> AlertRule:
     _require(actor, "monitoring.add_alertrule", "Your role does not allow adding alert rules; data scientists can.")
     clean = check_rule(data)
+    Monitor.objects.select_for_update().get(pk=monitor.pk)  # two "Add rule" clicks: the second sees the first
     if AlertRule.objects.filter(monitor=monitor, name=clean["name"]).exists():
         raise ValidationError({"name": f"This monitor has a rule named {clean['name']!r} already."})
     rule = AlertRule.objects.create(
@@ -114,6 +115,7 @@ def create_rule(monitor: Monitor, data: dict[str, Any], *, actor) -> AlertRule:
 @transaction.atomic
 def update_rule(rule: AlertRule, data: dict[str, Any], *, actor) -> AlertRule:
     _require(actor, "monitoring.change_alertrule", "Your role does not allow changing alert rules.")
+    Monitor.objects.select_for_update().get(pk=rule.monitor_id)  # renames are checked one at a time
     rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
     clean = check_rule(data, partial=True)
     if "name" in clean and AlertRule.objects.filter(monitor=rule.monitor, name=clean["name"]).exclude(pk=rule.pk):

@@ -243,6 +243,7 @@ def _report(monitor: Monitor, *, job, now, progress) -> DriftReport:
         window_end=now,
         share_threshold=monitor.share,
         settings=_settings(monitor),
+        created_at=now,  # the report's time is the time it looks back from (the demo backfills history)
     )
     if version is None:
         return _save(monitor, report, [], message="Nothing is deployed, so there is nothing to compare.")

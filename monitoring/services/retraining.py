@@ -24,6 +24,7 @@ from experiments import services as experiment_services
 from experiments.models import DatasetVersion, Run
 from mlops_site import audit, jobs
 from mlops_site.errors import Conflict
+from mlops_site.models import Job
 from monitoring import rules
 from monitoring.models import Alert, Retraining, RetrainingPolicy
 from registry import services as registry_services
@@ -104,7 +105,8 @@ def put_policy(model: RegisteredModel, data: dict[str, Any], *, actor) -> Retrai
         raise ValidationError({"dataset_version": "Name the dataset version to retrain on, or use the other data."})
     if values["data"] == RetrainingPolicy.Data.DATASET_VERSION:
         _check_recipe_fits(model, values["dataset_version"])
-    existing = RetrainingPolicy.objects.select_for_update().filter(model=model).first()
+    RegisteredModel.objects.select_for_update().get(pk=model.pk)  # two saves at once: one after the other
+    existing = RetrainingPolicy.objects.filter(model=model).first()
     before = _policy_summary(existing) if existing else None
     policy = existing or RetrainingPolicy(model=model)
     for field, value in values.items():
@@ -172,9 +174,26 @@ def run_due_policies(now: datetime | None = None) -> int:
         due = (last or policy.updated_at) + timedelta(days=policy.every_days) <= now
         if due and _start(policy.model, trigger=Retraining.Trigger.SCHEDULE, cooldown=False):
             started += 1
-    for retraining in Retraining.objects.filter(status=Retraining.Status.TRAINING, run__ended_at__isnull=False):
-        settle_run(retraining.run_id)  # missed while its training worker died after the run ended
+    sweep_stuck()
     return started
+
+
+def sweep_stuck() -> None:
+    """Settle or fail retrainings whose job or run ended without telling them, so none blocks its model."""
+    for retraining in Retraining.objects.filter(status__in=ACTIVE).select_related("job", "run__job"):
+        try:
+            if retraining.status == Retraining.Status.QUEUED:
+                job = retraining.job
+                if job is None or job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
+                    _fail(retraining, f"Its job ended {job.status if job else 'missing'}; the job page has the error.")
+            elif retraining.run is None:
+                _fail(retraining, "Its training run is gone.")
+            elif retraining.run.ended_at is not None:
+                settle_run(retraining.run_id)  # missed while its training worker died after the run ended
+            elif retraining.run.job and retraining.run.job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
+                _fail(retraining, f"Its training job ended {retraining.run.job.status}; the job page has the error.")
+        except Exception:
+            logger.exception("retraining %s could not be swept", retraining.pk)
 
 
 def _start(model: RegisteredModel, *, trigger: str, alert: Alert | None = None, actor=None, cooldown: bool):
@@ -246,7 +265,11 @@ def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
                 **recipe,
             )
             Retraining.objects.filter(pk=retraining.pk).update(
-                status=Retraining.Status.TRAINING, dataset_version=data, production_rows=rows, run=new_run
+                status=Retraining.Status.TRAINING,
+                dataset_version=data,
+                production_rows=rows,
+                rows_until=retraining.rows_until,
+                run=new_run,
             )
     except (ValidationError, PermissionDenied, ValueError, OSError) as exc:
         return _fail(retraining, " ".join(getattr(exc, "messages", None) or [str(exc)]))
@@ -260,19 +283,29 @@ def _with_production_rows(retraining, base: ModelVersion, recipe: dict, policy, 
     if reference is None:
         raise ValidationError(f"{base} has no training data on record.")
     target = recipe["target"]
-    labelled = list(
-        Prediction.objects.filter(version__model=retraining.model, role="primary", ground_truth__isnull=False)
-        .order_by("created_at")
-        .values_list("inputs", "ground_truth")
+    served = Prediction.objects.filter(
+        version__model=retraining.model,
+        deployment__environment__stage=ModelVersion.Stage.PRODUCTION,
+        role="primary",
+        ground_truth__isnull=False,
     )
+    # Rows an earlier retraining already put into this training data are not added twice.
+    included = Retraining.objects.filter(dataset_version=reference, rows_until__isnull=False)
+    until = included.order_by("-rows_until").values_list("rows_until", flat=True).first()
+    if until is not None:
+        served = served.filter(created_at__gt=until)
+    labelled = list(served.order_by("created_at").values_list("inputs", "ground_truth", "created_at"))
     if len(labelled) < policy.min_labelled_rows:
         raise ValidationError(
-            f"{len(labelled)} labelled production rows; the policy needs at least {policy.min_labelled_rows}. "
-            "Send ground truth to /api/deployments/…/ground-truth/, or lower min_labelled_rows."
+            f"{len(labelled)} new labelled production rows; the policy needs at least {policy.min_labelled_rows}. "
+            "Send ground truth to /api/ground-truth/, or lower min_labelled_rows."
         )
+    retraining.rows_until = labelled[-1][2] if labelled else until
+    if not labelled:  # allowed by min_labelled_rows = 0: the training data as it is
+        return reference, 0
     frame = experiment_services.load_frame(reference)
-    production = pd.DataFrame.from_records([inputs for inputs, _ in labelled]).reindex(columns=frame.columns)
-    production[target] = [truth for _, truth in labelled]
+    production = pd.DataFrame.from_records([row[0] for row in labelled]).reindex(columns=frame.columns)
+    production[target] = [row[1] for row in labelled]
     for column in frame.columns:  # logged JSON back to the reference's types, so the CSV reads as one kind
         if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
             production[column] = pd.to_numeric(production[column], errors="coerce")
@@ -292,8 +325,10 @@ def settle_run(run_id: int) -> Retraining | None:
     run_ = Run.objects.get(pk=run_id)
     if run_.status != Run.Status.FINISHED:
         return _fail(retraining, f"The training run ended {run_.status}; its job shows the error.")
-    policy = RetrainingPolicy.objects.select_related("owner").get(model=retraining.model_id)
-    actor = retraining.created_by or policy.owner
+    policy = RetrainingPolicy.objects.select_related("owner").filter(model=retraining.model_id).first()
+    actor = retraining.created_by or (policy.owner if policy else None)
+    if policy is None or actor is None or not actor.is_active:
+        return _fail(retraining, "The policy or its owner is gone; nobody can register the version. Save the policy.")
     try:
         with transaction.atomic():
             retraining = Retraining.objects.select_for_update().get(pk=retraining.pk)
@@ -309,6 +344,9 @@ def settle_run(run_id: int) -> Retraining | None:
             audit.record(actor=actor, action="retraining.requested", target=retraining, after=after)
     except (ValidationError, PermissionDenied, Conflict) as exc:
         return _fail(retraining, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+    except Exception as exc:  # e.g. the model file vanished: say so on the retraining, never leave it active
+        logger.exception("retraining %s could not be settled", retraining.pk)
+        return _fail(retraining, f"{type(exc).__name__}: {exc}")
     return retraining
 
 
@@ -322,16 +360,19 @@ def _why(retraining: Retraining) -> str:
     if retraining.alert_id:
         cause = f"alert #{retraining.alert_id}: {retraining.alert.message}"
     else:
-        cause = {"schedule": "the policy's schedule", "manual": "a request by hand"}[retraining.trigger]
+        causes = {"schedule": "the policy's schedule", "manual": "a request by hand"}
+        cause = causes.get(retraining.trigger, "an alert that has since been deleted")
     base = retraining.base_version
     return f"Retrained automatically after {cause}. Recipe of v{base.number if base else '?'}, trained on {source}."
 
 
 def _fail(retraining: Retraining, error: str) -> Retraining:
+    """Mark an active retraining failed with the reason, once (a second caller changes nothing)."""
     with transaction.atomic():
-        Retraining.objects.filter(pk=retraining.pk).update(
+        failed = Retraining.objects.filter(pk=retraining.pk, status__in=ACTIVE).update(
             status=Retraining.Status.FAILED, error=error[:2000], finished_at=timezone.now()
         )
         retraining.refresh_from_db()
-        audit.record(actor=None, action="retraining.failed", target=retraining, after={"error": error[:500]})
+        if failed:
+            audit.record(actor=None, action="retraining.failed", target=retraining, after={"error": error[:500]})
     return retraining

@@ -216,6 +216,8 @@ def test_alert_pages_list_filter_and_act(deployed, client, scientist, reviewer, 
     page = client.get("/monitoring/alerts/?sort=-severity").content.decode()
     assert alert.message in page and "Acknowledge" in page
     assert client.get(f"/monitoring/alerts/{alert.pk}/").status_code == 200
+    deployment_page = client.get(deployment.get_absolute_url()).content.decode()
+    assert 'id="monitoring"' in deployment_page and alert.get_absolute_url() in deployment_page
     client.post(f"/monitoring/alerts/{alert.pk}/resolve/", {"comment": "rolled back"})
     alert.refresh_from_db()
     assert alert.status == "resolved" and alert.resolved_by == reviewer and alert.resolution == "rolled back"

@@ -183,13 +183,23 @@ def test_the_demo_shifts_production_traffic_and_the_monitor_sees_it(deployed, dj
         inputs_of(version, dataset_version).sample(200, random_state=0),
         served_at=timezone.now() - timedelta(hours=12),
     )
+    Prediction.objects.update(request_id="demo-production-1")
+    assert demo.drift_and_report(started) == "waiting for the demo traffic"  # the replay has not reached now
+    latest = Prediction.objects.order_by("created_at").last()
+    Prediction.objects.filter(pk=latest.pk).update(created_at=timezone.now() - timedelta(minutes=20))
     with django_capture_on_commit_callbacks(execute=True):
         message = demo.drift_and_report(started)
     assert message.startswith("1 drift reports")
-    report = DriftReport.objects.get(status="ok")
+    monitor = Monitor.objects.get(deployment=deployment)
+    history = list(monitor.reports.order_by("created_at"))
+    assert len(history) == demo.HISTORY_HOURS // demo.HISTORY_STEP_HOURS + 1
+    # Six-hour windows: the replayed rows of 12 hours ago are seen by the reports of 12, 10 and 8 hours ago,
+    # the shifted traffic of the last six hours by those of 4 and 2 hours ago and now; the rest lack rows.
+    assert [r.status for r in history].count("ok") == 6
+    report = history[-1]
     drifted = set(report.features.filter(drifted=True).values_list("feature", flat=True))
     assert {"annual_income", "credit_score"} <= drifted
-    assert report.current_rows == demo.SHIFTED_REQUESTS and report.labelled_rows > 50  # the six-hour window
+    assert report.current_rows == demo.SHIFTED_REQUESTS + 1 and report.labelled_rows > 50  # the six-hour window
     # One alert (the drift; accuracy and latency stay within their rules), and the loop it started.
     assert list(Alert.objects.values_list("rule__name", "status")) == [("Inputs drifted", "open")]
     retraining = Retraining.objects.get()

@@ -102,6 +102,45 @@ def test_a_drift_alert_retrains_the_recipe_on_new_data_and_asks_a_reviewer(
         services.run_monitor(monitor)
     assert Alert.objects.count() == 2 and Retraining.objects.count() == 1
 
+    # Retraining v2 adds only production rows newer than the ones already in its data.
+    def turn():
+        again = Retraining.objects.create(model=deployment.model, trigger="manual", base_version=new)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.run_retraining(again)
+        again.refresh_from_db()
+        return again
+
+    assert "0 new labelled production rows" in turn().error
+    more = serve(deployment, inputs_of(version, dataset_version).iloc[300:325])
+    label(deployment, dataset_version, more, start=300)
+    third = turn()
+    assert third.status == "requested", third.error
+    assert third.production_rows == 25 and third.dataset_version.row_count == data.row_count + 25
+    assert third.dataset_version.parent == data
+
+
+def test_retrainings_that_lost_their_job_or_alert_do_not_block_the_model(
+    deployed, scientist, django_capture_on_commit_callbacks
+):
+    from deployments.models import Prediction
+
+    deployment, _, dataset_version = deployed
+    services.put_policy(deployment.model, {"min_labelled_rows": 0}, actor=scientist)
+    retraining = services.retrain_now(deployment.model, actor=scientist)  # queued; its job never runs here
+    Job.objects.filter(pk=retraining.job_id).update(status="cancelled")
+    services.run_due_policies()
+    retraining.refresh_from_db()
+    assert retraining.status == "failed" and "cancelled" in retraining.error
+    # An alert-started retraining whose alert (and rule) was deleted while it trained still settles.
+    Prediction.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.retrain_now(deployment.model, actor=scientist)
+    second.refresh_from_db()
+    assert second.status == "requested", second.error  # 0 production rows allowed: the training data alone
+    assert second.dataset_version == dataset_version and second.production_rows == 0
+    Retraining.objects.filter(pk=second.pk).update(trigger="alert", status="training", version=None, promotion=None)
+    assert "deleted" in services.retraining._why(Retraining.objects.get(pk=second.pk))
+
 
 def test_too_few_labelled_rows_fail_the_retraining_with_the_reason(
     deployed, scientist, django_capture_on_commit_callbacks
@@ -112,7 +151,7 @@ def test_too_few_labelled_rows_fail_the_retraining_with_the_reason(
     with django_capture_on_commit_callbacks(execute=True):
         retraining = services.retrain_now(deployment.model, actor=scientist)
     retraining.refresh_from_db()
-    assert retraining.status == "failed" and "0 labelled production rows" in retraining.error
+    assert retraining.status == "failed" and "0 new labelled production rows" in retraining.error
     assert Job.objects.get(pk=retraining.job_id).status == "failed"
     assert ModelVersion.objects.count() == 1 and not PromotionRequest.objects.exists()
     assert DatasetVersion.objects.count() == 1
