@@ -27,6 +27,33 @@ WIDE_LEGEND = {
     "margin": {**BASE_LAYOUT["margin"], "b": 150},
     "legend": {**BASE_LAYOUT["legend"], "y": -0.3},
 }
+# Enough distinct colours for every feature of a typical table (plotly's Dark24).
+MANY = [
+    "#2E91E5",
+    "#E15F99",
+    "#1CA71C",
+    "#FB0D0D",
+    "#DA16FF",
+    "#222A2A",
+    "#B68100",
+    "#750D86",
+    "#EB663B",
+    "#511CFB",
+    "#00A08B",
+    "#FB00D1",
+    "#FC0080",
+    "#B2828D",
+    "#6C7C32",
+    "#778AAE",
+    "#862A16",
+    "#A777F1",
+    "#620042",
+    "#1616A7",
+    "#DA60CA",
+    "#6C4516",
+    "#0D2A63",
+    "#AF0038",
+]
 PALETTE = ["#2d6aa3", "#ef6c00", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#8d6e63", "#5c6bc0", "#9e9d24"]
 
 
@@ -46,17 +73,16 @@ def drift_over_time(times: list, series: dict[str, list[float | None]]) -> go.Fi
     """One line per feature (and the prediction): score ÷ threshold per report, the threshold at 1."""
     figure = go.Figure()
     for i, (name, values) in enumerate(series.items()):
-        figure.add_scatter(
-            x=times, y=values, name=name, mode="lines+markers", line=dict(color=PALETTE[i % len(PALETTE)])
-        )
-    figure.add_hline(
-        y=1, line_dash="dash", line_color=DRIFTED, annotation_text="threshold", annotation_position="top left"
+        figure.add_scatter(x=times, y=values, name=name, mode="lines+markers", line=dict(color=MANY[i % len(MANY)]))
+    # A trace, not an annotated hline: plotly places hline labels wrongly on log axes.
+    figure.add_scatter(
+        x=[times[0], times[-1]], y=[1, 1], name="threshold (1)", mode="lines", line=dict(color=DRIFTED, dash="dash")
     )
     figure.update_layout(
         **WIDE_LEGEND,
         title=dict(text="Drift per feature over time, relative to its threshold (above the line: drifted)", x=0.0),
         xaxis=dict(title="Report time (UTC)"),
-        yaxis=dict(title="score ÷ threshold (log)", type="log"),
+        yaxis=dict(title="score ÷ threshold (log)", type="log", dtick=1),
     )
     return figure
 
@@ -109,7 +135,7 @@ def scores(features: list[drift.FeatureDrift]) -> go.Figure:
         **BASE_LAYOUT,
         title=dict(text="Drift score per feature, relative to its threshold (red: drifted)", x=0.0),
         xaxis=dict(title="Feature"),
-        yaxis=dict(title="score ÷ threshold (log)", type="log"),
+        yaxis=dict(title="score ÷ threshold (log)", type="log", dtick=1),
         showlegend=False,
     )
     return figure

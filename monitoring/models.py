@@ -193,6 +193,7 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
     emailed_to = models.JSONField(default=list, blank=True)
+    retraining_note = models.TextField(blank=True, help_text="Whether the alert started a retraining, and if not why.")
     email_error = models.TextField(blank=True)
 
     class Meta:

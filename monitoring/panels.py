@@ -15,7 +15,14 @@ def retraining_panel(request, model) -> dict | None:
     initial = {field: getattr(policy, field) for field in retraining.POLICY_FIELDS if field != "dataset_version"}
     initial["dataset_version"] = policy.dataset_version_id
     loops = Retraining.objects.filter(model=model).select_related(
-        "alert__rule", "run", "version", "promotion", "dataset_version__dataset", "base_version", "job"
+        "alert__rule",
+        "run",
+        "version",
+        "promotion",
+        "dataset_version__dataset",
+        "dataset_version__parent",
+        "base_version",
+        "job",
     )[:10]
     return {
         "policy": policy,

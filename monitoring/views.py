@@ -38,7 +38,7 @@ def overview(request):
 
 
 @permission_required("monitoring.view_monitor", raise_exception=True)
-def monitor_detail(request, pk: int):
+def monitor_detail(request, pk: int, rule_form: AlertRuleForm | None = None, status: int = 200):
     """A deployment's monitor: its settings, the latest report feature by feature, and the history."""
     monitor = get_object_or_404(
         Monitor.objects.select_related(
@@ -64,12 +64,12 @@ def monitor_detail(request, pk: int):
         "sort": sort,
         "rules": monitor.rules.all(),
         "alerts": monitor.alerts.select_related("rule")[:10],
-        "rule_form": AlertRuleForm(),
+        "rule_form": rule_form or AlertRuleForm(),
         **_history_charts(history),
         **_feature_chart(request, latest, features),
         **_traffic_charts(monitor, history),
     }
-    return render(request, "monitoring/monitor_detail.html", context)
+    return render(request, "monitoring/monitor_detail.html", context, status=status)
 
 
 def _feature_chart(request, latest: DriftReport | None, features: list) -> dict:
@@ -113,6 +113,8 @@ def _traffic_charts(monitor: Monitor, history: list[DriftReport]) -> dict:
 def _history_charts(history: list[DriftReport]) -> dict:
     if not history:
         return {}
+    if len(history) < 2:  # one point over time is not a trend; the latest report above says it all
+        return {"history_note": "Charts over time appear from the second report on."}
     times = [report.created_at for report in history]
     position = {report.pk: i for i, report in enumerate(history)}
     series: dict[str, list] = {}
@@ -198,16 +200,41 @@ def _score(feature: drift.FeatureDrift) -> float:
 def rule_create(request, pk: int):
     monitor = get_object_or_404(Monitor, pk=pk)
     form = AlertRuleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect(monitor)
+    if form.is_valid():
+        try:
+            rule = services.create_rule(monitor, form.cleaned, actor=request.user)
+        except PermissionDenied as exc:
+            messages.error(request, ui.error_message(exc))
+            return redirect(monitor)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Rule “{rule.name}” added; it is checked after each report.")
+            return redirect(f"{monitor.get_absolute_url()}#rules")
+    messages.error(request, "The rule was not added: " + _form_errors(form))
+    return monitor_detail(request, pk, rule_form=form, status=400)  # the form keeps what was typed
+
+
+def _form_errors(form) -> str:
+    """Each error with the label of its field, e.g. "Threshold: Enter a number."."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = form[name].label if name in form.fields else ""
+        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+    return "; ".join(parts)
+
+
+@require_POST
+def rule_toggle(request, pk: int):
+    rule = get_object_or_404(AlertRule.objects.select_related("monitor"), pk=pk)
     try:
-        rule = services.create_rule(monitor, form.cleaned, actor=request.user)
+        rule = services.update_rule(rule, {"enabled": not rule.enabled}, actor=request.user)
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, ui.error_message(exc))
     else:
-        messages.success(request, f"Rule “{rule.name}” added; it is checked after each report.")
-    return redirect(monitor)
+        messages.success(request, f"Rule “{rule.name}” {'enabled' if rule.enabled else 'paused'}.")
+    return redirect(f"{rule.monitor.get_absolute_url()}#rules")
 
 
 @require_POST
@@ -290,15 +317,22 @@ def policy_save(request, name: str):
     model = _model(name)
     form = RetrainingPolicyForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect(model)
+        messages.error(request, "The retraining policy was not saved: " + _form_errors(form))
+        return redirect(model)  # the top of the page, where the message is
     try:
         services.put_policy(model, form.cleaned_data, actor=request.user)
-    except (ValidationError, PermissionDenied) as exc:
+    except ValidationError as exc:
+        fields = {name: form[name].label for name in form.fields}
+        messages.error(
+            request,
+            "The retraining policy was not saved: "
+            + "; ".join(f"{fields.get(k, k)}: {' '.join(v)}" for k, v in exc.message_dict.items()),
+        )
+    except PermissionDenied as exc:
         messages.error(request, ui.error_message(exc))
     else:
-        messages.success(request, "Retraining policy saved; retraining acts on your behalf.")
-    return redirect(f"{model.get_absolute_url()}#retraining")
+        messages.success(request, "Retraining policy saved (see Continuous training below); it acts on your behalf.")
+    return redirect(model)
 
 
 @require_POST
@@ -309,5 +343,5 @@ def retrain(request, name: str):
     except (ValidationError, PermissionDenied, Conflict) as exc:
         messages.error(request, ui.error_message(exc))
     else:
-        messages.success(request, f"Retraining queued (job {retraining.job_id}); the loop below shows its progress.")
-    return redirect(f"{model.get_absolute_url()}#retraining")
+        messages.success(request, f"Retraining queued (job {retraining.job_id}); Continuous training below shows it.")
+    return redirect(model)

@@ -384,6 +384,7 @@ class AlertSerializer(serializers.ModelSerializer):
             "resolution",
             "emailed_to",
             "email_error",
+            "retraining_note",
         ]
         read_only_fields = fields
 
@@ -500,8 +501,8 @@ class RetrainingSerializer(serializers.ModelSerializer):
 
 
 class RetrainingPolicyView(APIView):
-    """A registered model's retraining policy. PUT sets all of it (fields left out take their defaults);
-    retraining then acts on the caller's behalf."""
+    """A registered model's retraining policy. PUT sets all of it (fields left out take their defaults), PATCH
+    some of it; retraining then acts on the caller's behalf."""
 
     permission_classes = [HasModelPermission]
     required_permission = "monitoring.view_retrainingpolicy"
@@ -521,6 +522,21 @@ class RetrainingPolicyView(APIView):
         body = RetrainingPolicySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = {key: request.data[key] for key in request.data if key in services.POLICY_FIELDS}
+        services.put_policy(model, data, actor=request.user)
+        return Response(RetrainingPolicySerializer(services.policy_of(model)).data)
+
+    @extend_schema(request=RetrainingPolicySerializer, responses=RetrainingPolicySerializer)
+    def patch(self, request, name: str):
+        """Change some fields; the others keep their current values (or the defaults, without a policy)."""
+        model = self._model(name)
+        body = RetrainingPolicySerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        policy = services.policy_of(model)
+        current = {key: getattr(policy, key) for key in services.POLICY_FIELDS if key != "dataset_version"}
+        current["dataset_version"] = policy.dataset_version_id
+        if policy.pk is None:
+            current = {}
+        data = current | {key: request.data[key] for key in request.data if key in services.POLICY_FIELDS}
         services.put_policy(model, data, actor=request.user)
         return Response(RetrainingPolicySerializer(services.policy_of(model)).data)
 

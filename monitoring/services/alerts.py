@@ -94,6 +94,27 @@ def check_rule(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]
     return clean
 
 
+SHARES = ("drift_share", "prediction_drift", "accuracy", "f1", "roc_auc", "error_rate")
+
+
+def _check_fit(metric: str, threshold: float, monitor: Monitor) -> None:
+    """A rule that can never fire is refused: a share outside 0–1, a negative count or time, or a metric
+    the served model does not have (RMSE for a classifier, accuracy for a regressor)."""
+    if metric in SHARES and not 0 <= threshold <= 1:
+        raise ValidationError(
+            {"threshold": f"{metric} is a share between 0 and 1; {threshold:g} can never be crossed."}
+        )
+    if threshold < 0:
+        raise ValidationError({"threshold": f"{metric} is never negative; use a threshold of 0 or more."})
+    served = monitor.deployment.primary
+    if served is None or rules.family(metric) != "performance":
+        return
+    regressor = "rmse" in (served.metrics or {})
+    if regressor != (metric in ("rmse", "mae")):
+        kind, fits = ("a regressor", "rmse or mae") if regressor else ("a classifier", "accuracy, f1 or roc_auc")
+        raise ValidationError({"metric": f"{served} is {kind}; its performance metrics are {fits}."})
+
+
 def _rule_summary(rule: AlertRule) -> dict:
     return {field: getattr(rule, field) for field in RULE_FIELDS} | {"monitor": rule.monitor_id}
 
@@ -102,7 +123,8 @@ def _rule_summary(rule: AlertRule) -> dict:
 def create_rule(monitor: Monitor, data: dict[str, Any], *, actor) -> AlertRule:
     _require(actor, "monitoring.add_alertrule", "Your role does not allow adding alert rules; data scientists can.")
     clean = check_rule(data)
-    Monitor.objects.select_for_update().get(pk=monitor.pk)  # two "Add rule" clicks: the second sees the first
+    monitor = Monitor.objects.select_for_update().select_related("deployment__primary").get(pk=monitor.pk)
+    _check_fit(clean["metric"], clean["threshold"], monitor)  # and two "Add rule" clicks: the second waits
     if AlertRule.objects.filter(monitor=monitor, name=clean["name"]).exists():
         raise ValidationError({"name": f"This monitor has a rule named {clean['name']!r} already."})
     rule = AlertRule.objects.create(
@@ -123,6 +145,9 @@ def update_rule(rule: AlertRule, data: dict[str, Any], *, actor) -> AlertRule:
     before = _rule_summary(rule)
     for field, value in clean.items():
         setattr(rule, field, value)
+    _check_fit(
+        rule.metric, rule.threshold, Monitor.objects.select_related("deployment__primary").get(pk=rule.monitor_id)
+    )
     rule.save()
     audit.record(actor=actor, action="alert_rule.changed", target=rule, before=before, after=_rule_summary(rule))
     return rule

@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from deployments.models import Prediction
+from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion, Run
 from mlops_site import audit, jobs
@@ -131,25 +131,42 @@ def _check_recipe_fits(model: RegisteredModel, version: DatasetVersion) -> None:
 
 
 def _base_version(model: RegisteredModel, alert: Alert | None) -> ModelVersion | None:
-    """Whose recipe is retrained: the alerting deployment's version, else production's, else the newest."""
+    """Whose recipe is retrained: the alerting deployment's version, else the one serving in production, else
+    the version in the production stage, else the newest."""
     if alert is not None and alert.monitor.deployment.primary_id:
         return alert.monitor.deployment.primary
+    serving = (
+        Deployment.objects.filter(model=model, environment__stage=ModelVersion.Stage.PRODUCTION, primary__isnull=False)
+        .select_related("primary__run")
+        .first()
+    )
+    if serving is not None:
+        return serving.primary
     versions = model.versions.select_related("run").order_by("-number")
     return versions.filter(stage=ModelVersion.Stage.PRODUCTION).first() or versions.first()
 
 
 def on_alert(alert: Alert) -> Retraining | None:
-    """Start a retraining if the model's policy asks for one on this kind of alert (and is not cooling down)."""
+    """Start a retraining if the model's policy asks for one on this kind of alert (and is not cooling down).
+    Either way the alert says what happened, so its page never has to guess."""
     model = alert.monitor.deployment.model
-    policy = RetrainingPolicy.objects.filter(model=model, enabled=True).first()
+    policy = RetrainingPolicy.objects.filter(model=model).first()
     family = rules.family(alert.metric)
-    if policy is None or family == "service":
-        return None
-    if (family == "drift" and not policy.on_drift_alert) or (
+    retraining, note = None, ""
+    if policy is None:
+        note = f"{model} has no retraining policy."
+    elif not policy.enabled:
+        note = f"{model}'s retraining policy is off."
+    elif family == "service":
+        note = "Service alerts (traffic, errors, latency) do not retrain: a new model would not fix them."
+    elif (family == "drift" and not policy.on_drift_alert) or (
         family == "performance" and not policy.on_performance_alert
     ):
-        return None
-    return _start(model, trigger=Retraining.Trigger.ALERT, alert=alert, cooldown=True)
+        note = f"{model}'s retraining policy does not react to {family} alerts."
+    else:
+        retraining, note = _start(model, trigger=Retraining.Trigger.ALERT, alert=alert, cooldown=True)
+    Alert.objects.filter(pk=alert.pk).update(retraining_note=note)
+    return retraining
 
 
 def retrain_now(model: RegisteredModel, *, actor) -> Retraining:
@@ -159,9 +176,9 @@ def retrain_now(model: RegisteredModel, *, actor) -> Retraining:
             raise PermissionDenied("Your role does not allow starting retraining; data scientists can.")
     if not RetrainingPolicy.objects.filter(model=model).exists():
         raise ValidationError({"policy": f"{model} has no retraining policy; set one first (its data and stage)."})
-    retraining = _start(model, trigger=Retraining.Trigger.MANUAL, actor=actor, cooldown=False)
+    retraining, note = _start(model, trigger=Retraining.Trigger.MANUAL, actor=actor, cooldown=False)
     if retraining is None:
-        raise Conflict(f"A retraining of {model} is already under way.")
+        raise Conflict(note)
     return retraining
 
 
@@ -172,7 +189,7 @@ def run_due_policies(now: datetime | None = None) -> int:
     for policy in RetrainingPolicy.objects.filter(enabled=True, every_days__isnull=False).select_related("model"):
         last = policy.model.retrainings.order_by("-created_at").values_list("created_at", flat=True).first()
         due = (last or policy.updated_at) + timedelta(days=policy.every_days) <= now
-        if due and _start(policy.model, trigger=Retraining.Trigger.SCHEDULE, cooldown=False):
+        if due and _start(policy.model, trigger=Retraining.Trigger.SCHEDULE, cooldown=False)[0]:
             started += 1
     sweep_stuck()
     return started
@@ -196,18 +213,27 @@ def sweep_stuck() -> None:
             logger.exception("retraining %s could not be swept", retraining.pk)
 
 
-def _start(model: RegisteredModel, *, trigger: str, alert: Alert | None = None, actor=None, cooldown: bool):
+def _start(
+    model: RegisteredModel, *, trigger: str, alert: Alert | None = None, actor=None, cooldown: bool
+) -> tuple[Retraining | None, str]:
+    """The retraining queued, or None and why not (no policy, one under way, cooling down)."""
     with transaction.atomic():
         policy = RetrainingPolicy.objects.select_for_update().filter(model=model).first()
         if policy is None:
-            return None
+            return None, f"{model} has no retraining policy."
         recent = model.retrainings.exclude(status=Retraining.Status.FAILED)
-        if recent.filter(status__in=ACTIVE).exists():
-            logger.info("%s: a retraining is already under way", model)
-            return None
-        if cooldown and recent.filter(created_at__gte=timezone.now() - timedelta(hours=policy.cooldown_hours)).exists():
-            logger.info("%s: retrained within the last %s h; not again yet", model, policy.cooldown_hours)
-            return None
+        running = recent.filter(status__in=ACTIVE).first()
+        if running is not None:
+            return (
+                None,
+                f"A retraining of {model} is already under way (#{running.pk}, started {running.created_at:%Y-%m-%d %H:%M} UTC).",
+            )
+        last = recent.filter(created_at__gte=timezone.now() - timedelta(hours=policy.cooldown_hours)).first()
+        if cooldown and last is not None:
+            return None, (
+                f"Cooling down: {model} was retrained at {last.created_at:%Y-%m-%d %H:%M} UTC (#{last.pk}), and the "
+                f"policy allows one alert-started retraining per {policy.cooldown_hours} h."
+            )
         retraining = Retraining.objects.create(
             model=model,
             trigger=trigger,
@@ -226,7 +252,7 @@ def _start(model: RegisteredModel, *, trigger: str, alert: Alert | None = None, 
         retraining.save(update_fields=["job"])
         after = {"model": model.name, "trigger": trigger, "alert": alert.pk if alert else None}
         audit.record(actor=actor, action="retraining.started", target=retraining, after=after)
-    return retraining
+    return retraining, f"Retraining #{retraining.pk} started."
 
 
 def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
@@ -253,6 +279,17 @@ def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
         else:
             progress(10, "Reading the training data and the labelled production rows")
             data, rows = _with_production_rows(retraining, base, recipe, policy, actor, progress)
+        earlier = (
+            Retraining.objects.filter(base_version=base, dataset_version=data, status=Retraining.Status.REQUESTED)
+            .exclude(pk=retraining.pk)
+            .select_related("version")
+            .first()
+        )
+        if earlier is not None:
+            raise ValidationError(
+                f"Nothing new: retraining #{earlier.pk} already trained v{base.number}'s recipe on {data} and made "
+                f"v{earlier.version.number if earlier.version else '?'}. Wait for more labelled production rows."
+            )
         progress(85, f"Queueing the training run on {data}")
         # One transaction: the run's job is queued at commit, when the retraining already points at the
         # run, so a worker that finishes it at once still finds whom to settle.
@@ -261,7 +298,7 @@ def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
                 base.run.experiment,
                 data,
                 actor=actor,
-                name=f"retrain {retraining.model.name} v{base.number} ({retraining.trigger})",
+                name=f"{retraining.model.name} v{base.number} recipe on new data ({retraining.get_trigger_display()})",
                 **recipe,
             )
             Retraining.objects.filter(pk=retraining.pk).update(
@@ -311,8 +348,16 @@ def _with_production_rows(retraining, base: ModelVersion, recipe: dict, policy, 
             production[column] = pd.to_numeric(production[column], errors="coerce")
     combined = pd.concat([frame, production], ignore_index=True)
     progress(40, f"Storing {len(frame)} training rows + {len(labelled)} production rows as a new version")
+    # The lineage says what was added (a description, not a cleaning step that could be replayed).
+    added = {
+        "op": "append_production_rows",
+        "model": retraining.model.name,
+        "rows": len(labelled),
+        "from": labelled[0][2].isoformat(),
+        "until": labelled[-1][2].isoformat(),
+    }
     version, _ = experiment_services.store_frame(
-        reference.dataset, combined, actor=actor, parent=reference, target=target, progress=progress
+        reference.dataset, combined, actor=actor, parent=reference, recipe=[added], target=target, progress=progress
     )
     return version, len(labelled)
 

@@ -98,7 +98,7 @@ def test_a_drift_rule_raises_an_alert_that_retrains_and_waits_for_review(live_se
     page.wait_for_selector("#rules table", timeout=5000)
     assert page.locator("#rules table >> text=Inputs drifted").count() == 1
     page.click("button:has-text('Run now')")  # jobs run inline in tests: report, alert, retraining, gates
-    page.wait_for_selector("#heatmap-chart svg.main-svg")
+    page.wait_for_selector("#distribution-chart svg.main-svg")
     page.click("nav >> text=Alerts")
     row = page.locator("table tbody tr").first
     assert "Inputs drifted" in row.inner_text() and "open" in row.inner_text()

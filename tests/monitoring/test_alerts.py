@@ -221,10 +221,19 @@ def test_alert_pages_list_filter_and_act(deployed, client, scientist, reviewer, 
     client.post(f"/monitoring/alerts/{alert.pk}/resolve/", {"comment": "rolled back"})
     alert.refresh_from_db()
     assert alert.status == "resolved" and alert.resolved_by == reviewer and alert.resolution == "rolled back"
+    services.run_monitor(monitor)  # a second report: charts over time
     monitor_page = client.get(Monitor.objects.get(pk=monitor.pk).get_absolute_url()).content.decode()
     assert "heatmap-chart" in monitor_page and "predictions-chart" in monitor_page and "service-chart" in monitor_page
     assert "distribution-chart" in monitor_page
-    # A reviewer cannot add rules; the form posts are refused with a message and nothing changes.
+    # A bad rule keeps what was typed and names the field; a reviewer cannot add rules at all.
+    client.force_login(scientist)
+    bad = {"name": "typo", "metric": "rmse", "comparison": "gt", "threshold": "", "window_minutes": 60}
+    response = client.post(f"/monitoring/monitors/{monitor.pk}/rules/", bad | {"severity": "info"})
+    assert response.status_code == 400 and 'value="typo"' in response.content.decode()
+    assert "Threshold: This field is required." in response.content.decode()
+    response = client.post(f"/monitoring/monitors/{monitor.pk}/rules/", bad | {"threshold": 2, "severity": "info"})
+    assert response.status_code == 400 and "is a classifier" in response.content.decode()
+    client.force_login(reviewer)
     client.post(
         f"/monitoring/monitors/{monitor.pk}/rules/",
         {"name": "x", "metric": "f1", "comparison": "lt", "threshold": 0.5, "window_minutes": 60, "severity": "info"},

@@ -51,6 +51,9 @@ def test_the_policy_api_checks_every_field_and_says_who_it_acts_for(deployed, sc
     body = saved.json()
     assert body["exists"] and body["owner"] == scientist.username and body["every_days"] == 7
     assert body["on_drift_alert"] and body["cooldown_hours"] == 24  # left out: defaults
+    patched = client.patch(POLICY, {"cooldown_hours": 6}, format="json").json()
+    assert patched["cooldown_hours"] == 6 and patched["every_days"] == 7 and patched["min_labelled_rows"] == 10
+    assert client.patch(POLICY, {"stage": "prod"}, format="json").status_code == 400
     again = client.put(POLICY, {"enabled": False}, format="json").json()
     assert again["every_days"] is None and not again["enabled"]  # PUT replaces the whole policy
     assert RetrainingPolicy.objects.count() == 1
@@ -101,6 +104,8 @@ def test_a_drift_alert_retrains_the_recipe_on_new_data_and_asks_a_reviewer(
     with django_capture_on_commit_callbacks(execute=True):
         services.run_monitor(monitor)
     assert Alert.objects.count() == 2 and Retraining.objects.count() == 1
+    assert "Cooling down" in Alert.objects.get(status="open").retraining_note
+    assert Alert.objects.get(pk=alert.pk).retraining_note == f"Retraining #{retraining.pk} started."
 
     # Retraining v2 adds only production rows newer than the ones already in its data.
     def turn():
@@ -160,7 +165,7 @@ def test_too_few_labelled_rows_fail_the_retraining_with_the_reason(
 def test_retrain_on_a_named_dataset_version_and_on_a_schedule(
     deployed, scientist, reviewer, django_capture_on_commit_callbacks
 ):
-    _, _, dataset_version = deployed
+    deployment, _, dataset_version = deployed
     client = token_client(scientist)
     assert client.post("/api/models/credit-default/retrainings/").status_code == 400  # no policy yet
     body = {"data": "dataset_version", "dataset_version": dataset_version.pk, "every_days": 1, "stage": "production"}
@@ -179,6 +184,9 @@ def test_retrain_on_a_named_dataset_version_and_on_a_schedule(
     assert started.status_code == 202 and started.json()["trigger"] == "manual"
     listed = client.get("/api/models/credit-default/retrainings/").json()
     assert [r["trigger"] for r in listed] == ["manual", "schedule"]
+    # The same recipe on the same data again would make an identical version: refused with the reason.
+    assert listed[0]["status"] == "failed" and listed[0]["error"].startswith("Nothing new")
+    assert ModelVersion.objects.filter(model=deployment.model).count() == 2
 
 
 def test_the_model_page_sets_the_policy_and_retrains_on_request(deployed, client, scientist, reviewer):
@@ -199,7 +207,7 @@ def test_the_model_page_sets_the_policy_and_retrains_on_request(deployed, client
     assert not RetrainingPolicy.objects.exists()
     client.force_login(scientist)
     response = client.post(url, form)
-    assert response.status_code == 302 and response.url.endswith("#retraining")
+    assert response.status_code == 302 and response.url == deployment.model.get_absolute_url()
     policy = RetrainingPolicy.objects.get()
     assert policy.enabled and policy.on_drift_alert and not policy.on_performance_alert
     assert policy.min_labelled_rows == 500 and policy.cooldown_hours == 12 and policy.every_days is None
