@@ -123,8 +123,10 @@ def _rule_summary(rule: AlertRule) -> dict:
 def create_rule(monitor: Monitor, data: dict[str, Any], *, actor) -> AlertRule:
     _require(actor, "monitoring.add_alertrule", "Your role does not allow adding alert rules; data scientists can.")
     clean = check_rule(data)
-    monitor = Monitor.objects.select_for_update().select_related("deployment__primary").get(pk=monitor.pk)
-    _check_fit(clean["metric"], clean["threshold"], monitor)  # and two "Add rule" clicks: the second waits
+    Monitor.objects.select_for_update().get(pk=monitor.pk)  # two "Add rule" clicks: the second waits
+    # (No join in the locking query: PostgreSQL cannot lock the nullable side of one, the served version.)
+    monitor = Monitor.objects.select_related("deployment__primary").get(pk=monitor.pk)
+    _check_fit(clean["metric"], clean["threshold"], monitor)
     if AlertRule.objects.filter(monitor=monitor, name=clean["name"]).exists():
         raise ValidationError({"name": f"This monitor has a rule named {clean['name']!r} already."})
     rule = AlertRule.objects.create(
