@@ -34,6 +34,7 @@ __all__ = [
     "settle_sweep",
     "start_sweep",
     "start_training",
+    "training_rows_of",
     "validate_training",
 ]
 
@@ -253,6 +254,23 @@ class Holdout:
 
     def __init__(self, frame, y, target: str, task: str, version: DatasetVersion):
         self.frame, self.y, self.target, self.task, self.version = frame, y, target, task, version
+
+
+def training_rows_of(run: Run):
+    """The rows a trained run was fitted on (its dataset version without its holdout), or None when unknown."""
+    from experiments.services.datasets import load_frame
+
+    evaluation = run.artifacts.filter(path="evaluation.json").first()
+    version = run.input_versions.order_by("pk").first()
+    if evaluation is None or version is None:
+        return None
+    try:
+        with default_storage.open(evaluation.file, "rb") as handle:
+            test_index = json.load(handle)["split"]["test_index"]
+        frame = load_frame(version)
+    except (OSError, KeyError, ValueError):
+        return None
+    return frame.drop(index=[label for label in test_index if label in frame.index])
 
 
 def load_pipeline(artifact: RunArtifact):

@@ -8,6 +8,8 @@ is audited in that transaction; the audit events are what webhooks deliver.
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -242,9 +244,27 @@ def _champion_gate(holdout, candidate, version, champion, metric, config, eviden
                     f"it needs {', '.join(missing)}, which that data lacks.",
                     {"metric": metric},
                 )
+            unseen = _unseen_by(champion, holdout.frame, [*_columns(champion), holdout.target])
+            if unseen is not None and not unseen.all():
+                # A candidate retrained on the champion's data plus new rows has some of the champion's training
+                # rows in its holdout; the champion would be scored on rows it learnt. Compare on the others.
+                evidence["holdout"]["seen_by_champion"] = int((~unseen).sum())
+                if unseen.sum() < MIN_COMPARED_ROWS:
+                    return gates.GateResult(
+                        name,
+                        gates.FAIL,
+                        f"Only {int(unseen.sum())} of the candidate's holdout rows were not used to train the "
+                        f"champion v{champion.number}; at least {MIN_COMPARED_ROWS} are needed for a fair comparison.",
+                        {"metric": metric},
+                    )
+                candidate_scores = candidate_scores[unseen]
+                holdout = experiment_services.Holdout(
+                    holdout.frame[unseen], np.asarray(holdout.y)[unseen], holdout.target, holdout.task, holdout.version
+                )
             champion_scores = _predict(
                 experiment_services.load_pipeline(champion.artifact), holdout.frame, champion, metric
             )
+        evidence["holdout"]["compared_rows"] = len(holdout.frame)
         return gates.champion_challenger(
             holdout.y,
             candidate_scores,
@@ -255,6 +275,30 @@ def _champion_gate(holdout, candidate, version, champion, metric, config, eviden
         )
     except ValueError as exc:
         return gates.GateResult(name, gates.FAIL, f"Could not compare with the champion: {exc}", {"metric": metric})
+
+
+MIN_COMPARED_ROWS = 20
+
+
+def _unseen_by(champion: ModelVersion, frame, columns: list[str]):
+    """A boolean mask of the rows of `frame` that are not among the champion's training rows (compared on
+    `columns`, numbers as floats, the rest as text), or None when the champion's training rows are unknown."""
+    if champion.run_id is None:
+        return None
+    trained = experiment_services.training_rows_of(champion.run)
+    if trained is None or any(c not in trained.columns or c not in frame.columns for c in columns):
+        return None
+    keys = [_row_keys(trained, columns), _row_keys(frame, columns)]
+    return ~keys[1].isin(set(keys[0])).to_numpy()
+
+
+def _row_keys(frame, columns: list[str]):
+    normal = pd.DataFrame(index=frame.index)
+    for column in columns:
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        numeric = numbers.notna().sum() >= frame[column].notna().sum()  # every present value is a number
+        normal[column] = numbers.astype(float) if numeric else frame[column].astype(str)
+    return pd.util.hash_pandas_object(normal, index=False)
 
 
 def _fairness_gate(holdout, candidate, version, problem, config, task) -> gates.GateResult:

@@ -1,6 +1,9 @@
 """Promotion requests: gates evidence on real trained models, separation of duties, stages, rollback."""
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
@@ -366,3 +369,47 @@ def test_thresholds_can_use_any_recorded_metric(scientist, model, train, request
         version.metrics["recall"],
         version.metrics["log_loss"],
     ]
+
+
+def test_a_retrained_candidate_is_compared_on_rows_the_champion_never_trained_on(
+    scientist, reviewer, model, train, credit, request_for, django_capture_on_commit_callbacks
+):
+    experiment, dataset_version = credit
+    champion_run = train()
+    champion = services.register_version(model, champion_run, actor=scientist)
+    promote(champion, request_for, reviewer, django_capture_on_commit_callbacks)
+    # Retraining data: the champion's data plus new rows, as continuous training builds it.
+    original = experiment_services.load_frame(dataset_version)
+    extra = original[original["annual_income"].notna()].sample(200, random_state=3)
+    extra = extra.assign(annual_income=extra["annual_income"] * 1.3)  # new rows, none equal to an old one
+    combined = pd.concat([original, extra], ignore_index=True)
+    child, _ = experiment_services.store_frame(
+        dataset_version.dataset, combined, actor=scientist, parent=dataset_version, target="defaulted"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = experiment_services.start_training(
+            experiment, child, actor=scientist, target="defaulted", algorithm="logistic_regression", seed=2
+        )
+    run.refresh_from_db()
+    candidate = services.register_version(model, run, actor=scientist)
+    promotion = request_for(candidate)
+
+    def test_index(r):
+        with default_storage.open(r.artifacts.get(path="evaluation.json").file, "rb") as handle:
+            return json.load(handle)["split"]["test_index"]
+
+    champion_holdout = set(test_index(champion_run))
+    seen = [i for i in test_index(run) if i < len(original) and i not in champion_holdout]
+    assert 0 < len(seen) < len(test_index(run))
+    assert promotion.evidence["holdout"]["seen_by_champion"] == len(seen)
+    result = gate(promotion, "champion_challenger")
+    assert (
+        result["details"]["rows"] == len(test_index(run)) - len(seen) == promotion.evidence["holdout"]["compared_rows"]
+    )
+    # The champion's score, computed independently on the rows it never saw.
+    holdout = experiment_services.holdout_of(run)
+    unseen = holdout.frame.loc[[i for i in test_index(run) if i not in set(seen)]]
+    columns = [c["name"] for c in champion.signature["inputs"]]
+    truth = holdout.y[[i not in set(seen) for i in test_index(run)]]
+    predicted = experiment_services.load_pipeline(champion.artifact).predict(unseen[columns])
+    assert result["details"]["champion"] == pytest.approx(f1_score(truth, predicted, pos_label=max(truth)), abs=1e-12)
