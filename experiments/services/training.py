@@ -256,21 +256,30 @@ class Holdout:
         self.frame, self.y, self.target, self.task, self.version = frame, y, target, task, version
 
 
-def training_rows_of(run: Run):
-    """The rows a trained run was fitted on (its dataset version without its holdout), or None when unknown."""
+def _split_of(run: Run):
+    """The run's dataset version as a frame and its holdout index labels; ValueError with a sentence."""
     from experiments.services.datasets import load_frame
 
     evaluation = run.artifacts.filter(path="evaluation.json").first()
     version = run.input_versions.order_by("pk").first()
     if evaluation is None or version is None:
-        return None
+        raise ValueError(f"Run {run.pk} was not trained here, so its holdout rows are unknown.")
     try:
         with default_storage.open(evaluation.file, "rb") as handle:
-            test_index = json.load(handle)["split"]["test_index"]
+            index = json.load(handle)["split"]["test_index"]
         frame = load_frame(version)
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"The holdout of run {run.pk} cannot be read back: {exc}.") from None
+    return frame, index, version
+
+
+def training_rows_of(run: Run):
+    """The rows a trained run was fitted on (its dataset version without its holdout), or None when unknown."""
+    try:
+        frame, index, _ = _split_of(run)
+    except ValueError:
         return None
-    return frame.drop(index=[label for label in test_index if label in frame.index])
+    return frame.drop(index=[label for label in index if label in frame.index])
 
 
 def load_pipeline(artifact: RunArtifact):
@@ -288,19 +297,11 @@ def holdout_of(run: Run) -> Holdout:
     Raises ValueError with a sentence when the run was not trained here or its data is gone.
     """
     from experiments import training
-    from experiments.services.datasets import load_frame
 
-    evaluation = run.artifacts.filter(path="evaluation.json").first()
-    version = run.input_versions.order_by("pk").first()
     params = dict(run.params.filter(key__in=["target", "task"]).values_list("key", "value"))
-    if evaluation is None or version is None or "target" not in params:
+    if "target" not in params:
         raise ValueError(f"Run {run.pk} was not trained here, so its holdout rows are unknown.")
-    try:
-        with default_storage.open(evaluation.file, "rb") as handle:
-            index = json.load(handle)["split"]["test_index"]
-        frame = load_frame(version)
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"The holdout of run {run.pk} cannot be read back: {exc}.") from None
+    frame, index, version = _split_of(run)
     missing = [label for label in index if label not in frame.index]
     if missing:
         raise ValueError(f"Dataset version {version.pk} no longer holds {len(missing)} of the holdout rows.")
