@@ -12,8 +12,7 @@ def retraining_panel(request, model) -> dict | None:
     if not request.user.has_perm("monitoring.view_retraining"):
         return None
     policy = retraining.policy_of(model)
-    initial = {field: getattr(policy, field) for field in retraining.POLICY_FIELDS if field != "dataset_version"}
-    initial["dataset_version"] = policy.dataset_version_id
+    initial = retraining.policy_values(policy)
     loops = Retraining.objects.filter(model=model).select_related(
         "alert__rule",
         "run",

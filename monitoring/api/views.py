@@ -531,13 +531,8 @@ class RetrainingPolicyView(APIView):
         model = self._model(name)
         body = RetrainingPolicySerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        policy = services.policy_of(model)
-        current = {key: getattr(policy, key) for key in services.POLICY_FIELDS if key != "dataset_version"}
-        current["dataset_version"] = policy.dataset_version_id
-        if policy.pk is None:
-            current = {}
-        data = current | {key: request.data[key] for key in request.data if key in services.POLICY_FIELDS}
-        services.put_policy(model, data, actor=request.user)
+        data = {key: request.data[key] for key in request.data if key in services.POLICY_FIELDS}
+        services.patch_policy(model, data, actor=request.user)
         return Response(RetrainingPolicySerializer(services.policy_of(model)).data)
 
 

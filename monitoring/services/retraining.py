@@ -86,9 +86,20 @@ def _check_policy(data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def policy_values(policy: RetrainingPolicy) -> dict[str, Any]:
+    """The policy's settings as `put_policy` takes them (the dataset version by id)."""
+    values = {field: getattr(policy, field) for field in POLICY_FIELDS if field != "dataset_version"}
+    return values | {"dataset_version": policy.dataset_version_id}
+
+
 def _policy_summary(policy: RetrainingPolicy) -> dict:
-    summary = {field: getattr(policy, field) for field in POLICY_FIELDS if field != "dataset_version"}
-    return summary | {"dataset_version": policy.dataset_version_id, "model": policy.model.name}
+    return policy_values(policy) | {"model": policy.model.name}
+
+
+def patch_policy(model: RegisteredModel, data: dict[str, Any], *, actor) -> RetrainingPolicy:
+    """Change some settings; the others keep their current values (the defaults, without a policy)."""
+    policy = policy_of(model)
+    return put_policy(model, (policy_values(policy) if policy.pk else {}) | dict(data), actor=actor)
 
 
 @transaction.atomic
