@@ -29,8 +29,13 @@ class RetrainingPolicyForm(forms.Form):
     on_drift_alert = forms.BooleanField(required=False, label="On a drift alert")
     on_performance_alert = forms.BooleanField(required=False, label="On a performance alert")
     every_days = forms.IntegerField(required=False, min_value=1, max_value=365, label="Also every N days")
-    data = forms.ChoiceField(choices=RetrainingPolicy.Data.choices)
-    dataset_version = forms.IntegerField(required=False, label="Dataset version id")
+    data = forms.ChoiceField(
+        choices=[
+            (RetrainingPolicy.Data.REFERENCE_AND_PRODUCTION, "training + production rows"),
+            (RetrainingPolicy.Data.DATASET_VERSION, "a named dataset version"),
+        ]
+    )
+    dataset_version = forms.IntegerField(required=False, label="Named dataset version (id)")
     min_labelled_rows = forms.IntegerField(min_value=0, initial=50, label="At least N labelled rows")
     stage = forms.ChoiceField(choices=[(s, s) for s in PromotionRequest.TARGET_STAGES], label="Request promotion to")
     cooldown_hours = forms.IntegerField(min_value=0, max_value=8760, initial=24, label="Cooldown (hours)")
