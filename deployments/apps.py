@@ -23,7 +23,9 @@ class DeploymentsConfig(AppConfig):
     def ready(self) -> None:
         from deployments.demo import create_demo_traffic
         from deployments.models import Deployment
+        from deployments.panels import model_serving_panel, version_serving_panel
         from mlops_site import demo, events, schedules, ui
+        from registry.models import Webhook
 
         events.model_stage_changed.connect(_follow_stage_change, dispatch_uid="deployments.follow_stage_change")
         ui.register_dashboard_card(
@@ -33,3 +35,16 @@ class DeploymentsConfig(AppConfig):
         )
         demo.register_step(40, "deployment traffic", create_demo_traffic)
         schedules.register("check-canary-guardrails", "deployments.tasks.check_guardrails", 1)
+        # What is served must be what the registry approved: repair a missed stage move, report a deliberate one.
+        schedules.register("reconcile-deployments", "deployments.tasks.reconcile_stages", 5)
+        Webhook.add_events(
+            "deployment.changed",
+            "deployment.override",
+            "deployment.override_ended",
+            "deployment.reconciled",
+            "deployment.stage_mismatch",
+        )
+        ui.register_panel("model-top", ui.Panel("deployments/_model_serving_panel.html", model_serving_panel, order=10))
+        ui.register_panel(
+            "version-top", ui.Panel("deployments/_version_serving_panel.html", version_serving_panel, order=10)
+        )

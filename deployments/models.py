@@ -57,10 +57,20 @@ class Deployment(models.Model):
     revision = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Set while the deployment serves (as primary or canary) a version not approved for its environment's
+    # stage; cleared by the change that makes everything served approved again (a promotion, a rollback).
+    override_at = models.DateTimeField(null=True, blank=True)
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    override_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["environment__name", "model__name"]
-        permissions = [("predict", "Can call a deployment's predict endpoint")]
+        permissions = [
+            ("predict", "Can call a deployment's predict endpoint"),
+            ("override_deployment", "Can serve a version not approved for the environment's stage, with a reason"),
+        ]
         constraints = [models.UniqueConstraint(fields=["environment", "model"], name="deployment_one_per_env_model")]
 
     def __str__(self) -> str:
@@ -68,6 +78,10 @@ class Deployment(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("deployment-detail", args=[self.environment.name, self.model.name])
+
+    @property
+    def is_overridden(self) -> bool:
+        return self.override_at is not None
 
 
 class DeploymentRevision(models.Model):
@@ -82,6 +96,7 @@ class DeploymentRevision(models.Model):
         ROLLBACK = "rollback", "Rollback"
         GUARDRAIL = "guardrail", "Guardrail"
         REFUSED = "refused", "Version refused"
+        RECONCILE = "reconcile", "Repaired to match the registry"
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
@@ -93,6 +108,9 @@ class DeploymentRevision(models.Model):
     reason = models.TextField(blank=True)
     restores = models.PositiveIntegerField(
         null=True, blank=True, help_text="For a rollback: the revision whose state it restored."
+    )
+    override = models.BooleanField(
+        default=False, help_text="This revision served a version not approved for the stage (an override)."
     )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

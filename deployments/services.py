@@ -20,7 +20,8 @@ from deployments import guardrail, serving
 from deployments.models import Deployment, DeploymentRevision, Environment, RequestStat
 from experiments import services as experiment_services
 from mlops_site import audit
-from registry.models import ModelVersion, RegisteredModel
+from mlops_site.models import AuditEvent
+from registry.models import ModelVersion, PromotionRequest, RegisteredModel
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,13 @@ __all__ = [
     "deploy",
     "follow_stage_change",
     "promote_canary",
+    "reconcile",
+    "reconcile_stages",
     "rollback",
+    "rollback_target",
     "set_guardrail",
     "set_traffic",
+    "unapproved_versions",
 ]
 
 Kind = DeploymentRevision.Kind
@@ -52,6 +57,7 @@ def _state(deployment: Deployment) -> dict:
         "canary": number(deployment.canary),
         "canary_percent": deployment.canary_percent,
         "shadow": number(deployment.shadow),
+        "override": deployment.is_overridden,
     }
 
 
@@ -74,9 +80,102 @@ def verify_version(version: ModelVersion, deployment: Deployment, *, actor) -> N
         ) from None
 
 
+def approved_here(version: ModelVersion, deployment: Deployment) -> bool:
+    """May `deployment` serve `version` as primary or canary without an override?
+
+    In an environment that follows a registry stage: only versions approved for that stage, or versions it
+    served as primary before without an override (what a rollback returns to). Elsewhere: any version.
+    """
+    stage = deployment.environment.stage
+    if not stage:
+        return True
+    if ModelVersion.objects.approved_for(stage).filter(pk=version.pk).exists():
+        return True
+    return deployment.pk is not None and deployment.revisions.filter(primary=version, override=False).exists()
+
+
+def approved_version_ids(deployment: Deployment) -> set[int] | None:
+    """The ids `approved_here` accepts, in two queries (for forms); None when any version may be served."""
+    stage = deployment.environment.stage
+    if not stage:
+        return None
+    ids = set(
+        ModelVersion.objects.approved_for(stage).filter(model_id=deployment.model_id).values_list("pk", flat=True)
+    )
+    if deployment.pk is not None:
+        ids |= set(deployment.revisions.filter(override=False).values_list("primary_id", flat=True))
+    return ids
+
+
+def _why_not_approved(version: ModelVersion, stage: str) -> str:
+    decided = version.promotion_requests.filter(stage=stage).order_by("-created_at", "-pk").first()
+    if decided is None:
+        return f"it was never approved for {stage}"
+    if decided.status == PromotionRequest.Status.REJECTED:
+        return f"request #{decided.pk} to move it to {stage} was rejected"
+    if decided.is_open:
+        return f"request #{decided.pk} to move it to {stage} is still {decided.get_status_display().lower()}"
+    return f"it is not approved for {stage}"
+
+
+def _check_approval(
+    deployment: Deployment, placed: dict[str, ModelVersion | None], *, actor, override: bool, reason: str
+) -> bool:
+    """Refuse a version newly placed as primary or canary that the stage has not approved, unless overridden.
+
+    An override is an admin's emergency action with a reason. Versions already served under an override
+    in effect stay allowed until it ends. Returns whether this change is an override.
+    """
+    in_effect = {deployment.primary_id, deployment.canary_id} if deployment.is_overridden else set()
+    new = [
+        (field, version)
+        for field, version in placed.items()
+        if version is not None and version.pk not in in_effect and not approved_here(version, deployment)
+    ]
+    if not new:
+        return False
+    stage, environment = deployment.environment.stage, deployment.environment.name
+    if not override:
+        field, version = new[0]
+        raise ValidationError(
+            {
+                field: f"{version} is not approved for {stage}: {_why_not_approved(version, stage)}. {environment} "
+                f"serves only versions approved for {stage}; serving it anyway is an emergency override "
+                "(admins only, with a reason)."
+            }
+        )
+    _require(actor, "deployments.override_deployment", "serving versions without approval")
+    if not reason.strip():
+        raise ValidationError(
+            {"reason": "An override needs a reason: it is shown on the deployment, model and version pages."}
+        )
+    return True
+
+
+def unapproved_versions(deployment: Deployment) -> list[ModelVersion]:
+    """The primary and canary served without approval for the environment's stage (empty: all approved)."""
+    return [v for v in (deployment.primary, deployment.canary) if v is not None and not approved_here(v, deployment)]
+
+
 def _revise(
-    deployment: Deployment, kind: str, *, actor, reason: str, before: dict, restores: int | None = None
+    deployment: Deployment,
+    kind: str,
+    *,
+    actor,
+    reason: str,
+    before: dict,
+    restores: int | None = None,
+    override: bool = False,
 ) -> DeploymentRevision:
+    """Record the new state as a revision, and start or end the override it puts in effect."""
+    unapproved = unapproved_versions(deployment)
+    ended = deployment.is_overridden and not unapproved
+    if not unapproved:
+        deployment.override_at, deployment.override_by, deployment.override_reason = None, None, ""
+    elif override:
+        deployment.override_at = timezone.now()
+        deployment.override_by = actor if getattr(actor, "is_authenticated", False) else None
+        deployment.override_reason = reason
     deployment.revision += 1
     deployment.updated_at = timezone.now()
     deployment.save()
@@ -90,6 +189,7 @@ def _revise(
         shadow=deployment.shadow,
         reason=reason,
         restores=restores,
+        override=bool(unapproved),
         actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
     audit.record(
@@ -100,6 +200,29 @@ def _revise(
         after={**_state(deployment), "revision": revision.number, "kind": kind},
         comment=reason,
     )
+    if override and unapproved:
+        audit.record(
+            actor=actor,
+            action="deployment.override",
+            target=deployment,
+            before=before,
+            after={
+                **_state(deployment),
+                "revision": revision.number,
+                "environment": deployment.environment.name,
+                "stage": deployment.environment.stage,
+                "unapproved": [v.number for v in unapproved],
+            },
+            comment=reason,
+        )
+    elif ended:
+        audit.record(
+            actor=actor,
+            action="deployment.override_ended",
+            target=deployment,
+            after={**_state(deployment), "revision": revision.number, "kind": kind},
+            comment=reason,
+        )
     return revision
 
 
@@ -120,20 +243,29 @@ def deploy(
     actor,
     reason: str = "",
     kind: str = Kind.DEPLOY,
+    override: bool = False,
 ) -> Deployment:
-    """Serve `version` as the primary of its model in `environment`; a running canary is cleared."""
+    """Serve `version` as the primary of its model in `environment`; a running canary is cleared.
+
+    In an environment that follows a stage, the version must be approved for it (`override` otherwise).
+    """
     _require(actor, "deployments.change_deployment", "deploying models")
     with transaction.atomic():
         deployment, _ = Deployment.objects.get_or_create(environment=environment, model_id=version.model_id)
+    if version.model_id == deployment.model_id:  # cheap refusal before the model file is read
+        _check_approval(deployment, {"version": version}, actor=actor, override=override, reason=reason)
     verify_version(version, deployment, actor=actor)
     with transaction.atomic():
         deployment = _locked(environment, version.model)
+        overriding = _check_approval(deployment, {"version": version}, actor=actor, override=override, reason=reason)
         before = _state(deployment)
         deployment.primary = version
         deployment.canary, deployment.canary_percent, deployment.canary_since = None, 0, None
         if deployment.shadow_id == version.pk:
             deployment.shadow = None
-        _revise(deployment, kind, actor=actor, reason=reason or f"Deployed {version}.", before=before)
+        _revise(
+            deployment, kind, actor=actor, reason=reason or f"Deployed {version}.", before=before, override=overriding
+        )
     return deployment
 
 
@@ -145,8 +277,13 @@ def set_traffic(
     canary: ModelVersion | str | None = "keep",
     canary_percent: int | None = None,
     shadow: ModelVersion | str | None = "keep",
+    override: bool = False,
 ) -> Deployment:
-    """Set or clear the canary (with its share of traffic) and the shadow. `"keep"` leaves one as it is."""
+    """Set or clear the canary (with its share of traffic) and the shadow. `"keep"` leaves one as it is.
+
+    A canary answers callers, so it must be approved like a primary; a shadow never answers, so any
+    version of the model may be one.
+    """
     _require(actor, "deployments.change_deployment", "changing traffic")
     for version in (canary, shadow):
         if isinstance(version, ModelVersion):
@@ -156,9 +293,13 @@ def set_traffic(
         before = _state(deployment)
         if deployment.primary is None:
             raise ValidationError({"canary_version": "Deploy a primary version before adding a canary or a shadow."})
+        overriding = False
         if canary != "keep":
             if canary is not None and canary.pk == deployment.primary_id:
                 raise ValidationError({"canary_version": f"{canary} is already the primary version."})
+            overriding = _check_approval(
+                deployment, {"canary_version": canary}, actor=actor, override=override, reason=reason
+            )
             if canary is None or canary.pk != deployment.canary_id:  # the same canary keeps its baking window
                 deployment.canary_since = timezone.now() if canary is not None else None
             deployment.canary = canary
@@ -173,7 +314,7 @@ def set_traffic(
         if shadow != "keep":
             deployment.shadow = shadow
         kind = Kind.SHADOW if canary == "keep" and canary_percent is None else Kind.CANARY
-        _revise(deployment, kind, actor=actor, reason=reason or "Traffic changed.", before=before)
+        _revise(deployment, kind, actor=actor, reason=reason or "Traffic changed.", before=before, override=overriding)
     return deployment
 
 
@@ -190,16 +331,9 @@ def promote_canary(deployment: Deployment, *, actor, reason: str = "") -> Deploy
     return deployment
 
 
-@transaction.atomic
-def rollback(deployment: Deployment, *, actor, reason: str = "") -> Deployment:
-    """Undo the change in effect: restore the revision before it (versions, canary share, shadow).
-
-    Rolling back twice walks further back (a rollback of revision 5 restored 4; the next restores 3),
-    like an undo stack, instead of flipping between two states.
-    """
-    _require(actor, "deployments.change_deployment", "rolling back deployments")
-    deployment = _locked(deployment.environment, deployment.model)
-    # Follow a chain of rollbacks to the revision whose state is in effect, then step before it.
+def rollback_target(deployment: Deployment) -> DeploymentRevision | None:
+    """The revision a rollback would restore: follow a chain of rollbacks to the revision whose state is
+    in effect, then step before it."""
     in_effect = deployment.revision
     seen = set()
     while in_effect not in seen:
@@ -208,9 +342,27 @@ def rollback(deployment: Deployment, *, actor, reason: str = "") -> Deployment:
         if revision is None or not revision.restores:
             break
         in_effect = revision.restores
-    previous = deployment.revisions.filter(number__lt=in_effect, primary__isnull=False).order_by("-number").first()
+    return deployment.revisions.filter(number__lt=in_effect, primary__isnull=False).order_by("-number").first()
+
+
+@transaction.atomic
+def rollback(deployment: Deployment, *, actor, reason: str = "", override: bool = False) -> Deployment:
+    """Undo the change in effect: restore the revision before it (versions, canary share, shadow).
+
+    Rolling back twice walks further back (a rollback of revision 5 restored 4; the next restores 3),
+    like an undo stack, instead of flipping between two states. Restoring a revision that served an
+    unapproved version is an override like any other.
+    """
+    _require(actor, "deployments.change_deployment", "rolling back deployments")
+    deployment = _locked(deployment.environment, deployment.model)
+    previous = rollback_target(deployment)
     if previous is None:
         raise ValidationError({"deployment": f"{deployment} has no earlier revision to roll back to."})
+    placed = {
+        "primary_version": previous.primary if previous.primary_id != deployment.primary_id else None,
+        "canary_version": previous.canary if previous.canary_id != deployment.canary_id else None,
+    }
+    overriding = _check_approval(deployment, placed, actor=actor, override=override, reason=reason)
     before = _state(deployment)
     deployment.primary, deployment.canary, deployment.shadow = previous.primary, previous.canary, previous.shadow
     deployment.canary_percent = previous.canary_percent
@@ -222,31 +374,150 @@ def rollback(deployment: Deployment, *, actor, reason: str = "") -> Deployment:
         reason=reason or f"Rolled back to revision {previous.number}.",
         before=before,
         restores=previous.number,
+        override=overriding,
     )
     return deployment
 
 
+# A version the registry moves while the holder is being verified makes the follower start again; past
+# this many rounds the next stage event or the reconcile schedule finishes the job.
+FOLLOW_ATTEMPTS = 5
+
+
+def _serve_stage_holder(
+    environment: Environment, model: RegisteredModel, *, kind: str, reason: str
+) -> Deployment | None:
+    """Make `environment` serve the version that holds its stage in the registry *now*.
+
+    The model file is verified outside the row lock (it can be slow), then the holder is read again
+    under the lock: if the registry moved meanwhile (two approvals at once), start over with the new
+    holder, so the version approved first can never land last.
+    """
+    for _ in range(FOLLOW_ATTEMPTS):
+        holder = ModelVersion.objects.stage_holder(model.pk, environment.stage)
+        if holder is None:
+            return None
+        with transaction.atomic():
+            deployment, _ = Deployment.objects.get_or_create(environment=environment, model=model)
+        if deployment.primary_id != holder.pk:
+            verify_version(holder, deployment, actor=None)
+        with transaction.atomic():
+            deployment = _locked(environment, model)
+            current = ModelVersion.objects.stage_holder(model.pk, environment.stage)
+            if current is None or current.pk != holder.pk:
+                continue  # the registry moved while we verified: follow the new holder
+            if deployment.primary_id == holder.pk:
+                return deployment
+            before = _state(deployment)
+            deployment.primary = holder
+            deployment.canary, deployment.canary_percent, deployment.canary_since = None, 0, None
+            if deployment.shadow_id == holder.pk:
+                deployment.shadow = None
+            _revise(deployment, kind, actor=None, reason=reason.format(version=holder), before=before)
+            return deployment
+    logger.warning("%s kept moving while %s followed it; the reconcile schedule will finish", model, environment)
+    return None
+
+
 def follow_stage_change(*, model: str, version_id: int, stage: str, **kwargs) -> list[Deployment]:
-    """Receiver of the registry's stage event: environments following `stage` deploy the approved version.
+    """Receiver of the registry's stage event: environments following `stage` serve whatever holds it now.
 
     Runs after the approval committed; a refused version is audited and the environment keeps serving.
     """
-    version = ModelVersion.objects.select_related("model", "artifact").get(pk=version_id)
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
     deployed = []
     for environment in Environment.objects.filter(stage=stage):
         try:
-            deployed.append(
-                deploy(
-                    environment,
-                    version,
-                    actor=None,
-                    kind=Kind.PROMOTION,
-                    reason=f"{version} approved for {stage}.",
-                )
+            deployment = _serve_stage_holder(
+                environment, version.model, kind=Kind.PROMOTION, reason=f"{{version}} approved for {stage}."
             )
         except ValidationError as exc:
             logger.warning("did not deploy %s to %s: %s", version, environment, exc)
+            continue
+        if deployment is not None:
+            deployed.append(deployment)
     return deployed
+
+
+def reconcile(deployment: Deployment) -> str:
+    """Compare what a stage-following deployment serves with the registry's version for that stage.
+
+    "repaired" when the deployment was following the registry and missed a move (a lost stage event, a
+    worker that died): it is redeployed, audited. "mismatch" when a person chose what is served after the
+    registry's last decision (a rollback or deploy of an earlier approved version): audited once per
+    revision as `deployment.stage_mismatch`, a webhook event. "override" while an override is in effect.
+    """
+    environment = deployment.environment
+    holder = ModelVersion.objects.stage_holder(deployment.model_id, environment.stage) if environment.stage else None
+    if holder is None or deployment.primary_id == holder.pk:
+        return "ok"
+    if deployment.is_overridden:
+        return "override"
+    last = deployment.revisions.order_by("-number").first()
+    approved_at = (
+        PromotionRequest.objects.filter(
+            version=holder, stage=environment.stage, status=PromotionRequest.Status.APPROVED
+        )
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    following = (
+        last is None
+        or last.kind in (Kind.PROMOTION, Kind.RECONCILE)
+        or (approved_at is not None and approved_at > last.created_at)
+    )
+    served = deployment.primary.number if deployment.primary else None
+    if following:
+        repaired = _serve_stage_holder(
+            environment,
+            deployment.model,
+            kind=Kind.RECONCILE,
+            reason=f"The registry says {{version}} holds {environment.stage}; this deployment served v{served}.",
+        )
+        if repaired is not None and repaired.primary_id == holder.pk:
+            with transaction.atomic():
+                audit.record(
+                    actor=None,
+                    action="deployment.reconciled",
+                    target=repaired,
+                    before={"primary": served},
+                    after={"primary": holder.number, "stage": environment.stage, "revision": repaired.revision},
+                )
+            return "repaired"
+        return "mismatch"
+    already = AuditEvent.objects.filter(
+        action="deployment.stage_mismatch", target_id=str(deployment.pk), after__revision=deployment.revision
+    ).exists()
+    if not already:
+        with transaction.atomic():
+            audit.record(
+                actor=None,
+                action="deployment.stage_mismatch",
+                target=deployment,
+                after={
+                    "environment": environment.name,
+                    "stage": environment.stage,
+                    "registry_version": holder.number,
+                    "served": served,
+                    "revision": deployment.revision,
+                },
+            )
+    return "mismatch"
+
+
+def reconcile_stages() -> dict:
+    """Schedule entry: every deployment of an environment that follows a stage, checked against the registry."""
+    counts = {"ok": 0, "repaired": 0, "mismatch": 0, "override": 0}
+    for deployment in Deployment.objects.exclude(environment__stage="").select_related(
+        "environment", "model", "primary", "canary"
+    ):
+        try:
+            counts[reconcile(deployment)] += 1
+        except ValidationError as exc:  # the holder's file fails its check: it was audited; keep serving
+            logger.warning("could not reconcile %s: %s", deployment, exc)
+            counts["mismatch"] += 1
+    return counts
 
 
 def set_guardrail(deployment: Deployment, config: dict, *, actor) -> Deployment:

@@ -5,3 +5,9 @@ def check_guardrails() -> dict:
     from deployments import services
 
     return services.check_guardrails()
+
+
+def reconcile_stages() -> dict:
+    from deployments import services
+
+    return services.reconcile_stages()

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from deployments import charts, guardrail, selectors, services
+from deployments import charts, guardrail, panels, selectors, services
 from deployments.models import Deployment, Environment
 from mlops_site import ui
 
@@ -62,6 +62,23 @@ def _charts(deployment: Deployment) -> dict:
     }
 
 
+def _version_choices(deployment: Deployment) -> list[dict]:
+    """Every version with what serving it here means, so the form can say it before anyone clicks."""
+    approved = services.approved_version_ids(deployment)
+    stage = deployment.environment.stage
+    choices = []
+    for v in deployment.model.versions.order_by("-number"):
+        ok = approved is None or v.pk in approved
+        if not stage:
+            note = v.stage
+        elif ok:
+            note = f"approved for {stage}" if v.stage == stage else f"{v.stage}, served {stage} before"
+        else:
+            note = f"{v.stage}, not approved for {stage}: override only"
+        choices.append({"version": v, "approved": ok, "label": f"v{v.number} — {note}"})
+    return choices
+
+
 @permission_required("deployments.view_deployment", raise_exception=True)
 def deployment_detail(request, environment: str, model: str):
     deployment = _deployment(environment, model)
@@ -69,6 +86,8 @@ def deployment_detail(request, environment: str, model: str):
     context = {
         "deployment": deployment,
         "versions": deployment.model.versions.order_by("-number"),
+        "choices": _version_choices(deployment),
+        "override": panels.deployment_override(deployment),
         "revisions": deployment.revisions.select_related("primary", "canary", "shadow", "actor")[:30],
         "page": ui.paginate(request, predictions, per_page=25),
         "hours": CHART_HOURS,
@@ -84,12 +103,35 @@ def deployment_detail(request, environment: str, model: str):
     return render(request, "deployments/deployment_detail.html", context)
 
 
+def _primary_change(deployment: Deployment, action: str, chosen) -> dict | None:
+    """What a primary-changing action would serve, for the confirmation page; None for other actions."""
+    if action == "deploy":
+        after = chosen
+    elif action == "promote_canary":
+        after = deployment.canary
+    elif action == "rollback":
+        previous = services.rollback_target(deployment)
+        after = previous.primary if previous else None
+    else:
+        return None
+    approved = services.approved_version_ids(deployment)
+    return {
+        "before": deployment.primary,
+        "after": after,
+        "approved": after is None or approved is None or after.pk in approved,
+    }
+
+
 @require_POST
 @permission_required("deployments.view_deployment", raise_exception=True)
 def deployment_change(request, environment: str, model: str):
-    """Deploy, canary, shadow, promote the canary or roll back, through the same services as the API."""
+    """Deploy, canary, shadow, promote the canary or roll back, through the same services as the API.
+
+    A change of the primary (what every caller gets) is shown on a confirmation page first.
+    """
     deployment = _deployment(environment, model)
     action, reason = request.POST.get("action"), request.POST.get("reason", "")
+    override = request.POST.get("override") in ("on", "1", "true")
 
     def version(field):
         value = request.POST.get(field) or ""
@@ -105,7 +147,22 @@ def deployment_change(request, environment: str, model: str):
             chosen = version("version")
             if chosen is None:
                 raise ValidationError({"version": "Choose the version to deploy."})
-            services.deploy(deployment.environment, chosen, actor=request.user, reason=reason)
+        else:
+            chosen = None
+        change = _primary_change(deployment, action, chosen)
+        if (
+            change is not None
+            and request.POST.get("confirm") != "yes"
+            and request.user.has_perm("deployments.change_deployment")
+        ):
+            fields = {k: v for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "confirm")}
+            return render(
+                request,
+                "deployments/deployment_confirm.html",
+                {"deployment": deployment, "change": change, "fields": fields, "override": override, "reason": reason},
+            )
+        if action == "deploy":
+            services.deploy(deployment.environment, chosen, actor=request.user, reason=reason, override=override)
             done = f"Deployed v{chosen.number}."
         elif action == "traffic":
             percent = request.POST.get("canary_percent") or "0"
@@ -118,13 +175,14 @@ def deployment_change(request, environment: str, model: str):
                 canary=version("canary"),
                 canary_percent=int(percent),
                 shadow=version("shadow"),
+                override=override,
             )
             done = "Traffic updated."
         elif action == "promote_canary":
             services.promote_canary(deployment, actor=request.user, reason=reason)
             done = "The canary is now the primary version."
         elif action == "rollback":
-            services.rollback(deployment, actor=request.user, reason=reason)
+            services.rollback(deployment, actor=request.user, reason=reason, override=override)
             done = "Rolled back to the previous revision."
         else:
             raise ValidationError("Unknown action.")

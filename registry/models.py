@@ -37,6 +37,34 @@ class RegisteredModel(models.Model):
         return reverse("model-detail", args=[self.name])
 
 
+class ModelVersionQuerySet(models.QuerySet):
+    def approved_for(self, stage: str) -> ModelVersionQuerySet:
+        """Versions a reviewer let into `stage`: holding it now, approved into it once, or (production) held it before.
+
+        An environment that follows `stage` may serve these as primary or canary without an override.
+        """
+        held_before = Q(production_until__isnull=False) if stage == ModelVersion.Stage.PRODUCTION else Q(pk__in=[])
+        approved = PromotionRequest.objects.filter(stage=stage, status=PromotionRequest.Status.APPROVED)
+        return self.filter(Q(stage=stage) | Q(pk__in=approved.values("version_id")) | held_before)
+
+    def stage_holder(self, model_id: int, stage: str) -> ModelVersion | None:
+        """The version an environment following `stage` must serve: the production version, or the staging
+        version approved into staging last (several versions may be in staging at once)."""
+        holders = self.filter(model_id=model_id, stage=stage)
+        if stage != ModelVersion.Stage.PRODUCTION:
+            last_approval = (
+                PromotionRequest.objects.filter(
+                    version=models.OuterRef("pk"), stage=stage, status=PromotionRequest.Status.APPROVED
+                )
+                .order_by("-decided_at")
+                .values("decided_at")[:1]
+            )
+            holders = holders.annotate(approved_at=models.Subquery(last_approval)).order_by(
+                models.F("approved_at").desc(nulls_last=True), "-number"
+            )
+        return holders.select_related("model", "artifact").first()
+
+
 class ModelVersion(models.Model):
     """Version n of a model: a trained run's model artifact pinned by sha256, with snapshots of its evidence."""
 
@@ -66,6 +94,8 @@ class ModelVersion(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["model", "-number"]

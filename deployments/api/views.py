@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser
@@ -49,6 +49,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
     canary_version = serializers.IntegerField(source="canary.number", allow_null=True, read_only=True)
     shadow_version = serializers.IntegerField(source="shadow.number", allow_null=True, read_only=True)
     predict_url = serializers.SerializerMethodField()
+    override = serializers.SerializerMethodField(
+        help_text="While the deployment serves a version not approved for its environment's stage: who, why, when."
+    )
 
     class Meta:
         model = Deployment
@@ -64,8 +67,31 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "guardrail",
             "updated_at",
             "predict_url",
+            "override",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        inline_serializer(
+            "DeploymentOverride",
+            {
+                "versions": serializers.ListField(child=serializers.IntegerField()),
+                "by": serializers.CharField(allow_null=True),
+                "reason": serializers.CharField(),
+                "since": serializers.DateTimeField(),
+            },
+            allow_null=True,
+        )
+    )
+    def get_override(self, deployment) -> dict | None:
+        if not deployment.is_overridden:
+            return None
+        return {
+            "versions": [v.number for v in services.unapproved_versions(deployment)],
+            "by": deployment.override_by.username if deployment.override_by else None,
+            "reason": deployment.override_reason,
+            "since": deployment.override_at,
+        }
 
     def get_predict_url(self, deployment) -> str:
         return f"/api/deployments/{deployment.environment.name}/{deployment.model.name}/predict"
@@ -142,6 +168,12 @@ class TrafficSerializer(serializers.Serializer):
         help_text="Canary limits: {max_error_rate, max_p95_ms, baking_minutes, min_requests}; defaults fill the rest.",
     )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+    override = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Admins, in an emergency: serve a primary or canary not approved for the environment's stage. "
+        "Needs a reason; audited, sent to webhooks as deployment.override and bannered until a promotion or rollback.",
+    )
 
 
 class DeploymentDetail(APIView):
@@ -160,7 +192,7 @@ class DeploymentDetail(APIView):
         body = TrafficSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        if not set(data) - {"reason"}:
+        if not set(data) - {"reason", "override"}:
             raise ValidationError(
                 {
                     "non_field_errors": "Send primary_version, canary_version, canary_percent, shadow_version or guardrail."
@@ -179,6 +211,7 @@ class DeploymentDetail(APIView):
                     _version(deployment, data["primary_version"], "primary_version"),
                     actor=request.user,
                     reason=data["reason"],
+                    override=data["override"],
                 )
                 deployment = _deployment(environment, model)
             traffic = {}
@@ -189,7 +222,9 @@ class DeploymentDetail(APIView):
             if "shadow_version" in data:
                 traffic["shadow"] = _version(deployment, data["shadow_version"], "shadow_version")
             if traffic:
-                services.set_traffic(deployment, actor=request.user, reason=data["reason"], **traffic)
+                services.set_traffic(
+                    deployment, actor=request.user, reason=data["reason"], override=data["override"], **traffic
+                )
             if "guardrail" in data:
                 services.set_guardrail(_deployment(environment, model), data["guardrail"], actor=request.user)
         return Response(DeploymentDetailSerializer(_deployment(environment, model)).data)
@@ -199,14 +234,20 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class DeploymentRollbackSerializer(ReasonSerializer):
+    override = serializers.BooleanField(
+        required=False, default=False, help_text="Needed when the revision restored served an unapproved version."
+    )
+
+
 class Rollback(APIView):
     permission_classes = [HasModelPermission]
     required_permission = "deployments.view_deployment"
 
-    @extend_schema(request=ReasonSerializer, responses=DeploymentDetailSerializer)
+    @extend_schema(request=DeploymentRollbackSerializer, responses=DeploymentDetailSerializer)
     def post(self, request, environment: str, model: str):
         """Admins: go back to the previous revision (versions, canary share, shadow) in one step."""
-        body = ReasonSerializer(data=request.data)
+        body = DeploymentRollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.rollback(_deployment(environment, model), actor=request.user, **body.validated_data)
         return Response(DeploymentDetailSerializer(_deployment(environment, model)).data)

@@ -67,6 +67,7 @@ def model_detail(request, name: str):
         "open_requests": model.promotion_requests.filter(status__in=PromotionRequest.OPEN).select_related("version"),
         "rollback_target": services.rollback_target(model),
         "panels": ui.panels("model", request, model),  # e.g. monitoring's retraining loop
+        "top_panels": ui.panels("model-top", request, model),  # e.g. what deployments serve, override banners
     }
     return render(request, "registry/model_detail.html", context)
 

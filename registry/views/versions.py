@@ -74,6 +74,7 @@ def version_detail(request, name: str, number: int):
         else [stage for stage in PromotionRequest.TARGET_STAGES if stage != version.stage],
         "describe_form": DescribeForm.for_object(version),
         "compare_with": compare_with,
+        "top_panels": ui.panels("version-top", request, version),  # e.g. where it is served, override banners
     }
     return render(request, "registry/version_detail.html", context)
 

@@ -155,7 +155,15 @@ def test_canary_routing_is_sticky_shadow_is_logged_not_returned_and_rollback_res
     scientist,
     credit,  # noqa: F811
 ):
-    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=50, shadow="keep")
+    services.set_traffic(
+        production,
+        actor=admin_user,
+        canary=versions[1],
+        canary_percent=50,
+        shadow="keep",
+        override=True,
+        reason="canary before review",
+    )
     client = token_client(scientist)
     url = "/api/deployments/production/credit-default/predict"
     body = rows(credit, 1)
@@ -177,7 +185,7 @@ def test_canary_routing_is_sticky_shadow_is_logged_not_returned_and_rollback_res
     assert sorted(Prediction.objects.values_list("role", "version__number")) == [("primary", 1), ("shadow", 2)]
 
     production.refresh_from_db()
-    services.rollback(production, actor=admin_user, reason="shadow was a mistake")
+    services.rollback(production, actor=admin_user, reason="shadow was a mistake", override=True)
     production.refresh_from_db()  # back to revision 2: the 50 % canary, no shadow
     state = (production.primary, production.canary, production.canary_percent, production.shadow)
     assert state == (versions[0], versions[1], 50, None)
@@ -200,7 +208,9 @@ def test_a_tampered_model_file_is_refused_and_the_previous_version_keeps_serving
     with default_storage.open(versions[1].artifact.file, "wb") as handle:
         handle.write(b"tampered")
     with pytest.raises(Exception, match="refused"):
-        services.deploy(production.environment, versions[1], actor=admin_user)
+        services.deploy(
+            production.environment, versions[1], actor=admin_user, override=True, reason="canary before review"
+        )
     production.refresh_from_db()
     assert production.primary == versions[0]
     assert AuditEvent.objects.filter(action="deployment.version_refused").count() == 1
@@ -211,7 +221,14 @@ def test_a_tampered_model_file_is_refused_and_the_previous_version_keeps_serving
 
 
 def test_a_canary_that_fails_to_load_falls_back_to_the_primary(production, versions, admin_user, scientist, credit):  # noqa: F811
-    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=100)
+    services.set_traffic(
+        production,
+        actor=admin_user,
+        canary=versions[1],
+        canary_percent=100,
+        override=True,
+        reason="canary before review",
+    )
     with default_storage.open(versions[1].artifact.file, "wb") as handle:
         handle.write(b"broken after deploy")
     answer = token_client(scientist).post(
@@ -230,7 +247,9 @@ def test_only_admins_change_traffic(production, versions, scientist, admin_user)
     )
     admin = token_client(admin_user)
     response = admin.patch(
-        "/api/deployments/production/credit-default/", {"canary_version": 2, "canary_percent": 10}, format="json"
+        "/api/deployments/production/credit-default/",
+        {"canary_version": 2, "canary_percent": 10, "override": True, "reason": "canary before review"},
+        format="json",
     )
     assert (
         response.status_code == 200
@@ -266,7 +285,14 @@ def test_the_guardrail_takes_an_unhealthy_canary_out_of_traffic(production, vers
     settings.ADMINS = [("Ops", "ops@example.com")]
     services.set_guardrail(production, {"max_p95_ms": 100, "min_requests": 10, "baking_minutes": 30}, actor=admin_user)
     production.refresh_from_db()
-    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=20)
+    services.set_traffic(
+        production,
+        actor=admin_user,
+        canary=versions[1],
+        canary_percent=20,
+        override=True,
+        reason="canary before review",
+    )
     production.refresh_from_db()
     start = production.canary_since
     for i in range(9):  # slow, but fewer than min_requests: no verdict yet
@@ -309,10 +335,19 @@ def test_the_guardrail_takes_an_unhealthy_canary_out_of_traffic(production, vers
 
 
 def test_rollback_never_brings_back_a_version_that_was_rolled_back(production, versions, admin_user):
-    services.deploy(production.environment, versions[1], actor=admin_user)  # r2: v2
+    services.deploy(
+        production.environment, versions[1], actor=admin_user, override=True, reason="canary before review"
+    )  # r2: v2
     services.rollback(production, actor=admin_user)  # r3: back to r1, v1
     production.refresh_from_db()
-    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=20)  # r4
+    services.set_traffic(
+        production,
+        actor=admin_user,
+        canary=versions[1],
+        canary_percent=20,
+        override=True,
+        reason="canary before review",
+    )  # r4
     production.refresh_from_db()
     services.rollback(production, actor=admin_user)  # r5: back to r3, v1 without canary
     production.refresh_from_db()
@@ -324,10 +359,24 @@ def test_rollback_never_brings_back_a_version_that_was_rolled_back(production, v
 
 
 def test_same_canary_keeps_its_baking_window_and_bad_inputs_are_400s(production, versions, admin_user):
-    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=10)
+    services.set_traffic(
+        production,
+        actor=admin_user,
+        canary=versions[1],
+        canary_percent=10,
+        override=True,
+        reason="canary before review",
+    )
     production.refresh_from_db()
     started = production.canary_since
-    services.set_traffic(production, actor=admin_user, canary=versions[1], canary_percent=30)
+    services.set_traffic(
+        production,
+        actor=admin_user,
+        canary=versions[1],
+        canary_percent=30,
+        override=True,
+        reason="canary before review",
+    )
     production.refresh_from_db()
     assert production.canary_since == started and production.canary_percent == 30
     admin = token_client(admin_user)
@@ -344,7 +393,9 @@ def test_a_refused_file_through_the_api_is_audited_and_changes_nothing(productio
     with default_storage.open(versions[1].artifact.file, "wb") as handle:
         handle.write(b"tampered")
     response = token_client(admin_user).patch(
-        "/api/deployments/production/credit-default/", {"canary_version": 2, "canary_percent": 10}, format="json"
+        "/api/deployments/production/credit-default/",
+        {"canary_version": 2, "canary_percent": 10, "override": True, "reason": "canary before review"},
+        format="json",
     )
     assert response.status_code == 400 and "refused" in str(response.json())
     assert AuditEvent.objects.filter(action="deployment.version_refused").count() == 1
@@ -367,7 +418,7 @@ def test_every_change_is_seen_by_the_next_request_even_behind_the_deployment_cac
         return client.post(url, body, format="json").json()["predictions"][0]["version"]
 
     assert served() == 1 and served() == 1  # the second answer comes from the cached deployment
-    services.deploy(production.environment, versions[1], actor=admin_user)
+    services.deploy(production.environment, versions[1], actor=admin_user, override=True, reason="canary before review")
     assert served() == 2
     production.refresh_from_db()
     services.rollback(production, actor=admin_user)  # the same routing as before: the first cached object again

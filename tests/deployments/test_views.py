@@ -46,18 +46,28 @@ def test_admin_changes_traffic_in_the_browser_forms(client, admin_user, scientis
 
     client.force_login(admin_user)
     assert "Change what is served" in client.get("/deployments/production/credit-default/").content.decode()
-    client.post(url, {"action": "traffic", "canary": "2", "canary_percent": "20", "reason": "try v2"})
+    refused = client.post(
+        url, {"action": "traffic", "canary": "2", "canary_percent": "20", "reason": "try v2"}, follow=True
+    )
+    assert "not approved for production" in refused.content.decode()  # a canary answers callers
+    production.refresh_from_db()
+    assert production.canary is None
+    client.post(url, {"action": "traffic", "canary": "2", "canary_percent": "20", "reason": "try v2", "override": "on"})
     production.refresh_from_db()
     assert (production.canary, production.canary_percent) == (versions[1], 20)
     response = client.post(url, {"action": "traffic", "canary": "2", "canary_percent": "abc"}, follow=True)
     assert "whole percentage" in response.content.decode()
-    client.post(url, {"action": "promote_canary"})
+    asked = client.post(url, {"action": "promote_canary"})
+    assert asked.status_code == 200 and "Yes, change the primary" in asked.content.decode()
+    production.refresh_from_db()
+    assert production.primary == versions[0]  # nothing changes before the confirmation
+    client.post(url, {"action": "promote_canary", "confirm": "yes"})
     production.refresh_from_db()
     assert production.primary == versions[1] and production.canary is None
-    client.post(url, {"action": "rollback", "reason": "v2 too slow"})
+    client.post(url, {"action": "rollback", "reason": "v2 too slow", "confirm": "yes"})
     production.refresh_from_db()
     assert production.primary == versions[0] and production.canary == versions[1]
-    client.post(url, {"action": "deploy", "version": "2"})
+    client.post(url, {"action": "deploy", "version": "2", "confirm": "yes"})
     production.refresh_from_db()
     assert production.primary == versions[1] and production.revisions.count() == 5
     bad = client.post(url, {"action": "deploy", "version": "9"}, follow=True)
@@ -83,7 +93,7 @@ def test_odd_numbers_in_the_forms_are_messages_not_errors(client, admin_user, pr
     client.force_login(admin_user)
     url = "/deployments/production/credit-default/change/"
     for value in ("²", "9" * 5000, "-1"):
-        response = client.post(url, {"action": "deploy", "version": value}, follow=True)
+        response = client.post(url, {"action": "deploy", "version": value, "confirm": "yes"}, follow=True)
         assert response.status_code == 200
         response = client.post(url, {"action": "traffic", "canary": "", "canary_percent": value}, follow=True)
         assert response.status_code == 200
