@@ -115,10 +115,12 @@ def _primary_change(deployment: Deployment, action: str, chosen) -> dict | None:
     else:
         return None
     approved = services.approved_version_ids(deployment)
+    in_effect = {deployment.primary_id, deployment.canary_id} if deployment.is_overridden else set()
     return {
         "before": deployment.primary,
         "after": after,
         "approved": after is None or approved is None or after.pk in approved,
+        "under_override": after is not None and after.pk in in_effect,
     }
 
 
@@ -159,7 +161,16 @@ def deployment_change(request, environment: str, model: str):
             return render(
                 request,
                 "deployments/deployment_confirm.html",
-                {"deployment": deployment, "change": change, "fields": fields, "override": override, "reason": reason},
+                {
+                    "deployment": deployment,
+                    "change": change,
+                    "fields": fields,
+                    "override": override,
+                    "reason": reason,
+                    # Nothing to confirm when the service would refuse it: say why and offer the way back.
+                    "refusable": bool(deployment.environment.stage)
+                    and not (change["approved"] or change["under_override"] or (override and reason.strip())),
+                },
             )
         if action == "deploy":
             services.deploy(deployment.environment, chosen, actor=request.user, reason=reason, override=override)

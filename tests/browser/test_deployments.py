@@ -57,18 +57,43 @@ def test_canary_promote_and_rollback(live_server, page):
     page.click("nav >> text=Deployments")
     page.click("table >> text=credit-default")
     page.wait_for_selector("#rate-chart svg.main-svg")
+    # v2 was never approved for production: a canary of it is refused, unless an admin overrides with a reason.
     page.select_option("[name=canary]", "2")
     page.fill("[name=canary_percent]", "25")
     page.click("button:has-text('Set traffic')")
+    page.wait_for_selector(".message-error")
+    assert "not approved for production" in page.inner_text(".messages")
+    assert page.query_selector("[data-testid=override-banner]") is None
+    page.select_option("[name=canary]", "2")
+    page.fill("[name=canary_percent]", "25")
+    traffic = page.locator("form:has(button:has-text('Set traffic'))")
+    traffic.locator("[name=reason]").fill("try the forest on a quarter of traffic")
+    traffic.locator("[name=override]").check()
+    page.click("button:has-text('Set traffic')")
     page.wait_for_selector("text=Traffic updated.")
-    assert "Traffic updated." in page.inner_text(".messages")
     assert "75 % to v1, 25 % to the canary" in page.inner_text("main")
+    banner = page.inner_text("[data-testid=override-banner]")
+    assert "v2" in banner and "ada" in banner and "try the forest on a quarter of traffic" in banner
     shot(page, "deployment-canary")
+    # Changing the primary asks first, and says what will serve.
     page.click("button:has-text('Promote the canary')")
+    page.wait_for_selector("[data-testid=confirm-change]")
+    assert "from v1" in page.inner_text("[data-testid=confirm-change]")
+    shot(page, "deployment-confirm")
+    deployment.refresh_from_db()
+    assert deployment.primary == versions[0]  # nothing changed yet
+    page.click("button:has-text('Yes, change the primary')")
     page.wait_for_selector("text=The canary is now the primary version.")
     deployment.refresh_from_db()
-    assert deployment.primary == versions[1] and deployment.canary is None
+    assert deployment.primary == versions[1] and deployment.canary is None and deployment.is_overridden
+    # The model page shows the override and what each environment serves beside the registry.
+    page.goto(f"{live_server.url}/models/credit-default/")
+    page.wait_for_selector("[data-testid=override-banner]")
+    assert "override" in page.inner_text("#serving")
+    shot(page, "model-serving-override")
+    page.goto(f"{live_server.url}/deployments/production/credit-default/")
     page.click("button:has-text('Roll back to the previous revision')")
+    page.click("button:has-text('Yes, change the primary')")
     page.wait_for_selector("text=Rolled back to the previous revision.")
     deployment.refresh_from_db()
     assert deployment.primary == versions[0] and deployment.canary == versions[1] and deployment.canary_percent == 25
