@@ -58,3 +58,33 @@ def load_or_create_secret_key(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+_PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A limit written as `count/period` (`10/hour`, `60/min`, `5/15min`) → (count, seconds); `0` or `off` → None."""
+    raw = os.environ.get(name, default).strip().lower()
+    if raw in ("", "0", "off", "none"):
+        return None
+    count, _, period = raw.partition("/")
+    number = "".join(ch for ch in period if ch.isdigit())
+    unit = period[len(number) :].strip()
+    try:
+        if int(count) < 1 or unit not in _PERIODS:
+            raise ValueError
+        return int(count), int(number or 1) * _PERIODS[unit]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must look like 10/hour or 60/min (or off), got {raw!r}") from None

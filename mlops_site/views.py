@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from mlops_site import charts, selectors, services, ui
-from mlops_site.errors import Conflict
+from mlops_site.errors import Conflict, RateLimited
 from mlops_site.filters import AuditEventFilter, JobFilter
 from mlops_site.forms import CreateTokenForm
 from mlops_site.models import ApiToken, AuditEvent, Job
@@ -77,7 +77,11 @@ def job_cancel(request, pk: int):
 
 @require_POST
 def selfcheck_start(request):
-    job = services.start_selfcheck(actor=request.user)
+    try:
+        job = services.start_selfcheck(actor=request.user)
+    except RateLimited as exc:
+        messages.error(request, exc.message)
+        return redirect("job-list")
     messages.success(request, "Self-check queued. This page follows it while a worker runs it.")
     return redirect(job)
 

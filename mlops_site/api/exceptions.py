@@ -9,7 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from mlops_site.errors import Conflict
+from mlops_site.errors import Conflict, RateLimited
 
 
 class ConflictError(exceptions.APIException):
@@ -32,6 +32,8 @@ def exception_handler(exc, context):
         exc = ConflictError(exc.message)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RateLimited):  # Throttled sets Retry-After
+        exc = exceptions.Throttled(wait=exc.retry_after, detail=exc.message, code=exc.code)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
 
