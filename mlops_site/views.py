@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mlops_site import charts, selectors, services, ui
 from mlops_site.errors import Conflict, RateLimited
 from mlops_site.filters import AuditEventFilter, JobFilter
-from mlops_site.forms import CreateTokenForm
+from mlops_site.forms import CreateTokenForm, LoginForm
 from mlops_site.models import ApiToken, AuditEvent, Job
 
 
@@ -32,6 +33,32 @@ def home(request):
     if request.user.has_perm("mlops_site.view_auditevent"):
         context["recent_events"] = selectors.recent_activity(10)
     return render(request, "home.html", context)
+
+
+def _locked_out_status(response, form):
+    """A login refused by the lockout answers 429 with Retry-After (the page still shows the form and why)."""
+    refusal = getattr(form, "locked_out", None)
+    if refusal is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page with the wrong-password lockout (mlops_site.lockout)."""
+
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        return _locked_out_status(super().form_invalid(form), form)
+
+
+@login_not_required
+def admin_login(request):
+    """The Django admin's login (its form is `AdminLoginForm`, set in admin.py), with the lockout's 429."""
+    response = admin.site.login(request)
+    return _locked_out_status(response, (getattr(response, "context_data", None) or {}).get("form"))
 
 
 JOB_SORTS = {
