@@ -80,7 +80,7 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # the SQLite file, media and secret key live here
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{DATA_DIR / 'mlops.sqlite3'}",
