@@ -13,7 +13,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from mlops_site import charts, selectors, services, ui
+from mlops_site import charts, demo, selectors, services, ui
 from mlops_site.errors import Conflict, RateLimited
 from mlops_site.filters import AuditEventFilter, JobFilter
 from mlops_site.forms import CreateTokenForm, LoginForm
@@ -23,6 +23,9 @@ from mlops_site.models import ApiToken, AuditEvent, Job
 def home(request):
     """The dashboard; each panel only for a role that may see what it summarises."""
     context = {"cards": [(card, card.count()) for card in ui.dashboard_cards()]}
+    demo_state = demo.progress()
+    if demo_state.started:  # healthy is not ready: say what the worker is still making
+        context["demo"] = demo_state
     if request.user.has_perm("mlops_site.view_job"):
         days, counts = selectors.jobs_per_day(14)
         context.update(

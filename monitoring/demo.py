@@ -23,7 +23,7 @@ from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
 from monitoring import services
-from monitoring.models import DriftReport, Monitor
+from monitoring.models import DriftReport, Monitor, Retraining
 
 MODEL_NAME = "credit-default"
 TASK = "monitoring.demo.drift_and_report"
@@ -40,6 +40,18 @@ def create_demo_drift(context) -> None:
         return
     _schedule_again(timezone.now().isoformat(), delay=15)
     context.log("  the worker shifts the last hours of production traffic and runs the monitors once it exists")
+
+
+def demo_waiting() -> str | None:
+    """What the dashboard and `serve` say until the drift reports exist and the retraining they start has run."""
+    from mlops_site import demo
+
+    pending = demo.one_off_pending(TASK)
+    if pending or (pending is None and not DriftReport.objects.filter(status=DriftReport.Status.OK).exists()):
+        return "drift reports and the alert they open, after the traffic"
+    if Retraining.objects.filter(status__in=[Retraining.Status.QUEUED, Retraining.Status.TRAINING]).exists():
+        return "the retraining the drift alert started"
+    return None
 
 
 def _schedule_again(started: str, *, delay: int = WAIT_SECONDS) -> None:
