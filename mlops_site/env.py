@@ -51,7 +51,7 @@ def load_or_create_secret_key(path: Path) -> str:
         key = path.read_text().strip()
         if key:
             return key
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data folder: database, media, keys
     key = secrets.token_urlsafe(50)
     # Create with 0600 so the key is never world-readable, even briefly.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
