@@ -105,8 +105,8 @@ def check_rate(kind: str, actor, *, count: int = 1) -> None:
 
 
 def _duration(seconds: int) -> str:
-    if seconds >= 7200 and seconds % 3600 == 0:
-        return f"{seconds // 3600} hours"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return "1 hour" if seconds == 3600 else f"{seconds // 3600} hours"
     if seconds >= 120:
         return f"{round(seconds / 60)} minutes"
     return f"{seconds} second{'s' if seconds != 1 else ''}"

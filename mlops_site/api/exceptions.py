@@ -32,8 +32,9 @@ def exception_handler(exc, context):
         exc = ConflictError(exc.message)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, RateLimited):  # Throttled sets Retry-After
-        exc = exceptions.Throttled(wait=exc.retry_after, detail=exc.message, code=exc.code)
+    elif isinstance(exc, RateLimited):
+        retry_after, exc = exc.retry_after, exceptions.Throttled(detail=exc.message, code=exc.code)
+        exc.wait = retry_after  # DRF's handler turns it into Retry-After; the message already says when
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
 
