@@ -65,7 +65,9 @@ def check(request, username: str) -> None:
 
 
 def _count_failure(request, username: str) -> None:
+    """Count a wrong password for the username and the address; lock (audited) and refuse any that reached its limit."""
     window, lockout = settings.LOGIN_FAILURE_WINDOW_SECONDS, settings.LOGIN_LOCKOUT_SECONDS
+    refusal = None
     for kind, key, limit in _subjects(request, username):
         counter = f"login-fail:{key}"
         cache.add(counter, 0, timeout=window)
@@ -94,7 +96,9 @@ def _count_failure(request, username: str) -> None:
                 "seconds": lockout,
             },
         )
-        raise _refusal(kind, unlock_at)
+        refusal = refusal or _refusal(kind, unlock_at)
+    if refusal is not None:
+        raise refusal
 
 
 def authenticate(request, username: str, password: str):
