@@ -21,7 +21,7 @@ class DeploymentsConfig(AppConfig):
     name = "deployments"
 
     def ready(self) -> None:
-        from deployments.demo import create_demo_traffic
+        from deployments.demo import create_demo_traffic, demo_waiting
         from deployments.models import Deployment
         from deployments.panels import model_serving_panel, version_serving_panel
         from mlops_site import demo, events, schedules, ui
@@ -33,7 +33,7 @@ class DeploymentsConfig(AppConfig):
                 label="Deployments", url_name="deployments", count=Deployment.objects.count, hint="served", order=50
             )
         )
-        demo.register_step(40, "deployment traffic", create_demo_traffic)
+        demo.register_step(40, "deployment traffic", create_demo_traffic, waiting=demo_waiting)
         schedules.register("check-canary-guardrails", "deployments.tasks.check_guardrails", 1)
         # What is served must be what the registry approved: repair a missed stage move, report a deliberate one.
         schedules.register("reconcile-deployments", "deployments.tasks.reconcile_stages", 5)

@@ -34,6 +34,16 @@ def create_demo_traffic(context) -> None:
     context.log("  the worker replays a day of prediction traffic once the demo model is deployed")
 
 
+def demo_waiting() -> str | None:
+    """What the dashboard and `serve` say while the day of demo traffic is not replayed yet."""
+    from mlops_site import demo
+
+    pending = demo.one_off_pending(TASK)
+    if pending or (pending is None and not Prediction.objects.exists()):
+        return "a day of prediction traffic once the model is deployed"
+    return None
+
+
 def _schedule_again(started: str, *, delay: int = WAIT_SECONDS) -> None:
     from django_q.models import Schedule
     from django_q.tasks import schedule

@@ -5,10 +5,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from mlops_site import audit
+from mlops_site.forms import AdminLoginForm
 from mlops_site.models import ApiToken, AuditEvent, Job
 from mlops_site.roles import ROLE_NAMES
 
 User = get_user_model()
+admin.site.login_form = AdminLoginForm  # wrong passwords count toward the lockout (mlops_site.lockout)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,4 +1,10 @@
-"""`manage.py demo`: idempotent demo data. Apps add their own steps from AppConfig.ready()."""
+"""`manage.py demo`: idempotent demo data. Apps add their own steps from AppConfig.ready().
+
+Most of the demo is made by the worker after `manage.py demo` returns (training, then one-off tasks that
+register, deploy, replay traffic and run the monitors). `progress()` says what is still being prepared:
+the demo users' queued or running jobs, and what each step's `waiting` check reports. `manage.py serve`
+prints "Demo data ready." and the dashboard shows it only once nothing is left.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import transaction
 
 from mlops_site import audit, roles, services
@@ -29,12 +36,94 @@ class DemoContext:
 
 
 _steps: list[tuple[int, str, Callable[[DemoContext], None]]] = []
+_waiting: dict[str, Callable[[], str | None]] = {}
 
 
-def register_step(order: int, name: str, step: Callable[[DemoContext], None]) -> None:
-    """Upper apps add demo steps (datasets, runs, deployments...); they run in `order`."""
+def register_step(
+    order: int, name: str, step: Callable[[DemoContext], None], *, waiting: Callable[[], str | None] | None = None
+) -> None:
+    """Upper apps add demo steps (datasets, runs, deployments...); they run in `order`.
+
+    `waiting()` returns what the step's background work has still to make (a phrase), or None once done.
+    """
     if all(existing != name for _, existing, _ in _steps):
         _steps.append((order, name, step))
+    if waiting is not None:
+        _waiting[name] = waiting
+
+
+def one_off_pending(func: str) -> bool | None:
+    """Whether a demo one-off task (a django-q ONCE schedule that reschedules itself while it waits) is still
+    to finish: True while scheduled or its last result was "waiting…", False once it ended otherwise, None when
+    django-q has no trace of it (never scheduled, or its results were pruned): the caller then looks at the data.
+    """
+    from django_q.models import Schedule, Task
+
+    if Schedule.objects.filter(func=func).exists():
+        return True
+    last = Task.objects.filter(func=func).order_by("-stopped").first()
+    if last is None:
+        return None
+    return bool(last.success) and str(last.result).startswith("waiting")
+
+
+@dataclass
+class DemoProgress:
+    """What the demo still prepares: active jobs by kind and the steps' phrases. Ready when both are empty."""
+
+    started: bool
+    jobs: dict[str, int]
+    waiting: list[str]
+
+    @property
+    def ready(self) -> bool:
+        return self.started and not self.jobs and not self.waiting
+
+    @property
+    def job_count(self) -> int:
+        return sum(self.jobs.values())
+
+    def summary(self) -> str:
+        """One line for the console: what is left, or that the demo is ready."""
+        if self.ready:
+            return "Demo data ready."
+        parts = []
+        if self.jobs:
+            kinds = ", ".join(f"{count} {kind}" for kind, count in self.jobs.items())
+            parts.append(f"{self.job_count} job{'s' if self.job_count != 1 else ''} queued or running ({kinds})")
+        parts.extend(self.waiting)
+        return "Demo data is still being prepared: " + "; ".join(parts) + "."
+
+
+_READY_KEY = "demo-ready"
+JOB_LABELS = {
+    "dataset.profile": "dataset profile",
+    "dataset.clean": "dataset cleaning",
+    "training.run": "training",
+    "promotion-gates": "promotion gates",
+    "monitor.run": "monitor run",
+    "retraining": "retraining",
+    "system.selfcheck": "self-check",
+}
+
+
+def progress() -> DemoProgress:
+    """The demo's state; `started` is False when `manage.py demo` never ran here (nothing to report)."""
+    if cache.get(_READY_KEY):
+        return DemoProgress(started=True, jobs={}, waiting=[])
+    usernames = [username for username, *_ in DEMO_USERS]
+    started = get_user_model().objects.filter(username__in=usernames).exists()
+    if not started:
+        return DemoProgress(started=False, jobs={}, waiting=[])
+    jobs: dict[str, int] = {}
+    for kind in Job.objects.active().filter(created_by__username__in=usernames).values_list("kind", flat=True):
+        label = JOB_LABELS.get(kind, kind)
+        jobs[label] = jobs.get(label, 0) + 1
+    waiting = [phrase for check in _waiting.values() if (phrase := check())]
+    state = DemoProgress(started=True, jobs=dict(sorted(jobs.items())), waiting=waiting)
+    if state.ready:
+        cache.set(_READY_KEY, True, timeout=None)  # stays ready: later jobs of the demo users are not the demo's
+    return state
 
 
 def demo_password() -> tuple[str, str]:

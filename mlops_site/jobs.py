@@ -23,11 +23,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from mlops_site import audit, context
+from mlops_site.errors import RateLimited
 from mlops_site.models import Job
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,48 @@ def enqueue(
     # the sweeper re-sends jobs that stay queued with an empty broker queue.
     transaction.on_commit(lambda: _queue(job), robust=True)
     return job
+
+
+_KIND_NAMES = {"system.selfcheck": "self-check", "monitor.run": "monitor run", "training.run": "training"}
+
+
+def check_rate(kind: str, actor, *, count: int = 1) -> None:
+    """Refuse (RateLimited) `count` more jobs of `kind` by `actor` beyond `settings.JOB_RATE_LIMITS[kind]`.
+
+    Counted from the user's own Job rows (shared by every process, no cache needed). The services a person
+    calls check it before writing anything; the system's own work (schedules, retraining) is not limited.
+    Two requests racing may overshoot by one each: the limit is a brake on floods, not a quota.
+    """
+    limit = settings.JOB_RATE_LIMITS.get(kind)
+    if limit is None or not getattr(actor, "is_authenticated", False):
+        return
+    allowed, seconds = limit
+    since = timezone.now() - timedelta(seconds=seconds)
+    recent = Job.objects.filter(created_by=actor, kind=kind, created_at__gte=since)
+    used = recent.count()
+    if used + count <= allowed:
+        return
+    what = _KIND_NAMES.get(kind, kind)
+    window = "hour" if seconds == 3600 else _duration(seconds)
+    if count > allowed:
+        raise ValidationError(f"This asks for {count} {what} jobs at once; the limit is {allowed} per {window}.")
+    # Enough slots free up when the (used + count - allowed)-th oldest job inside the window leaves it.
+    oldest = recent.order_by("created_at").values_list("created_at", flat=True)[used + count - allowed - 1]
+    retry_after = int((oldest + timedelta(seconds=seconds) - timezone.now()).total_seconds()) + 1
+    asked = f"; this asks for {count}" if count > 1 else ""
+    raise RateLimited(
+        f"Too many {what} jobs: you started {used} in the last {window} and the limit is {allowed}{asked}. "
+        f"Try again in {_duration(retry_after)}.",
+        retry_after=retry_after,
+    )
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return "1 hour" if seconds == 3600 else f"{seconds // 3600} hours"
+    if seconds >= 120:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def _queue(job: Job) -> None:

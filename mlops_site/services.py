@@ -132,6 +132,7 @@ def start_selfcheck(*, actor) -> Job:
     """Queue a self-check: database, artifact storage and a small real scikit-learn fit on a worker."""
     if not actor.has_perm("mlops_site.add_job"):
         raise PermissionDenied("Your role does not allow starting jobs. Ask an admin for a role.")
+    jobs.check_rate("system.selfcheck", actor)
     job = jobs.enqueue(
         kind="system.selfcheck", task="mlops_site.tasks.run_selfcheck", actor=actor, title="Platform self-check"
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from mlops_site.env import env_bool, env_int, env_list, env_str, load_or_create_secret_key
+from mlops_site.env import env_bool, env_int, env_list, env_rate, env_str, load_or_create_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -80,7 +80,7 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # the SQLite file, media and secret key live here
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{DATA_DIR / 'mlops.sqlite3'}",
@@ -116,6 +116,13 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 # A job still queued after this long while the broker's queue is empty is re-sent (its task was lost).
 JOB_RESEND_QUEUED_SECONDS = env_int("JOB_RESEND_QUEUED_SECONDS", 300)
 JOB_LOG_TAIL_CHARS = 20_000
+# Per-user limits on the jobs a person can start from the API or a page, by job kind ("count/period" or "off").
+# A sweep counts one training job per trial. Over the limit: 429 with Retry-After (API), a message (pages).
+JOB_RATE_LIMITS = {
+    "system.selfcheck": env_rate("RATE_LIMIT_SELFCHECK", "10/hour"),
+    "monitor.run": env_rate("RATE_LIMIT_MONITOR_RUNS", "60/hour"),
+    "training.run": env_rate("RATE_LIMIT_TRAINING", "300/hour"),
+}
 
 _q_timeout = env_int("Q_TIMEOUT", 3600)
 Q_CLUSTER = {
@@ -177,6 +184,12 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600)
 API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90)
+# Wrong passwords (page, admin and token logins) counted per username and per client address within the window;
+# reaching either limit locks that username or address out for LOGIN_LOCKOUT_SECONDS (0 turns a limit off).
+LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS
@@ -207,6 +220,9 @@ STATICFILES_FINDERS = [
     "mlops_site.staticfinders.PlotlyFinder",
 ]
 MEDIA_URL = "media/"
+# Datasets may hold personal data: stored files and their folders are readable by the site's user only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -228,6 +244,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ALERT_EMAILS = env_list("ALERT_EMAILS", [])
 # The site's address as people reach it, for links in e-mails (e.g. https://mlops.example.com).
 SITE_URL = env_str("SITE_URL", "")
+# Webhook URLs that resolve to loopback, private, link-local or other non-public addresses are refused unless set.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -9,7 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", views.profile, name="profile"),
     path("accounts/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job-cancel"),
     path("audit/", views.audit_list, name="audit-list"),
+    path("admin/login/", views.admin_login),  # before admin.site.urls: the same page, with the lockout's 429
     path("admin/", admin.site.urls),
     # Pages of the apps, bottom layer first.
     path("", include("experiments.urls")),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
@@ -12,16 +13,19 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from mlops_site import charts, selectors, services, ui
-from mlops_site.errors import Conflict
+from mlops_site import charts, demo, selectors, services, ui
+from mlops_site.errors import Conflict, RateLimited
 from mlops_site.filters import AuditEventFilter, JobFilter
-from mlops_site.forms import CreateTokenForm
+from mlops_site.forms import CreateTokenForm, LoginForm
 from mlops_site.models import ApiToken, AuditEvent, Job
 
 
 def home(request):
     """The dashboard; each panel only for a role that may see what it summarises."""
     context = {"cards": [(card, card.count()) for card in ui.dashboard_cards()]}
+    demo_state = demo.progress()
+    if demo_state.started:  # healthy is not ready: say what the worker is still making
+        context["demo"] = demo_state
     if request.user.has_perm("mlops_site.view_job"):
         days, counts = selectors.jobs_per_day(14)
         context.update(
@@ -32,6 +36,32 @@ def home(request):
     if request.user.has_perm("mlops_site.view_auditevent"):
         context["recent_events"] = selectors.recent_activity(10)
     return render(request, "home.html", context)
+
+
+def _locked_out_status(response, form):
+    """A login refused by the lockout answers 429 with Retry-After (the page still shows the form and why)."""
+    refusal = getattr(form, "locked_out", None)
+    if refusal is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page with the wrong-password lockout (mlops_site.lockout)."""
+
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        return _locked_out_status(super().form_invalid(form), form)
+
+
+@login_not_required
+def admin_login(request):
+    """The Django admin's login (its form is `AdminLoginForm`, set in admin.py), with the lockout's 429."""
+    response = admin.site.login(request)
+    return _locked_out_status(response, (getattr(response, "context_data", None) or {}).get("form"))
 
 
 JOB_SORTS = {
@@ -77,7 +107,11 @@ def job_cancel(request, pk: int):
 
 @require_POST
 def selfcheck_start(request):
-    job = services.start_selfcheck(actor=request.user)
+    try:
+        job = services.start_selfcheck(actor=request.user)
+    except RateLimited as exc:
+        messages.error(request, exc.message)
+        return redirect("job-list")
     messages.success(request, "Self-check queued. This page follows it while a worker runs it.")
     return redirect(job)
 

@@ -36,7 +36,7 @@ class MonitoringConfig(AppConfig):
 
         from deployments.models import Deployment
         from mlops_site import demo, events, schedules, ui
-        from monitoring.demo import create_demo_drift
+        from monitoring.demo import create_demo_drift, demo_waiting
         from monitoring.models import Alert
         from monitoring.panels import monitoring_panel, retraining_panel
         from registry.models import Webhook
@@ -56,4 +56,4 @@ class MonitoringConfig(AppConfig):
                 order=60,
             )
         )
-        demo.register_step(50, "monitoring drift", create_demo_drift)
+        demo.register_step(50, "monitoring drift", create_demo_drift, waiting=demo_waiting)

@@ -17,7 +17,7 @@ from deployments import selectors as deployment_selectors
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
 from mlops_site import ui
-from mlops_site.errors import Conflict
+from mlops_site.errors import Conflict, RateLimited
 from monitoring import charts, drift, services
 from monitoring.forms import AlertRuleForm, RetrainingPolicyForm
 from monitoring.models import Alert, AlertRule, DriftReport, FeatureDrift, Monitor
@@ -136,7 +136,7 @@ def monitor_run(request, pk: int):
     monitor = get_object_or_404(Monitor, pk=pk)
     try:
         job = services.request_run(monitor, actor=request.user)
-    except PermissionDenied as exc:
+    except (PermissionDenied, RateLimited) as exc:
         messages.error(request, ui.error_message(exc))
     else:
         messages.success(request, f"Queued: job {job.pk}. The report appears here when the worker finishes it.")

@@ -23,7 +23,7 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         from mlops_site import demo, events, schedules, ui
-        from registry.demo import create_demo_registry
+        from registry.demo import create_demo_registry, demo_waiting
         from registry.models import PromotionRequest, RegisteredModel
 
         events.audit_event_recorded.connect(_fan_out_webhooks, dispatch_uid="registry.webhooks.fan_out")
@@ -42,4 +42,4 @@ class RegistryConfig(AppConfig):
                 order=40,
             )
         )
-        demo.register_step(30, "model registry", create_demo_registry)
+        demo.register_step(30, "model registry", create_demo_registry, waiting=demo_waiting)

@@ -36,6 +36,16 @@ def create_demo_registry(context) -> None:
     context.log("  the worker registers the demo model once the demo runs have trained")
 
 
+def demo_waiting() -> str | None:
+    """What the dashboard and `serve` say while the demo model is not registered yet."""
+    from mlops_site import demo
+
+    pending = demo.one_off_pending(TASK)
+    if pending or (pending is None and not RegisteredModel.objects.filter(name=MODEL_NAME).exists()):
+        return f"the {MODEL_NAME} model (three versions, v1 through the gates into production) after its runs train"
+    return None
+
+
 def _schedule_again(started: str, *, delay: int = WAIT_SECONDS) -> None:
     from django_q.models import Schedule
     from django_q.tasks import schedule

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import time
 from datetime import timedelta
@@ -100,3 +101,21 @@ def retry_delay(attempts: int) -> timedelta | None:
 
 def succeeded(status: int | None) -> bool:
     return status is not None and 200 <= status < 300
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` (a resolved IP) is not a public destination for a webhook, or None when it is.
+
+    Refused: loopback, private, link-local, multicast, reserved, unspecified, anything else not globally
+    routable (e.g. 100.64.0.0/10), and IPv4-mapped IPv6 addresses of any of those.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    mapped = ""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip, mapped = ip.ipv4_mapped, "IPv4-mapped "
+    for kind in ("loopback", "unspecified", "link_local", "multicast", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            return f"{mapped}{kind.replace('_', '-')}"
+    if not ip.is_global:
+        return f"{mapped}non-public"
+    return None

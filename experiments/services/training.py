@@ -60,11 +60,17 @@ def start_training(
     name: str = "",
     parent: Run | None = None,
     reproduced_from: Run | None = None,
+    rate_limit: bool = True,
     **request: Any,
 ) -> Run:
-    """Create a run (source "trained") and queue the job that trains it on a worker."""
+    """Create a run (source "trained") and queue the job that trains it on a worker.
+
+    `rate_limit=False` is for callers that already counted (a sweep) or are bounded otherwise (retraining).
+    """
     _require(actor, "experiments.add_run", "training models")
     normalised = validate_training(version, **request)
+    if rate_limit:
+        jobs.check_rate("training.run", actor)
     run = create_run(
         experiment,
         actor=actor,
@@ -214,6 +220,7 @@ def start_sweep(
             raise ValidationError(
                 {f"trial[{index}] {combo}": [m for ms in exc.message_dict.values() for m in ms]}
             ) from None
+    jobs.check_rate("training.run", actor, count=len(checked))
     parent = create_run(
         experiment,
         actor=actor,
@@ -231,7 +238,13 @@ def start_sweep(
     for combo, normalised in zip(combos, checked, strict=True):
         label = " ".join(f"{key}={value}" for key, value in sorted(combo.items()))
         start_training(
-            experiment, version, actor=actor, parent=parent, name=f"{checked[0]['algorithm']} {label}", **normalised
+            experiment,
+            version,
+            actor=actor,
+            parent=parent,
+            name=f"{checked[0]['algorithm']} {label}",
+            rate_limit=False,
+            **normalised,
         )
     return parent
 

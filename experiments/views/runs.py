@@ -22,6 +22,7 @@ from experiments.forms import ExperimentForm, TrainingForm
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
 from experiments.training import ALGORITHMS
 from mlops_site import ui
+from mlops_site.errors import RateLimited
 
 EXPERIMENT_SORTS = {"name": "name", "created": "created_at", "runs": "run_count", "last_run": "last_run"}
 PREFERRED_METRICS = ("f1", "roc_auc", "accuracy", "rmse", "mae", "r2")
@@ -203,6 +204,9 @@ def run_reproduce(request, pk: int):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(run)
+    except RateLimited as exc:
+        messages.error(request, exc.message)
+        return redirect(run)
     messages.success(request, f"Reproducing {run}: a worker trains {new} from the same data, request and seed.")
     return redirect(new)
 
@@ -373,6 +377,8 @@ def run_new(request):
                     )
         except ValidationError as exc:
             ui.form_errors(form, exc, fallback="space" if data["mode"] != "single" else None)
+        except RateLimited as exc:
+            form.add_error(None, exc.message)
         else:
             what = "sweep" if data["mode"] != "single" else "training"
             messages.success(request, f"Queued the {what}: a worker picks it up; this page follows its progress.")

@@ -9,7 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from mlops_site.errors import Conflict
+from mlops_site.errors import Conflict, RateLimited
 
 
 class ConflictError(exceptions.APIException):
@@ -32,6 +32,9 @@ def exception_handler(exc, context):
         exc = ConflictError(exc.message)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RateLimited):
+        retry_after, exc = exc.retry_after, exceptions.Throttled(detail=exc.message, code=exc.code)
+        exc.wait = retry_after  # DRF's handler turns it into Retry-After; the message already says when
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
 

@@ -1,6 +1,5 @@
 """API of the shared kernel: token login, the current user, tokens, jobs, the audit trail."""
 
-from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -9,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from mlops_site import services
+from mlops_site import lockout, services
 from mlops_site.api import serializers as s
 from mlops_site.api.exceptions import error_response
 from mlops_site.api.permissions import HasModelPermission
@@ -32,7 +31,8 @@ class ObtainTokenView(APIView):
     def post(self, request):
         data = s.ObtainTokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, username=data.validated_data["username"], password=data.validated_data["password"])
+        # A locked-out username or address raises RateLimited: 429 with Retry-After, code "locked_out".
+        user = lockout.authenticate(request, data.validated_data["username"], data.validated_data["password"])
         if user is None:
             return error_response("Wrong username or password.", "authentication_failed", status.HTTP_401_UNAUTHORIZED)
         token, key = services.create_api_token(

@@ -192,6 +192,7 @@ def request_run(monitor: Monitor, *, actor=None) -> jobs.Job:
     """Queue a run of the monitor on a worker; 202 territory."""
     if actor is not None and not actor.has_perm("monitoring.change_monitor"):
         raise PermissionDenied("Your role does not allow running monitors; data scientists and admins can.")
+    jobs.check_rate("monitor.run", actor)
     return jobs.enqueue(
         kind="monitor.run",
         task="monitoring.tasks.run_monitor",

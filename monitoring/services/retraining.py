@@ -310,6 +310,7 @@ def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
                 data,
                 actor=actor,
                 name=f"{retraining.model.name} v{base.number} recipe on new data ({retraining.get_trigger_display()})",
+                rate_limit=False,  # bounded by the policy's cooldown and one retraining at a time
                 **recipe,
             )
             Retraining.objects.filter(pk=retraining.pk).update(

@@ -5,6 +5,7 @@ rollback. webhooks: subscribers and signed deliveries. cards: model-card section
 """
 
 from registry.services.catalog import (
+    can_edit_model,
     create_model,
     delete_alias,
     move_to_stage,
@@ -26,6 +27,7 @@ from registry.services.promotions import (
 
 __all__ = [
     "approve",
+    "can_edit_model",
     "create_model",
     "delete_alias",
     "evaluate_gates",

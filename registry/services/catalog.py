@@ -23,7 +23,15 @@ from mlops_site import audit, events
 from registry import gate_config
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
-__all__ = ["create_model", "delete_alias", "move_to_stage", "register_version", "set_alias", "update_model"]
+__all__ = [
+    "can_edit_model",
+    "create_model",
+    "delete_alias",
+    "move_to_stage",
+    "register_version",
+    "set_alias",
+    "update_model",
+]
 
 MODEL_PATH = "model/pipeline.skops"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -76,14 +84,16 @@ def update_model(
 ):
     """Edit a model's description, tags or gate configuration; audited with before and after.
 
-    Gates decide what reviewers see as passed, so only the model's owner or an admin may change them.
+    Only the model's owner or an admin may change any of them: gates decide what reviewers see as passed,
+    and the description and tags are what others read about the model.
     """
     _require(actor, "registry.add_registeredmodel", "editing models")
     model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    if not can_edit_model(model, actor):
+        what = "gates" if gates is not None else "description and tags"
+        raise PermissionDenied(f"Only {model.name}'s owner or an admin can change its {what}.")
     before = {"description": model.description, "tags": model.tags, "gates": model.gates}
     if gates is not None:
-        if actor.pk != model.owner_id and not actor.has_perm("registry.change_registeredmodel"):
-            raise PermissionDenied(f"Only {model.name}'s owner or an admin can change its gates.")
         try:
             model.gates = gate_config.normalise(gates)
         except gate_config.ConfigError as exc:
@@ -103,6 +113,11 @@ def update_model(
         after={"description": model.description, "tags": model.tags, "gates": model.gates},
     )
     return model
+
+
+def can_edit_model(model: RegisteredModel, user) -> bool:
+    """The model's owner, or an admin (who holds `change_registeredmodel`)."""
+    return user.pk == model.owner_id or user.has_perm("registry.change_registeredmodel")
 
 
 def _clean_tags(tags) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import logging
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -72,7 +73,38 @@ def _clean_url(url) -> str:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ValidationError({"url": f"“{url}” is not a valid URL."}) from None
+    try:
+        _public_address(url)
+    except _Refused as exc:
+        raise ValidationError({"url": str(exc)}) from None
+    except OSError:
+        pass  # does not resolve (yet): accepted, and checked again at every delivery
     return url
+
+
+class _Refused(Exception):
+    """The URL's host resolves to an address webhooks may not reach (WEBHOOK_ALLOW_PRIVATE is off)."""
+
+
+def _public_address(url: str) -> str | None:
+    """The address to connect to, after checking every address the host resolves to; None when any is allowed.
+
+    Raises _Refused naming the address and why, or OSError when the host does not resolve.
+    """
+    if settings.WEBHOOK_ALLOW_PRIVATE:
+        return None
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for info in infos:
+        address = info[4][0]
+        problem = wire.address_problem(address)
+        if problem:
+            raise _Refused(
+                f"{host} resolves to {address}, a {problem} address: webhooks only go to public addresses "
+                "(set WEBHOOK_ALLOW_PRIVATE=1 to allow private ones)."
+            )
+    return infos[0][4][0]
 
 
 def _clean_events(events) -> list[str]:
@@ -274,12 +306,53 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+def _pinned(connection_class, address: str):
+    """A connection class that connects to the address we checked, so a DNS answer that changes between the
+    check and the connection cannot send the request elsewhere; TLS still checks the certificate of the host."""
+
+    class Pinned(connection_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = lambda addr, *rest, **kw: socket.create_connection(
+                (address, addr[1]), *rest, **kw
+            )
+
+    return Pinned
+
+
+class _PinnedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, address: str):
+        super().__init__()
+        self.address = address
+
+    def http_open(self, req):
+        return self.do_open(_pinned(http.client.HTTPConnection, self.address), req)
+
+
+class _PinnedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, address: str):
+        super().__init__()
+        self.address = address
+
+    def https_open(self, req):
+        return self.do_open(_pinned(http.client.HTTPSConnection, self.address), req, context=self._context)
+
+
+def _opener_for(url: str):
+    """The opener for one delivery: pinned to the checked address, or None with the reason it is refused."""
+    address = _public_address(url)  # raises _Refused, or OSError when the host does not resolve
+    if address is None or urllib.request.getproxies().get(urlsplit(url).scheme.lower()):
+        return _opener  # private addresses allowed, or a proxy that resolves the host itself
+    return urllib.request.build_opener(_NoRedirects, _PinnedHTTP(address), _PinnedHTTPS(address))
+
+
 @dataclass
 class _Outcome:
     status: int | None = None
     body: str = ""
     error: str = ""
     duration_ms: float = 0.0
+    refused: bool = False  # the address is not allowed: not sent, and not retried
 
 
 def _read(response) -> str:
@@ -288,12 +361,24 @@ def _read(response) -> str:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> _Outcome:
-    """POST once; every network failure becomes an outcome, never an exception."""
+    """POST once; every network failure becomes an outcome, never an exception.
+
+    The host is resolved and checked again here (DNS may have changed since the webhook was saved).
+    """
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     started = time.monotonic()
     outcome = _Outcome()
     try:
-        with _opener.open(request, timeout=wire.TIMEOUT_SECONDS) as response:
+        opener = _opener_for(url)
+    except _Refused as exc:
+        outcome.refused, outcome.error = True, f"Refused, not sent: {exc}"
+        logger.warning("webhook delivery to %s refused: %s", url, exc)
+        return outcome
+    except OSError as exc:
+        outcome.error = f"Could not resolve {urlsplit(url).hostname}: {exc.strerror or exc}"
+        return outcome
+    try:
+        with opener.open(request, timeout=wire.TIMEOUT_SECONDS) as response:
             outcome.status = response.status
             outcome.body = _read(response)
     except urllib.error.HTTPError as exc:  # a non-2xx answer: the receiver is there but refused
@@ -329,6 +414,8 @@ def _send(delivery: WebhookDelivery) -> WebhookDelivery:
     }
     if wire.succeeded(outcome.status):
         fields.update(status=Status.DELIVERED, delivered_at=now, next_attempt_at=None)
+    elif outcome.refused:
+        fields.update(status=Status.FAILED, next_attempt_at=None)
     else:
         delay = wire.retry_delay(delivery.attempts)
         if delay is None:

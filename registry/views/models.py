@@ -63,7 +63,8 @@ def model_detail(request, name: str):
         "describe_form": DescribeForm.for_object(model),
         "gates": gate_config.normalise(model.gates),
         "gates_form": GatesForm.from_config(gate_config.normalise(model.gates)),
-        "can_edit_gates": request.user.pk == model.owner_id or request.user.has_perm("registry.change_registeredmodel"),
+        "can_edit_gates": services.can_edit_model(model, request.user),
+        "can_edit": services.can_edit_model(model, request.user),
         "open_requests": model.promotion_requests.filter(status__in=PromotionRequest.OPEN).select_related("version"),
         "rollback_target": services.rollback_target(model),
         "panels": ui.panels("model", request, model),  # e.g. monitoring's retraining loop
@@ -140,7 +141,11 @@ def model_edit(request, name: str):
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(model)
-    services.update_model(model, actor=request.user, **form.cleaned_data)
+    try:
+        services.update_model(model, actor=request.user, **form.cleaned_data)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, ui.error_message(exc))
+        return redirect(model)
     messages.success(request, "Description and tags saved.")
     return redirect(model)
 

@@ -10,6 +10,12 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
+
+from mlops_site import demo
+
+DEMO_CHECK_SECONDS = 5
+DEMO_REPORT_SECONDS = 60  # progress lines at most this often; "Demo data ready." at once
 
 
 class Command(BaseCommand):
@@ -64,12 +70,14 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         exit_code = 0
+        watcher = _DemoWatcher(self.stdout.write, self.style.SUCCESS)
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
                     self.stderr.write(f"{name} exited with code {process.returncode}; stopping the rest.")
                     exit_code = process.returncode or 1
                     stopping = True
+            watcher.tick()
             time.sleep(0.5)
         for process in processes.values():
             _signal_group(process, signal.SIGTERM)
@@ -83,6 +91,37 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
         if exit_code:
             sys.exit(exit_code)
+
+
+class _DemoWatcher:
+    """Says "Demo data ready." once the demo's background work is done (healthy is not ready), and what is
+    left until then; silent when the demo never ran here."""
+
+    def __init__(self, write, success):
+        self.write, self.success = write, success
+        self.done, self.next_check, self.last_report, self.last_summary = False, 0.0, 0.0, ""
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self.done or now < self.next_check:
+            return
+        self.next_check = now + DEMO_CHECK_SECONDS
+        try:
+            state = demo.progress()
+        except Exception as exc:  # a busy database must not stop the site
+            self.write(f"(demo progress unavailable: {type(exc).__name__})")
+            return
+        finally:
+            if not connection.in_atomic_block:  # no idle connection (or SQLite snapshot) kept between checks
+                connection.close()
+        if not state.started:
+            self.done = True
+        elif state.ready:
+            self.done = True
+            self.write(self.success("Demo data ready."))
+        elif state.summary() != self.last_summary and now - self.last_report >= DEMO_REPORT_SECONDS:
+            self.last_summary, self.last_report = state.summary(), now
+            self.write(state.summary())
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
