@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_safe
 
+from experiments import cleaning
 from mlops_site import ui
 from registry import cards, charts
 from registry.forms import DescribeForm
@@ -74,8 +75,21 @@ def version_detail(request, name: str, number: int):
         else [stage for stage in PromotionRequest.TARGET_STAGES if stage != version.stage],
         "describe_form": DescribeForm.for_object(version),
         "compare_with": compare_with,
+        "serving_transform": _serving_transform(version),
     }
     return render(request, "registry/version_detail.html", context)
+
+
+def _serving_transform(version: ModelVersion) -> list[dict] | None:
+    """The cleaning steps predict applies to each record, described; None when the lineage predates them."""
+    steps = (version.lineage or {}).get("serving_transform")
+    if steps is None:
+        return None
+    return [
+        {"text": cleaning.describe_step(step), "dataset_version": step.get("dataset_version"), "step": step.get("step")}
+        for step in steps
+        if isinstance(step, dict)
+    ]
 
 
 @require_http_methods(["GET", "POST"])
