@@ -143,7 +143,8 @@ class TrafficSerializer(serializers.Serializer):
         help_text="Canary limits: {max_error_rate, max_p95_ms, baking_minutes, min_requests}; defaults fill the rest.",
     )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
-    unseen_values = serializers.CharField(
+    unseen_values = serializers.ChoiceField(
+        choices=services.UNSEEN_POLICIES,
         required=False,
         help_text="What predict does with a categorical value training never had: flag (answer and count it) "
         "or refuse (400 naming row, field and value).",
@@ -352,6 +353,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "created_at",
             "ground_truth",
             "ground_truth_at",
+            "unseen",
         ]
         read_only_fields = fields
 

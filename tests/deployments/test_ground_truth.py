@@ -1,5 +1,7 @@
 """Ground truth is checked against the version that answered, stored whole or not at all, audited per batch."""
 
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are redefined as arguments)
+
 import json
 import uuid
 
@@ -27,12 +29,12 @@ def _fresh_cache():
     serving.deployments.clear()
 
 
-def served(deployment, credit_fixture, n: int) -> list[str]:  # noqa: F811
+def served(deployment, credit_fixture, n: int) -> list[str]:
     answer = serving.predict(deployment, {"records": rows(credit_fixture, n)})
     return [row["prediction_id"] for row in answer.predictions]
 
 
-def test_one_spelling_per_class_is_stored_and_one_audit_event_per_batch(production, scientist, credit):  # noqa: F811
+def test_one_spelling_per_class_is_stored_and_one_audit_event_per_batch(production, scientist, credit):
     assert production.primary.signature["output"]["classes"] == [0, 1]
     ids = served(production, credit, 4)
     items = [{"prediction_id": i, "label": label} for i, label in zip(ids, [1, 1.0, "1", " 0 "], strict=True)]
@@ -55,7 +57,7 @@ def test_a_label_that_is_not_a_class_is_a_400_naming_its_index_and_nothing_is_st
     production,
     scientist,
     credit,
-    label,  # noqa: F811
+    label,
 ):
     ids = served(production, credit, 3)
     items = [{"prediction_id": ids[0], "label": 1}, {"prediction_id": ids[1], "label": 0}]
@@ -67,7 +69,7 @@ def test_a_label_that_is_not_a_class_is_a_400_naming_its_index_and_nothing_is_st
     assert not AuditEvent.objects.filter(action="ground_truth.recorded").exists()
 
 
-def test_non_finite_and_huge_numbers_are_refused(production, scientist, credit):  # noqa: F811
+def test_non_finite_and_huge_numbers_are_refused(production, scientist, credit):
     ids = served(production, credit, 2)
     for literal in ("1e400", "1" + "0" * 400, "-1e999"):
         body = f'[{{"prediction_id": "{ids[0]}", "label": 1}}, {{"prediction_id": "{ids[1]}", "label": {literal}}}]'
@@ -77,7 +79,7 @@ def test_non_finite_and_huge_numbers_are_refused(production, scientist, credit):
     assert not Prediction.objects.filter(ground_truth__isnull=False).exists()
 
 
-def test_bad_ids_and_duplicates_name_their_index(production, scientist, credit):  # noqa: F811
+def test_bad_ids_and_duplicates_name_their_index(production, scientist, credit):
     ids = served(production, credit, 2)
     client = token_client(scientist)
     cases = {
@@ -101,7 +103,7 @@ def test_bad_ids_and_duplicates_name_their_index(production, scientist, credit):
     assert not Prediction.objects.filter(ground_truth__isnull=False).exists()
 
 
-def test_a_regressor_takes_finite_numbers_only(scientist, admin_user, credit, django_capture_on_commit_callbacks):  # noqa: F811
+def test_a_regressor_takes_finite_numbers_only(scientist, admin_user, credit, django_capture_on_commit_callbacks):
     experiment, dataset_version = credit
     with django_capture_on_commit_callbacks(execute=True):
         run = experiment_services.start_training(
@@ -128,7 +130,7 @@ def test_a_regressor_takes_finite_numbers_only(scientist, admin_user, credit, dj
     assert sorted(Prediction.objects.values_list("ground_truth", flat=True)) == [9500.0, 12000.0]
 
 
-def test_ground_truth_is_written_by_the_service_for_every_caller(production, scientist, credit):  # noqa: F811
+def test_ground_truth_is_written_by_the_service_for_every_caller(production, scientist, credit):
     ids = served(production, credit, 1)
     assert services.record_ground_truth([{"prediction_id": ids[0], "label": "1.0"}], actor=scientist) == 1
     assert Prediction.objects.get(pk=ids[0]).ground_truth == 1

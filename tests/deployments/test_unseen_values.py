@@ -1,5 +1,7 @@
 """Values a categorical input never had in training: flagged in the log (default) or refused, per deployment."""
 
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are redefined as arguments)
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +30,7 @@ def _fresh_cache():
     serving.deployments.clear()
 
 
-def test_an_unseen_value_is_answered_and_counted_per_feature_by_default(production, scientist, credit):  # noqa: F811
+def test_an_unseen_value_is_answered_and_counted_per_feature_by_default(production, scientist, credit):
     assert production.unseen_values == "flag"
     batch = rows(credit, 10)
     batch[3] = {**batch[3], "home_ownership": "castle"}
@@ -63,7 +65,7 @@ def test_under_refuse_an_unseen_value_is_a_400_naming_row_field_and_value_and_no
     production,
     scientist,
     admin_user,
-    credit,  # noqa: F811
+    credit,
 ):
     client = token_client(scientist)
     assert client.post(URL, {"records": rows(credit, 2)}, format="json").status_code == 200  # cached as "flag"
@@ -98,7 +100,7 @@ def test_the_unseen_share_is_an_alert_metric_and_is_shown_on_the_monitor_page(
     scientist,
     admin_user,
     credit,
-    client,  # noqa: F811
+    client,
 ):
     monitor = Monitor.objects.get(deployment=production)
     monitor.min_rows = 1
