@@ -34,7 +34,6 @@ from django.utils import timezone
 from deployments import fastpath, logbook, routing
 from deployments import records as record_parser
 from deployments.models import Deployment, RequestStat
-from experiments import cleaning
 from experiments import services as experiment_services
 from registry.models import ModelVersion, RegisteredModel
 
@@ -59,8 +58,7 @@ class Scorer:
         if self.fast is not None and (difference := fastpath.verify(pipeline, self.fast)):
             logger.warning("The fast path disagrees with scikit-learn (%s); serving through scikit-learn", difference)
             self.fast = None
-        steps = list(transform or [])
-        self.prepare = (lambda columns: cleaning.apply_row_steps(steps, columns)) if steps else None
+        self.prepare = experiment_services.row_transform(transform or [])
         self.categories = fastpath.categories(pipeline)
 
     def parse(self, records, signature) -> dict[str, np.ndarray]:

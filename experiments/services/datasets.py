@@ -26,6 +26,7 @@ __all__ = [
     "load_frame",
     "open_version",
     "preview_recipe",
+    "row_transform",
     "serving_transform",
     "start_cleaning",
     "start_profile",
@@ -384,5 +385,14 @@ def serving_transform(version: DatasetVersion, inputs: list[str]) -> list[dict]:
                     continue
             elif "column" in step and step["column"] not in wanted:
                 continue
-            steps.append({**step, "dataset_version": child.pk})
+            steps.append({**step, "dataset_version": child.pk, "description": cleaning.describe_step(step)})
     return steps
+
+
+def row_transform(steps: list[dict]):
+    """A callable running fixed row-wise steps (from `serving_transform`) on one list of JSON values per
+    column, in place (`cleaning.apply_row_steps`); None when there are no steps. Serving calls it per request."""
+    steps = [step for step in steps or [] if isinstance(step, dict)]
+    if not steps:
+        return None
+    return lambda columns: cleaning.apply_row_steps(steps, columns)

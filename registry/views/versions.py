@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_safe
 
-from experiments import cleaning
 from mlops_site import ui
 from registry import cards, charts
 from registry.forms import DescribeForm
@@ -86,7 +85,11 @@ def _serving_transform(version: ModelVersion) -> list[dict] | None:
     if steps is None:
         return None
     return [
-        {"text": cleaning.describe_step(step), "dataset_version": step.get("dataset_version"), "step": step.get("step")}
+        {
+            "text": step.get("description") or cards.describe_step(step),
+            "dataset_version": step.get("dataset_version"),
+            "step": step.get("step"),
+        }
         for step in steps
         if isinstance(step, dict)
     ]

@@ -82,6 +82,7 @@ def test_registration_records_the_row_wise_steps_with_their_statistics(served_on
         "value": pytest.approx(income),
         "step": 6,
         "dataset_version": cleaned.pk,
+        "description": f"Impute annual_income with the constant {steps[4]['value']!r}",
     }
     assert steps[5]["value"] == pytest.approx(age)
     assert steps[6]["lower"] == 18 and steps[6]["upper"] == 100
