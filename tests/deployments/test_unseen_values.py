@@ -30,9 +30,10 @@ def _fresh_cache():
     serving.deployments.clear()
 
 
-def test_an_unseen_value_is_answered_and_counted_per_feature_by_default(production, scientist, credit):
+@pytest.mark.parametrize("count", [10, 150], ids=["one-statement", "copy"])
+def test_an_unseen_value_is_answered_and_counted_per_feature_by_default(production, scientist, credit, count):
     assert production.unseen_values == "flag"
-    batch = rows(credit, 10)
+    batch = rows(credit, count)
     batch[3] = {**batch[3], "home_ownership": "castle"}
     batch[7] = {**batch[7], "home_ownership": "boat", "purpose": "space travel"}
     response = token_client(scientist).post(URL, {"records": batch}, format="json")
@@ -41,10 +42,10 @@ def test_an_unseen_value_is_answered_and_counted_per_feature_by_default(producti
     logged = {str(p.id): p.unseen for p in Prediction.objects.all()}
     assert logged[ids[3]] == ["home_ownership"]
     assert sorted(logged[ids[7]]) == ["home_ownership", "purpose"]
-    assert [logged[i] for i in ids if i not in (ids[3], ids[7])] == [None] * 8
+    assert [logged[i] for i in ids if i not in (ids[3], ids[7])] == [None] * (count - 2)
     summary = selectors.unseen_summary(production, None, timezone.now())
-    assert summary["rows"] == 10 and summary["flagged"] == 2 and summary["share"] == pytest.approx(0.2)
-    assert summary["features"] == {"home_ownership": pytest.approx(0.2), "purpose": pytest.approx(0.1)}
+    assert summary["rows"] == count and summary["flagged"] == 2 and summary["share"] == pytest.approx(2 / count)
+    assert summary["features"] == {"home_ownership": pytest.approx(2 / count), "purpose": pytest.approx(1 / count)}
 
 
 def test_only_admins_set_the_policy_it_is_audited_and_bad_values_change_nothing(production, scientist, admin_user):
