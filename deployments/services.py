@@ -336,7 +336,7 @@ def serve(deployment: Deployment, body, **options):
 ServingError = serving.ServingError
 
 
-UNSEEN_POLICIES = ("flag", "refuse")
+UNSEEN_POLICIES = tuple(value for value, _ in Deployment._meta.get_field("unseen_values").choices)
 
 
 def set_unseen_policy(deployment: Deployment, policy: str, *, actor) -> Deployment:

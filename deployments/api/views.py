@@ -144,7 +144,7 @@ class TrafficSerializer(serializers.Serializer):
     )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     unseen_values = serializers.ChoiceField(
-        choices=services.UNSEEN_POLICIES,
+        choices=Deployment._meta.get_field("unseen_values").choices,  # one enum in the schema
         required=False,
         help_text="What predict does with a categorical value training never had: flag (answer and count it) "
         "or refuse (400 naming row, field and value).",
