@@ -39,7 +39,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-__all__ = ["FastPipeline", "NotFast", "compile_pipeline", "verify"]
+__all__ = ["FastPipeline", "NotFast", "categories", "compile_pipeline", "verify"]
 
 logger = logging.getLogger(__name__)
 TOLERANCE = 1e-9
@@ -214,6 +214,31 @@ def _block(steps: Pipeline, columns: tuple[str, ...]) -> _Numeric | _Categorical
             offset += len(categories)
         return _Categorical(columns, tuple(statistics), tuple(positions), offset)
     raise NotFast(f"unknown block {[step.__name__ for step in kinds]}")
+
+
+def categories(pipeline: Any) -> dict[str, frozenset[str]]:
+    """The categories each one-hot encoded input was fitted on, as the encoder compares them (`as_text`'s str).
+
+    Read from the fitted encoders, whether or not the pipeline compiles, so every platform pipeline can tell
+    which values its training data never had. Inputs it cannot read this way are left out (never "unseen").
+    """
+    steps = getattr(pipeline, "steps", None)
+    prepare = steps[0][1] if steps else None
+    if not isinstance(prepare, ColumnTransformer) or not hasattr(prepare, "transformers_"):
+        return {}
+    found: dict[str, frozenset[str]] = {}
+    for _, transformer, columns in prepare.transformers_:
+        if not isinstance(transformer, Pipeline) or isinstance(columns, str) or not transformer.steps:
+            continue
+        convert, encoder = transformer.steps[0][1], transformer.steps[-1][1]
+        if not isinstance(encoder, OneHotEncoder) or not isinstance(convert, FunctionTransformer):
+            continue
+        if not _is_training(convert.func, "as_text") or len(encoder.categories_) != len(columns):
+            continue
+        for name, known in zip(columns, encoder.categories_, strict=True):
+            if isinstance(name, str):
+                found[name] = frozenset(str(value) for value in known)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------

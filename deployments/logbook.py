@@ -29,9 +29,10 @@ PREDICTION_COLUMNS = (
     "probabilities",
     "latency_ms",
     "created_at",
+    "unseen",
 )
 STAT_COLUMNS = ("deployment_id", "version_id", "role", "rows", "status_code", "latency_ms", "created_at")
-JSON_COLUMNS = frozenset({"inputs", "prediction", "probabilities"})
+JSON_COLUMNS = frozenset({"inputs", "prediction", "probabilities", "unseen"})
 CTE_ROWS = 100
 
 

@@ -64,6 +64,12 @@ class Deployment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     override_reason = models.TextField(blank=True)
+    unseen_values = models.CharField(
+        max_length=8,
+        choices=[("flag", "Flag: answer and count them"), ("refuse", "Refuse: answer 400")],
+        default="flag",
+        help_text="Values a categorical input never had in training: flag (answer, count in the log) or refuse.",
+    )
 
     class Meta:
         ordering = ["environment__name", "model__name"]
@@ -141,6 +147,9 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     ground_truth = models.JSONField(null=True, blank=True)
     ground_truth_at = models.DateTimeField(null=True, blank=True)
+    unseen = models.JSONField(
+        null=True, blank=True, help_text="The inputs whose value training never had (flag policy); null: none."
+    )
 
     class Meta:
         ordering = ["-created_at"]

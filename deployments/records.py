@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["KINDS", "MAX_ERRORS", "RecordsError", "frame", "parse", "parse_columns"]
+__all__ = ["KINDS", "MAX_ERRORS", "RecordsError", "frame", "logged_rows", "parse", "parse_columns", "unseen"]
 
 MAX_ERRORS = 20
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text")  # experiments.tabular.KINDS
@@ -103,8 +103,18 @@ def parse(records: Any, signature: Mapping[str, Any], *, max_rows: int) -> pd.Da
     return frame(parse_columns(records, signature, max_rows=max_rows))
 
 
-def parse_columns(records: Any, signature: Mapping[str, Any], *, max_rows: int) -> dict[str, np.ndarray]:
-    """The records as one array per signature input, in signature order (what `parse` makes a frame of)."""
+def parse_columns(
+    records: Any,
+    signature: Mapping[str, Any],
+    *,
+    max_rows: int,
+    prepare: Callable[[dict[str, list[Any]]], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """The records as one array per signature input, in signature order (what `parse` makes a frame of).
+
+    `prepare`, when given, changes the raw values (one new list per input, never the caller's records) before
+    they are checked: serving passes the version's cleaning steps (`experiments.cleaning.apply_row_steps`).
+    """
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
         raise ValueError(f"max_rows must be a positive integer, not {max_rows!r}.")
     inputs = _inputs(signature)
@@ -126,6 +136,8 @@ def parse_columns(records: Any, signature: Mapping[str, Any], *, max_rows: int) 
             if not (isinstance(row, Mapping) and row.keys() == expected):
                 _check_fields(index, row, names, expected, errors)
         columns = [[row.get(name, _ABSENT) if isinstance(row, Mapping) else _ABSENT for row in rows] for name in names]
+    if prepare is not None:
+        prepare(dict(zip(names, columns, strict=True)))  # in place: the lists are this function's own
 
     arrays = [convert(values, name, errors) for (name, convert), values in zip(inputs, columns, strict=True)]
     if errors.items:
@@ -335,6 +347,46 @@ def _describe(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "an array"
     return f"a {type(value).__name__}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# What is logged, and what training never saw
+# ---------------------------------------------------------------------------------------------------
+
+
+def logged_rows(columns: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The parsed columns back as one JSON-safe dict per row: exactly what the model scored.
+
+    The prediction log stores these rather than the body as sent, so the monitor compares the values the
+    model saw ("yes" sent for a boolean is logged as true, 3 for a number as 3.0, a missing number as null).
+    """
+    lists = []
+    for values in columns.values():
+        plain = values.tolist()
+        if values.dtype.kind == "f" and np.isnan(values).any():
+            plain = [None if value != value else value for value in plain]  # NaN is not JSON: null
+        lists.append(plain)
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
+
+
+def unseen(columns: Mapping[str, np.ndarray], known: Mapping[str, frozenset[str]]) -> list[tuple[int, str, Any]]:
+    """(row, input, value) for every value of an encoded input that training never had, in row order.
+
+    `known` is what the encoder was fitted on, compared as the pipeline compares (str of the value); a
+    missing value is imputed, so it is never unseen.
+    """
+    found = []
+    for name, categories in known.items():
+        values = columns.get(name)
+        if values is None:
+            continue
+        for row, value in enumerate(values):
+            # Object columns hold None for every missing value (NaN never survives parsing).
+            if value is not None and (value if type(value) is str else str(value)) not in categories:
+                found.append((row, name, value))
+    found.sort(key=lambda item: item[0])
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -78,3 +78,31 @@ def prediction_series(deployment: Deployment, version, start: datetime, end: dat
     return stats.prediction_series(
         [r[0] for r in rows], values, classifier=classifier, start=start, end=end, width=width
     )
+
+
+def unseen_summary(deployment: Deployment, start: datetime | None, end: datetime, *, version=None) -> dict:
+    """How many answered rows in [start, end] held a value training never had, overall and per input.
+
+    Shadow rows are left out (nobody was answered); with `version`, only its rows as the primary (what a
+    monitor report compares). `share` is None without rows. Only the flagged rows' lists are read.
+    """
+    answered = Prediction.objects.filter(deployment=deployment, created_at__lte=end).exclude(role="shadow")
+    if start is not None:
+        answered = answered.filter(created_at__gte=start)
+    if version is not None:
+        answered = answered.filter(version=version, role="primary")
+    rows = answered.count()
+    per_feature: dict[str, int] = {}
+    flagged = 0
+    for names in answered.filter(unseen__isnull=False).values_list("unseen", flat=True).iterator(chunk_size=5_000):
+        if not names:
+            continue
+        flagged += 1
+        for name in names:
+            per_feature[name] = per_feature.get(name, 0) + 1
+    return {
+        "rows": rows,
+        "flagged": flagged,
+        "share": flagged / rows if rows else None,
+        "features": {name: count / rows for name, count in sorted(per_feature.items(), key=lambda kv: -kv[1])},
+    }

@@ -9,15 +9,17 @@ deployment keeps serving what it served.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from deployments import guardrail, serving
-from deployments.models import Deployment, DeploymentRevision, Environment, RequestStat
+from deployments import guardrail, labels, serving
+from deployments.models import Deployment, DeploymentRevision, Environment, Prediction, RequestStat
 from experiments import services as experiment_services
 from mlops_site import audit
 from mlops_site.models import AuditEvent
@@ -33,10 +35,12 @@ __all__ = [
     "promote_canary",
     "reconcile",
     "reconcile_stages",
+    "record_ground_truth",
     "rollback",
     "rollback_target",
     "set_guardrail",
     "set_traffic",
+    "set_unseen_policy",
     "unapproved_versions",
 ]
 
@@ -601,3 +605,109 @@ def serve(deployment: Deployment, body, **options):
 
 
 ServingError = serving.ServingError
+
+
+UNSEEN_POLICIES = tuple(value for value, _ in Deployment._meta.get_field("unseen_values").choices)
+
+
+def set_unseen_policy(deployment: Deployment, policy: str, *, actor) -> Deployment:
+    """Choose what predict does with a categorical value training never had: `flag` (answer, and count it in
+    the log) or `refuse` (a 400 naming row, field and value). Admins only; audited. Moving `updated_at`
+    makes every serving process see the change on its next request."""
+    _require(actor, "deployments.change_deployment", "changing how unseen values are handled")
+    if policy not in UNSEEN_POLICIES:
+        raise ValidationError({"unseen_values": f"Choose {' or '.join(UNSEEN_POLICIES)}, not {str(policy)[:40]!r}."})
+    with transaction.atomic():
+        deployment = _locked(deployment.environment, deployment.model)
+        before = deployment.unseen_values
+        if before == policy:
+            return deployment
+        deployment.unseen_values, deployment.updated_at = policy, timezone.now()
+        deployment.save(update_fields=["unseen_values", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="deployment.unseen_policy_set",
+            target=deployment,
+            before={"unseen_values": before},
+            after={"unseen_values": policy},
+        )
+    return deployment
+
+
+MAX_LABELS = 10_000
+MAX_LABEL_ERRORS = 20
+
+
+def record_ground_truth(items: Any, *, actor) -> int:
+    """Attach true outcomes to served predictions: `[{prediction_id, label}, ...]`, all or nothing.
+
+    Each label is checked against the version that answered (`labels.check`: one of its classes, 1, 1.0
+    and "1" being one class, stored as the class itself; a finite number for a regressor). Any bad item is
+    a ValidationError keyed `items[<index>].<field>`, and nothing of the batch is stored. One audit event
+    per batch. Returns the number of predictions updated.
+    """
+    _require(actor, "deployments.predict", "attaching ground truth")
+    items = items if isinstance(items, list) else [items]
+    if not items:
+        raise ValidationError({"non_field_errors": "Send at least one {prediction_id, label}."})
+    if len(items) > MAX_LABELS:
+        raise ValidationError({"non_field_errors": f"At most {MAX_LABELS:,} labels per request."})
+    errors: dict[str, list[str]] = {}
+
+    def add(where: str, message: str) -> None:
+        if len(errors) < MAX_LABEL_ERRORS:
+            errors.setdefault(where, []).append(message)
+
+    wanted: dict[uuid.UUID, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            add(f"items[{index}]", "Each item is an object {prediction_id, label}.")
+            continue
+        if unknown := sorted(set(item) - {"prediction_id", "label"}):
+            add(f"items[{index}]", f"Unknown field(s): {', '.join(str(k)[:40] for k in unknown[:5])}.")
+        if "label" not in item:
+            add(f"items[{index}].label", "This field is required.")
+        try:
+            key = uuid.UUID(str(item.get("prediction_id")))
+        except ValueError:
+            add(f"items[{index}].prediction_id", "A prediction id (a UUID) as predict returned it.")
+            continue
+        if key in wanted:
+            add(f"items[{index}].prediction_id", f"Also at index {wanted[key]}: send each prediction once.")
+            continue
+        wanted[key] = index
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        found = {
+            p.id: p
+            for p in Prediction.objects.select_for_update(of=("self",))
+            .select_related("version", "deployment__environment", "deployment__model")
+            .filter(id__in=wanted)
+        }
+        now = timezone.now()
+        for key, index in wanted.items():
+            prediction = found.get(key)
+            if prediction is None:
+                add(f"items[{index}].prediction_id", f"Unknown prediction id {key}.")
+                continue
+            try:
+                prediction.ground_truth = labels.check(
+                    items[index]["label"], prediction.version.signature.get("output")
+                )
+            except labels.LabelError as exc:
+                add(f"items[{index}].label", f"{exc} (prediction {key}, answered by {prediction.version})")
+                continue
+            prediction.ground_truth_at = now
+        if errors:
+            raise ValidationError(errors)
+        Prediction.objects.bulk_update(found.values(), ["ground_truth", "ground_truth_at"], batch_size=1_000)
+        deployments = sorted({str(p.deployment) for p in found.values()})
+        targets = {p.deployment_id for p in found.values()}
+        audit.record(
+            actor=actor,
+            action="ground_truth.recorded",
+            target=next(iter(found.values())).deployment if len(targets) == 1 else None,
+            after={"labels": len(found), "deployments": deployments},
+        )
+    return len(found)

@@ -1,4 +1,11 @@
-"""Answer a predict request: route, validate, score, shadow-score, log, in that order.
+"""Answer a predict request: route, clean, validate, score, shadow-score, log, in that order.
+
+Each record is prepared once, and what the model scores is what is logged: the version's serving transform
+(the row-wise cleaning steps of its training data's recipes, recorded in its lineage at registration) runs
+on the raw values, then `records` checks and normalises them against the signature ("yes" for a boolean
+becomes true), and the prediction log stores those normalised values. Values of a categorical input that
+training never had are counted per row in the log (`Prediction.unseen`) or, under the deployment's
+`refuse` policy, answered with a 400 naming row, field and value.
 
 Fitted pipelines are loaded once per process into a small LRU cache keyed by (version id, sha256); a load
 re-checks the file against the sha256 (experiments.services.load_pipeline) and compiles the pipeline's numpy
@@ -9,6 +16,7 @@ process that dies after answering has already logged what it answered.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -41,14 +49,24 @@ class ServingError(Exception):
 
 
 class Scorer:
-    """A fitted pipeline and, when `fastpath` compiled and verified it, its numpy equivalent."""
+    """A fitted pipeline and, when `fastpath` compiled and verified it, its numpy equivalent; the version's
+    serving transform (`prepare`, None without one) and the categories each encoded input was fitted on."""
 
-    def __init__(self, pipeline):
+    def __init__(self, pipeline, transform: list[dict] | None = None):
         self.pipeline = pipeline
         self.fast = fastpath.compile_pipeline(pipeline)
         if self.fast is not None and (difference := fastpath.verify(pipeline, self.fast)):
             logger.warning("The fast path disagrees with scikit-learn (%s); serving through scikit-learn", difference)
             self.fast = None
+        self.prepare = experiment_services.row_transform(transform or [])
+        self.categories = fastpath.categories(pipeline)
+
+    def parse(self, records, signature) -> dict[str, np.ndarray]:
+        """The records cleaned by the serving transform, then checked and normalised (RecordsError, ValueError)."""
+        return record_parser.parse_columns(records, signature, max_rows=settings.SERVING_MAX_ROWS, prepare=self.prepare)
+
+    def unseen(self, columns: dict[str, np.ndarray]) -> list[tuple[int, str, Any]]:
+        return record_parser.unseen(columns, self.categories) if self.categories else []
 
     def score(self, columns: dict[str, np.ndarray]) -> tuple[list, list | None]:
         """Predictions and, for classifiers, class probabilities per row (rounded to 6 decimals)."""
@@ -85,7 +103,8 @@ class _Cache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        pipeline = Scorer(experiment_services.load_pipeline(version.artifact))  # ValueError on a hash mismatch
+        transform = (version.lineage or {}).get("serving_transform")
+        pipeline = Scorer(experiment_services.load_pipeline(version.artifact), transform)  # ValueError: bad hash
         with self._lock:
             self._items[key] = pipeline
             while len(self._items) > settings.SERVING_CACHE_SIZE:
@@ -230,7 +249,7 @@ def predict(
         else:
             scorer = _load_or_fail(version)
     try:
-        columns = record_parser.parse_columns(body["records"], version.signature, max_rows=settings.SERVING_MAX_ROWS)
+        columns = scorer.parse(body["records"], version.signature)
     except record_parser.RecordsError as exc:
         _stat(deployment, version, role, 0, 400, started, served_at)
         raise ServingError(400, str(exc) or "Invalid records.", exc.errors) from None
@@ -238,6 +257,11 @@ def predict(
         logger.exception("%s cannot validate requests", version)
         _stat(deployment, version, role, 0, 503, started, served_at)
         raise ServingError(503, f"{version} cannot validate requests; the reason is in the server log.") from None
+    unseen = scorer.unseen(columns)
+    if unseen and deployment.unseen_values == "refuse":
+        _stat(deployment, version, role, 0, 400, started, served_at)
+        errors = _unseen_errors(unseen, scorer.categories)
+        raise ServingError(400, str(record_parser.RecordsError(errors)), errors)
     try:
         predicted, probabilities = scorer.score(columns)
     except Exception:
@@ -246,6 +270,8 @@ def predict(
         raise ServingError(500, f"{version} failed to score these records; the error is in the server log.") from None
     latency_ms = (time.perf_counter() - started) * 1000
     rows = body["records"] if isinstance(body["records"], list) else [body["records"]]
+    scored = record_parser.logged_rows(columns)
+    flagged = _per_row(unseen, len(scored))
     ids = [uuid.uuid4() for _ in predicted]
     request_id, entity = request_id[:64], entity_key or ""
     logged = [
@@ -256,11 +282,12 @@ def predict(
             role,
             request_id,
             entity,
-            rows[i],
+            scored[i],
             predicted[i],
             probabilities[i] if probabilities else None,
             latency_ms,
             served_at,
+            flagged[i],
         )
         for i in range(len(predicted))
     ]
@@ -304,8 +331,10 @@ def _shadow(deployment, rows, entity_key, request_id, latency_ms, served_at) -> 
     shadow = deployment.shadow
     try:
         scorer = cache.get(shadow)
-        columns = record_parser.parse_columns(rows, shadow.signature, max_rows=settings.SERVING_MAX_ROWS)
+        columns = scorer.parse(rows, shadow.signature)
         predicted, probabilities = scorer.score(columns)
+        scored = record_parser.logged_rows(columns)
+        flagged = _per_row(scorer.unseen(columns), len(scored))
     except Exception:
         return []
     return [
@@ -316,14 +345,50 @@ def _shadow(deployment, rows, entity_key, request_id, latency_ms, served_at) -> 
             "shadow",
             request_id,
             entity_key,
-            rows[i],
+            scored[i],
             predicted[i],
             probabilities[i] if probabilities else None,
             latency_ms,
             served_at,
+            flagged[i],
         )
         for i in range(len(predicted))
     ]
+
+
+def _per_row(unseen: list[tuple[int, str, Any]], rows: int) -> list[list[str] | None]:
+    """Per row, the inputs whose value training never had (None when all were known), for the log."""
+    flagged: list[list[str] | None] = [None] * rows
+    for row, name, _ in unseen:
+        if flagged[row] is None:
+            flagged[row] = [name]
+        elif name not in flagged[row]:
+            flagged[row].append(name)
+    return flagged
+
+
+def _unseen_errors(unseen: list[tuple[int, str, Any]], categories: dict[str, frozenset[str]]) -> list[dict]:
+    """The refuse policy's 400: one entry per unseen value (row, field, value), at most MAX_ERRORS."""
+    errors = []
+    for row, name, value in unseen[: record_parser.MAX_ERRORS]:
+        known = sorted(categories[name])
+        shown = ", ".join(f'"{k}"' for k in known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+        errors.append(
+            {
+                "row": row,
+                "field": name,
+                "message": f"{_shown(value)} never appeared in this model's training data for {name} "
+                f"(known: {shown}); this deployment refuses values training never had.",
+            }
+        )
+    if len(unseen) > record_parser.MAX_ERRORS:
+        errors.append({"row": None, "field": None, "message": f"{len(unseen) - record_parser.MAX_ERRORS} more."})
+    return errors
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _stat(deployment, version, role, rows, status_code, started, served_at) -> None:

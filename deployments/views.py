@@ -98,6 +98,7 @@ def deployment_detail(request, environment: str, model: str):
             c["name"]: None for c in (deployment.primary.signature if deployment.primary else {}).get("inputs", [])
         },
         **_charts(deployment),
+        "unseen": selectors.unseen_summary(deployment, timezone.now() - timedelta(hours=CHART_HOURS), timezone.now()),
         "panels": ui.panels("deployment", request, deployment),  # e.g. monitoring's drift and alerts summary
     }
     return render(request, "deployments/deployment_detail.html", context)
@@ -195,6 +196,10 @@ def deployment_change(request, environment: str, model: str):
         elif action == "rollback":
             services.rollback(deployment, actor=request.user, reason=reason, override=override)
             done = "Rolled back to the previous revision."
+        elif action == "unseen_values":
+            policy = request.POST.get("unseen_values", "")
+            services.set_unseen_policy(deployment, policy, actor=request.user)
+            done = f"Unseen values: {policy}."
         else:
             raise ValidationError("Unknown action.")
     except (ValidationError, PermissionDenied) as exc:

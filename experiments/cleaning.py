@@ -459,6 +459,169 @@ _APPLY: dict[str, Callable[[pd.DataFrame, dict, str], pd.DataFrame]] = {
 }
 
 
+# --- the row-wise steps, for serving -----------------------------------------------------------------------------
+
+# Steps that change values one row at a time. A model trained on cleaned data gets these at predict time too
+# (deployments applies them before validating a request), so a raw record scores as its cleaned form does.
+# The steps that drop rows or columns have no meaning for one record and are left out.
+ROW_OPS = ("trim_strings", "casefold_strings", "standardize_booleans", "map_values", "impute", "clip_outliers")
+# Row-wise steps whose effect depends on the data they ran on: their statistic is fixed from that data.
+_FITTED = {("impute", "median"), ("impute", "mean"), ("impute", "mode"), ("clip_outliers", "iqr")}
+
+
+def needs_data(steps: list[dict]) -> bool:
+    """Whether `fit_row_steps` must see the data: some row-wise step takes a statistic of it."""
+    return any((step.get("op"), step.get("strategy") or step.get("method")) in _FITTED for step in steps)
+
+
+def fit_row_steps(df: pd.DataFrame | None, steps: list[dict]) -> list[dict]:
+    """The recipe's row-wise steps with every statistic fixed as `apply_recipe` computed it on `df`.
+
+    Each returned step holds constants only (an impute's value, a clip's bounds), so it can run on one record
+    without the data, and `step`, its position in the recipe. `df` may be None when `needs_data(steps)` is False.
+    """
+    if df is None:
+        if needs_data(steps):
+            raise ValueError("These steps take statistics of the data: pass the frame they ran on.")
+        return [
+            {**step, "step": i} for i, step in enumerate(steps) if isinstance(step, dict) and step.get("op") in ROW_OPS
+        ]
+    normalised = validate_recipe(steps, list(df.columns))
+    frame = df.copy(deep=True)
+    fitted = []
+    for index, step in enumerate(normalised):
+        if step["op"] in ROW_OPS:
+            fixed = _fix(frame, step, f"steps[{index}]")
+            if fixed is not None:
+                fitted.append({**fixed, "step": index})
+        frame = _APPLY[step["op"]](frame, step, f"steps[{index}]")
+    return fitted
+
+
+def _fix(frame: pd.DataFrame, step: dict, at: str) -> dict | None:
+    """The step with the statistic it takes of `frame` written in, or None when it would change nothing."""
+    op = step["op"]
+    if op == "impute" and step["strategy"] != "constant":
+        series = frame[step["column"]]
+        if step["strategy"] == "mode":
+            value = _mode(series)
+        else:
+            present = _finite(series) if _is_numeric(series) else series.iloc[:0]
+            value = (
+                None if present.empty else float(present.median() if step["strategy"] == "median" else present.mean())
+            )
+        if value is None:
+            raise RecipeError({f"{at}.column": [f"'{step['column']}' has no values to impute from."]})
+        return {"op": "impute", "column": step["column"], "strategy": "constant", "value": _plain(value)}
+    if op == "clip_outliers":
+        series = frame[step["column"]]
+        if step["method"] == "iqr":
+            present = _finite(series)
+            if present.empty:
+                return None  # apply_recipe leaves the column as it is
+            q1, q3 = float(present.quantile(0.25)), float(present.quantile(0.75))
+            lower, upper = q1 - step["k"] * (q3 - q1), q3 + step["k"] * (q3 - q1)
+        else:
+            lower, upper = step["lower"], step["upper"]
+        if pd.api.types.is_integer_dtype(series):  # as _clip: integer bounds rounded inwards, if they still meet
+            low = math.ceil(lower) if lower is not None else None
+            high = math.floor(upper) if upper is not None else None
+            if low is None or high is None or low <= high:
+                lower, upper = low, high
+        return {
+            "op": "clip_outliers",
+            "column": step["column"],
+            "method": "bounds",
+            "lower": None if lower is None else float(lower),
+            "upper": None if upper is None else float(upper),
+        }
+    return dict(step)
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def apply_row_steps(steps: list[dict], columns: dict[str, list]) -> None:
+    """Run fixed row-wise steps (from `fit_row_steps`) on JSON values, one list per column, in place.
+
+    What a step does to a value is what it does to a cell in `apply_recipe`, with one difference: a boolean
+    word the step does not know stays as sent (the recipe would make it missing), so the caller's typo is
+    refused by validation instead of being silently imputed. Columns a step names that are not in `columns`
+    are skipped; values that are not of the step's type pass untouched.
+    """
+    for step in steps:
+        op = step.get("op")
+        names = step.get("columns") if "columns" in step else [step.get("column")]
+        for name in columns if names is None else names:
+            values = columns.get(name)
+            if values is None:
+                continue
+            change = _ROW_VALUE[op](step)
+            for i, value in enumerate(values):
+                values[i] = change(value)
+
+
+def _row_trim(step: dict) -> Callable[[object], object]:
+    return lambda value: (value.strip() or None) if isinstance(value, str) else value
+
+
+def _row_casefold(step: dict) -> Callable[[object], object]:
+    return lambda value: value.casefold() if isinstance(value, str) else value
+
+
+def _row_boolean(step: dict) -> Callable[[object], object]:
+    def change(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return value
+        known = _to_boolean(value)
+        return value if known is None else known
+
+    return change
+
+
+def _row_map(step: dict) -> Callable[[object], object]:
+    mapping = step["mapping"]
+
+    def change(value: object) -> object:
+        if not isinstance(value, str | int | float) or not _present(value):
+            return value
+        key = _mapping_key(value)
+        return mapping.get(key, value)
+
+    return change
+
+
+def _row_impute(step: dict) -> Callable[[object], object]:
+    fill = step["value"]
+    return lambda value: fill if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _row_clip(step: dict) -> Callable[[object], object]:
+    lower, upper = step.get("lower"), step.get("upper")
+
+    def change(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return value
+        if lower is not None and value < lower:
+            return lower
+        if upper is not None and value > upper:
+            return upper
+        return value
+
+    return change
+
+
+_ROW_VALUE: dict[str, Callable[[dict], Callable[[object], object]]] = {
+    "trim_strings": _row_trim,
+    "casefold_strings": _row_casefold,
+    "standardize_booleans": _row_boolean,
+    "map_values": _row_map,
+    "impute": _row_impute,
+    "clip_outliers": _row_clip,
+}
+
+
 # --- output and descriptions ------------------------------------------------------------------------------------
 
 

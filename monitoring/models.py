@@ -127,6 +127,7 @@ class AlertRule(models.Model):
         REQUEST_RATE = "request_rate", "requests per minute"
         ERROR_RATE = "error_rate", "error rate"
         LATENCY_P95 = "latency_p95_ms", "latency p95 (ms)"
+        UNSEEN_SHARE = "unseen_share", "share of rows with a value training never had"
 
     class Comparison(models.TextChoices):
         GT = "gt", ">"

@@ -3,7 +3,8 @@
 A rule's window means the same thing for every family: the span of time its value is taken over. Drift
 and performance metrics are the mean over the monitor's reports that ended in the window (reports with
 "not enough data" carry no value and are skipped); service metrics are computed from the requests
-answered in the window. No value (no report, no labelled row; no request for error rate and latency) never
+answered in the window, and so is the inputs metric `unseen_share` (the share of answered rows holding a
+categorical value training never had, from the prediction log). No value (no report, no labelled row; no request for error rate and latency) never
 opens or resolves an alert. The request rate of a window without requests is 0: silence can alert.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 DRIFT = ("drift_share", "drifted_features", "prediction_drift")
 PERFORMANCE = ("accuracy", "f1", "roc_auc", "rmse", "mae")
 SERVICE = ("request_rate", "error_rate", "latency_p95_ms")
+INPUTS = ("unseen_share",)
 COMPARISONS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 SYMBOLS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 
@@ -27,6 +29,8 @@ def family(metric: str) -> str:
         return "performance"
     if metric in SERVICE:
         return "service"
+    if metric in INPUTS:
+        return "inputs"
     raise ValueError(f"unknown metric {metric!r}")
 
 

@@ -54,6 +54,7 @@ def monitor_detail(request, pk: int, rule_form: AlertRuleForm | None = None, sta
             latest.features.all(), key=lambda f: (f.is_prediction, f.status != "ok", not f.drifted, f.feature)
         )
     metrics = sorted(set(latest.performance) | set(latest.baseline)) if latest else []
+    unseen = _unseen(monitor, latest, features)
     history = list(monitor.reports.filter(status=DriftReport.Status.OK).order_by("-created_at", "-id")[:HISTORY])[::-1]
     context = {
         "monitor": monitor,
@@ -65,11 +66,26 @@ def monitor_detail(request, pk: int, rule_form: AlertRuleForm | None = None, sta
         "rules": monitor.rules.all(),
         "alerts": monitor.alerts.select_related("rule")[:10],
         "rule_form": rule_form or AlertRuleForm(),
+        "unseen": unseen,
         **_history_charts(history),
         **_feature_chart(request, latest, features),
         **_traffic_charts(monitor, history),
     }
     return render(request, "monitoring/monitor_detail.html", context, status=status)
+
+
+def _unseen(monitor: Monitor, latest: DriftReport | None, features: list) -> dict | None:
+    """The share of the report window's rows whose value training never had, overall and per feature (set on
+    each categorical feature row as `unseen_share`); None without a report to take the window from."""
+    if latest is None or latest.status != DriftReport.Status.OK or latest.version is None:
+        return None
+    summary = deployment_selectors.unseen_summary(
+        monitor.deployment, latest.window_start, latest.window_end, version=latest.version
+    )
+    for feature in features:
+        categorical = not feature.is_prediction and feature.kind == drift.CATEGORICAL
+        feature.unseen_share = summary["features"].get(feature.feature, 0.0) if categorical else None
+    return summary
 
 
 def _feature_chart(request, latest: DriftReport | None, features: list) -> dict:

@@ -68,6 +68,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "updated_at",
             "predict_url",
             "override",
+            "unseen_values",
         ]
         read_only_fields = fields
 
@@ -174,6 +175,12 @@ class TrafficSerializer(serializers.Serializer):
         help_text="Admins, in an emergency: serve a primary or canary not approved for the environment's stage. "
         "Needs a reason; audited, sent to webhooks as deployment.override and bannered until a promotion or rollback.",
     )
+    unseen_values = serializers.ChoiceField(
+        choices=Deployment._meta.get_field("unseen_values").choices,  # one enum in the schema
+        required=False,
+        help_text="What predict does with a categorical value training never had: flag (answer and count it) "
+        "or refuse (400 naming row, field and value).",
+    )
 
 
 class DeploymentDetail(APIView):
@@ -195,7 +202,8 @@ class DeploymentDetail(APIView):
         if not set(data) - {"reason", "override"}:
             raise ValidationError(
                 {
-                    "non_field_errors": "Send primary_version, canary_version, canary_percent, shadow_version or guardrail."
+                    "non_field_errors": "Send primary_version, canary_version, canary_percent, shadow_version, "
+                    "guardrail or unseen_values."
                 }
             )
         # Resolve and check every named version first, outside the transaction below, so an unknown
@@ -227,6 +235,8 @@ class DeploymentDetail(APIView):
                 )
             if "guardrail" in data:
                 services.set_guardrail(_deployment(environment, model), data["guardrail"], actor=request.user)
+            if "unseen_values" in data:
+                services.set_unseen_policy(_deployment(environment, model), data["unseen_values"], actor=request.user)
         return Response(DeploymentDetailSerializer(_deployment(environment, model)).data)
 
 
@@ -356,24 +366,12 @@ class GroundTruth(APIView):
         responses={200: inline_serializer("GroundTruthResult", {"updated": serializers.IntegerField()})},
     )
     def post(self, request):
-        """Attach the true outcome to served predictions, one or many: `[{prediction_id, label}]`."""
-        items = request.data if isinstance(request.data, list) else [request.data]
-        if len(items) > 10_000:
-            raise ValidationError({"non_field_errors": "At most 10,000 labels per request."})
-        body = GroundTruthItem(data=items, many=True)
-        body.is_valid(raise_exception=True)
-        labels = {item["prediction_id"]: item["label"] for item in body.validated_data}
-        if len(labels) > 10_000:
-            raise ValidationError({"non_field_errors": "At most 10,000 labels per request."})
-        with transaction.atomic():
-            found = {p.id: p for p in Prediction.objects.select_for_update().filter(id__in=labels)}
-            if missing := [str(key) for key in labels if key not in found]:
-                raise ValidationError({"prediction_id": [f"Unknown prediction ids: {', '.join(missing[:10])}."]})
-            now = timezone.now()
-            for key, prediction in found.items():
-                prediction.ground_truth, prediction.ground_truth_at = labels[key], now
-            Prediction.objects.bulk_update(found.values(), ["ground_truth", "ground_truth_at"])
-        return Response({"updated": len(found)}, status=status.HTTP_200_OK)
+        """Attach the true outcome to served predictions, one or many: `[{prediction_id, label}]`.
+
+        A label is one of the answering version's classes (1, 1.0 and "1" are one class) or, for a regressor,
+        a finite number; any bad item is a 400 naming its index and nothing of the batch is stored."""
+        updated = services.record_ground_truth(request.data, actor=request.user)
+        return Response({"updated": updated}, status=status.HTTP_200_OK)
 
 
 class PredictionSerializer(serializers.ModelSerializer):
@@ -396,6 +394,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "created_at",
             "ground_truth",
             "ground_truth_at",
+            "unseen",
         ]
         read_only_fields = fields
 

@@ -26,6 +26,8 @@ __all__ = [
     "load_frame",
     "open_version",
     "preview_recipe",
+    "row_transform",
+    "serving_transform",
     "start_cleaning",
     "start_profile",
     "store_frame",
@@ -347,3 +349,50 @@ def store_frame(
     progress(70, "Profiling the new version")
     compute_profile(child, progress=lambda p, m: progress(70 + 0.28 * p, m))
     return child, True
+
+
+def serving_transform(version: DatasetVersion, inputs: list[str]) -> list[dict]:
+    """The row-wise cleaning steps of the recipes that made `version`, fixed for serving one record at a time.
+
+    Walks the lineage from the uploaded root down to `version`. Each cleaning recipe contributes its row-wise
+    steps (`cleaning.ROW_OPS`) with their statistics computed on the parent it ran on (read from storage only
+    when a step takes one: a median, a mode, IQR bounds), limited to the model's `inputs`. Derivations that
+    are not cleaning recipes (retraining's appended production rows) contribute nothing. Each step says
+    where it came from (`dataset_version`, `step`). ValueError/OSError when a parent cannot be read.
+    """
+    chain, node, seen = [], version, set()
+    while node is not None and node.pk not in seen:
+        seen.add(node.pk)
+        chain.append(node)
+        node = node.parent
+    wanted = set(inputs)
+    steps: list[dict] = []
+    for child in reversed(chain):
+        recipe = child.recipe
+        if child.parent is None or not isinstance(recipe, list) or not recipe:
+            continue
+        if not all(isinstance(step, dict) and step.get("op") in cleaning.OPS for step in recipe):
+            continue  # a description of how the data was assembled, not steps to replay
+        frame = load_frame(child.parent) if cleaning.needs_data(recipe) else None
+        try:
+            fitted = cleaning.fit_row_steps(frame, recipe)
+        except cleaning.RecipeError as exc:
+            raise ValueError(f"The recipe of {child} cannot be replayed: {exc}") from None
+        for step in fitted:
+            if "columns" in step and step["columns"] is not None:
+                step["columns"] = [name for name in step["columns"] if name in wanted]
+                if not step["columns"]:
+                    continue
+            elif "column" in step and step["column"] not in wanted:
+                continue
+            steps.append({**step, "dataset_version": child.pk, "description": cleaning.describe_step(step)})
+    return steps
+
+
+def row_transform(steps: list[dict]):
+    """A callable running fixed row-wise steps (from `serving_transform`) on one list of JSON values per
+    column, in place (`cleaning.apply_row_steps`); None when there are no steps. Serving calls it per request."""
+    steps = [step for step in steps or [] if isinstance(step, dict)]
+    if not steps:
+        return None
+    return lambda columns: cleaning.apply_row_steps(steps, columns)

@@ -94,7 +94,7 @@ def check_rule(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]
     return clean
 
 
-SHARES = ("drift_share", "prediction_drift", "accuracy", "f1", "roc_auc", "error_rate")
+SHARES = ("drift_share", "prediction_drift", "accuracy", "f1", "roc_auc", "error_rate", "unseen_share")
 
 
 def _check_fit(metric: str, threshold: float, monitor: Monitor) -> None:
@@ -167,6 +167,8 @@ def rule_value(rule: AlertRule, now: datetime) -> float | None:
     start = now - timedelta(minutes=rule.window_minutes)
     if rules.family(rule.metric) == "service":
         return deployment_selectors.service_summary(rule.monitor.deployment, start, now)[rule.metric]
+    if rule.metric == "unseen_share":  # answered rows (primary and canary) in the window, from the log
+        return deployment_selectors.unseen_summary(rule.monitor.deployment, start, now)["share"]
     reports = DriftReport.objects.filter(
         monitor=rule.monitor_id, status=DriftReport.Status.OK, window_end__gt=start, window_end__lte=now
     ).values_list("drift_share", "drifted_count", "prediction_drifted", "performance", "compared")

@@ -170,6 +170,8 @@ def on_alert(alert: Alert) -> Retraining | None:
         note = f"{model}'s retraining policy is off."
     elif family == "service":
         note = "Service alerts (traffic, errors, latency) do not retrain: a new model would not fix them."
+    elif family == "inputs":
+        note = "Unseen-value alerts do not retrain: fix the caller's spelling, or add the values to the training data."
     elif (family == "drift" and not policy.on_drift_alert) or (
         family == "performance" and not policy.on_performance_alert
     ):

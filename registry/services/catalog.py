@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from experiments import selectors as experiment_selectors
+from experiments import services as experiment_services
 from experiments.models import Run
 from experiments.services.permissions import require as _require
 from mlops_site import audit, events
@@ -147,8 +148,10 @@ def update_version(version: ModelVersion, *, actor, description: str | None = No
     return version
 
 
-def _lineage(run: Run) -> dict:
-    """The run, its experiment, and each input dataset version with its ancestors and their recipes."""
+def _lineage(run: Run, signature: dict | None = None) -> dict:
+    """The run, its experiment, each input dataset version with its ancestors and their recipes, and the
+    serving transform: the row-wise cleaning steps that made the training data, which predict applies to
+    every record before validating it (`experiments.services.serving_transform`)."""
     inputs = []
     for version in run.input_versions.select_related("dataset"):
         chain, node, seen = [], version, set()
@@ -157,11 +160,22 @@ def _lineage(run: Run) -> dict:
             chain.append({"id": node.pk, "number": node.number, "sha256": node.sha256, "recipe": node.recipe})
             node = node.parent
         inputs.append({"dataset": version.dataset.name, "version": version.pk, "chain": chain})
+    names = [c["name"] for c in (signature or {}).get("inputs") or [] if isinstance(c, dict) and "name" in c]
+    training_data = run.input_versions.order_by("pk").first()
+    transform = []
+    if training_data is not None and names:
+        try:
+            transform = experiment_services.serving_transform(training_data, names)
+        except (ValueError, OSError) as exc:
+            raise ValidationError(
+                {"run": f"The cleaning steps that made {training_data} cannot be fixed for serving: {exc}"}
+            ) from None
     return {
         "run": run.pk,
         "experiment": run.experiment.name,
         "training_request": run.training_request,
         "inputs": inputs,
+        "serving_transform": transform,
     }
 
 
@@ -190,6 +204,7 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
             signature = json.load(handle)
     metrics = {k: v for k, v in experiment_selectors.latest_metrics(run).items() if not k.startswith("cv_")}
     params = dict(run.params.order_by("key").values_list("key", "value"))
+    lineage = _lineage(run, signature)  # may read training data: before the model's row lock
     with transaction.atomic():
         model = RegisteredModel.objects.select_for_update().get(pk=model.pk)  # numbers are handed out in turn
         number = (model.versions.aggregate(top=Max("number"))["top"] or 0) + 1
@@ -202,7 +217,7 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
             signature=signature,
             metrics=metrics,
             params=params,
-            lineage=_lineage(run),
+            lineage=lineage,
             description=description,
             created_by=actor,
         )

@@ -75,8 +75,25 @@ def version_detail(request, name: str, number: int):
         "describe_form": DescribeForm.for_object(version),
         "compare_with": compare_with,
         "top_panels": ui.panels("version-top", request, version),  # e.g. where it is served, override banners
+        "serving_transform": _serving_transform(version),
     }
     return render(request, "registry/version_detail.html", context)
+
+
+def _serving_transform(version: ModelVersion) -> list[dict] | None:
+    """The cleaning steps predict applies to each record, described; None when the lineage predates them."""
+    steps = (version.lineage or {}).get("serving_transform")
+    if steps is None:
+        return None
+    return [
+        {
+            "text": step.get("description") or cards.describe_step(step),
+            "dataset_version": step.get("dataset_version"),
+            "step": step.get("step"),
+        }
+        for step in steps
+        if isinstance(step, dict)
+    ]
 
 
 @require_http_methods(["GET", "POST"])

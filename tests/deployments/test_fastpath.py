@@ -176,3 +176,30 @@ def test_inputs_of_another_type_fall_back_to_scikit_learn_for_that_request():
     predicted, probabilities = scorer.score(columns)
     expected = pipeline.predict(records.frame(columns))
     assert predicted == list(expected) and len(probabilities) == 2
+
+
+def test_the_known_categories_are_the_encoders_and_only_other_values_are_unseen(fitted):
+    """Every pipeline tells which values its training never had, fast path or not (the monitor counts them)."""
+    pipeline, signature, rows = fitted
+    rows = rows[:-2]  # the training rows, without the fixture's all-missing and unseen rows
+    known = fastpath.categories(pipeline)
+    encoded = {c["name"] for c in signature["inputs"] if c["kind"] != "numeric"}
+    assert set(known) == encoded
+    prepare = pipeline.steps[0][1]
+    for _, block, columns in prepare.transformers_:
+        if hasattr(block, "steps") and isinstance(block.steps[-1][1], OneHotEncoder):
+            for name, categories in zip(columns, block.steps[-1][1].categories_, strict=True):
+                assert known[name] == {str(c) for c in categories}
+    columns = records.parse_columns(rows, signature, max_rows=10_000)
+    found = records.unseen(columns, known)  # holdout rows may hold a spelling only they have
+    expected = [
+        (row, name, value)
+        for row, record in enumerate(rows)
+        for name in known
+        if (value := columns[name][row]) is not None and str(value) not in known[name]
+    ]
+    assert sorted(found) == sorted(expected) and len(found) < len(rows) * 0.01
+    odd = [dict(rows[0]) | {"home_ownership": "castle"}, dict(rows[1]) | {"region": None}]
+    assert records.unseen(records.parse_columns(odd, signature, max_rows=10), known) == [
+        (0, "home_ownership", "castle")
+    ]

@@ -403,3 +403,26 @@ def test_a_numeric_string_is_refused_where_the_pipeline_would_silently_impute(fi
     record = json_records(frame.head(1))[0] | {"credit_score": "7O0"}  # as_float would make this NaN
     error = only_error(record, signature=signature)
     assert (error["row"], error["field"]) == (0, "credit_score")
+
+
+def test_logged_rows_are_what_the_model_scored_as_json():
+    """The log holds the parsed values: words for booleans as true/false, numbers as floats, NaN as null."""
+    signature = {
+        "inputs": [
+            {"name": "n", "kind": "numeric", "dtype": "float64"},
+            {"name": "b", "kind": "boolean", "dtype": "bool"},
+            {"name": "w", "kind": "boolean", "dtype": "str"},
+            {"name": "c", "kind": "categorical", "dtype": "str"},
+        ]
+    }
+    sent = [{"n": 3, "b": "Y", "w": "Yes", "c": "x"}, {"n": None, "b": "false", "w": None, "c": None}]
+    logged = records.logged_rows(records.parse_columns(sent, signature, max_rows=10))
+    assert logged == [{"n": 3.0, "b": True, "w": "Yes", "c": "x"}, {"n": None, "b": False, "w": None, "c": None}]
+    assert type(logged[0]["n"]) is float and json.loads(json.dumps(logged)) == logged
+
+
+def test_prepare_changes_copies_of_the_values_before_they_are_checked():
+    signature = {"inputs": [{"name": "c", "kind": "categorical", "dtype": "str"}]}
+    sent = [{"c": " X "}]
+    columns = records.parse_columns(sent, signature, max_rows=10, prepare=lambda cols: cols["c"].__setitem__(0, "x"))
+    assert columns["c"].tolist() == ["x"] and sent == [{"c": " X "}]

@@ -449,7 +449,7 @@ def test_every_row_of_a_batch_is_logged_with_its_inputs_and_answer(production, s
 @pytest.mark.parametrize("count", [2, 150], ids=["one-statement", "copy"])
 def test_the_log_writes_the_rows_and_the_stat_together_or_neither(production, versions, count):
     now = timezone.now()
-    row = (None, production.pk, versions[0].pk, "primary", "r", "", {"a": 1}, 1, {"0": 0.5, "1": 0.5}, 1.0, now)
+    row = (None, production.pk, versions[0].pk, "primary", "r", "", {"a": 1}, 1, {"0": 0.5, "1": 0.5}, 1.0, now, None)
     predictions = [(uuid.uuid4(), *row[1:]) for _ in range(count)]
     stat = {"deployment_id": production.pk, "version_id": versions[0].pk, "role": "primary", "rows": count}
     stat |= {"status_code": -1, "latency_ms": 1.0, "created_at": now}  # refused by the column's check

@@ -513,3 +513,44 @@ def test_every_op_has_an_apply_function_and_a_description():
     assert set(cleaning.OPS) == set(cleaning._APPLY)
     for step in validate_recipe(REALISTIC_RECIPE, list(messy().columns)):
         assert not describe_step(step).startswith("Unknown")
+
+
+def test_fixed_row_steps_on_one_record_give_what_the_recipe_gives_that_row():
+    """fit_row_steps + apply_row_steps on each record, one at a time, equal apply_recipe on the whole frame."""
+    frame = pd.DataFrame(
+        {
+            "income": [50_000.0, None, 62_000.0, 58_000.0, 1_000_000.0, 51_000.0, None],
+            "owns_home": ["yes", "Yes", " no", "N", "no", "1", None],
+            "city": ["Paris", "paris ", "Lyon", "  ", "Nice", "NICE", "Lyon"],
+            "grade": [1, 2, 3, 2, 40, 1, 2],
+            "code": ["a", "b", "zz", "a", None, "b", "a"],
+        }
+    )
+    recipe = [
+        {"op": "trim_strings"},
+        {"op": "casefold_strings", "columns": ["city"]},
+        {"op": "standardize_booleans", "columns": ["owns_home"]},
+        {"op": "map_values", "column": "code", "mapping": {"zz": "z"}},
+        {"op": "impute", "column": "income", "strategy": "median"},
+        {"op": "impute", "column": "city", "strategy": "mode"},
+        {"op": "impute", "column": "code", "strategy": "constant", "value": "none"},
+        {"op": "clip_outliers", "column": "grade", "method": "iqr", "k": 1.5},
+    ]
+    expected = cleaning.apply_recipe(frame, recipe)
+    fitted = cleaning.fit_row_steps(frame, recipe)
+    assert [step["step"] for step in fitted] == list(range(len(recipe)))
+    assert fitted[4]["value"] == pytest.approx(frame["income"].median())
+    for index, row in frame.iterrows():
+        record = {name: [None if pd.isna(value) else value] for name, value in row.items()}
+        cleaning.apply_row_steps(fitted, record)
+        for name, values in record.items():
+            want = expected.loc[index, name]
+            got = values[0]
+            assert (got is None and pd.isna(want)) or got == want, (index, name, got, want)
+
+
+def test_row_steps_that_need_no_data_are_fixed_without_it_and_others_refuse():
+    steps = [{"op": "trim_strings", "columns": None}, {"op": "drop_duplicates"}]
+    assert cleaning.fit_row_steps(None, steps) == [{"op": "trim_strings", "columns": None, "step": 0}]
+    with pytest.raises(ValueError):
+        cleaning.fit_row_steps(None, [{"op": "impute", "column": "x", "strategy": "median"}])
