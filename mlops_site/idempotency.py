@@ -74,7 +74,7 @@ class Refusal:
     """Someone else holds the key: `reason` is "mismatch", "running" or "unreadable"."""
 
     reason: str
-    row: IdempotencyKey
+    row: IdempotencyKey | None
 
 
 @dataclass
@@ -149,10 +149,6 @@ def finish(held: Claim, response: HttpResponse) -> None:
         )
     except DatabaseError:  # the answer still goes out; the key stays claimed until it goes stale
         log.exception("Could not keep the answer of idempotency key row %s", held.row_id)
-
-
-def release(held: Claim) -> None:
-    IdempotencyKey.objects.filter(pk=held.row_id, state=IdempotencyKey.State.RUNNING).delete()
 
 
 def sweep_expired(now=None) -> int:
