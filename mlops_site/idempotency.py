@@ -372,10 +372,13 @@ class IdempotencyMiddleware:
                 return None
             if isinstance(outcome, Replay):
                 return self._form_replay(request, outcome)
-            if outcome.reason != "running" or time.monotonic() >= deadline:
+            if outcome.reason != "running" or outcome.row is None or time.monotonic() >= deadline:
                 break
             # The first submission is still running (a double click): its answer is what this one shows.
-            time.sleep(WAIT_STEP_SECONDS)
+            # Wait by reading (no write lock taken on SQLite), then claim again once it has finished.
+            running = IdempotencyKey.objects.filter(pk=outcome.row.pk, state=IdempotencyKey.State.RUNNING)
+            while time.monotonic() < deadline and running.exists():
+                time.sleep(WAIT_STEP_SECONDS)
         if outcome.reason == "running":
             messages.info(request, "This form was already sent and is still being processed; reload in a moment.")
         else:

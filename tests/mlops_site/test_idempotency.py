@@ -423,6 +423,19 @@ def test_a_form_that_failed_validation_can_be_sent_again(client, scientist):
     assert not Experiment.objects.exists()
 
 
+@pytest.mark.django_db
+def test_a_form_still_running_past_the_wait_says_so_and_creates_nothing(client, scientist, settings):
+    settings.IDEMPOTENCY_FORM_WAIT_SECONDS = 0
+    client.force_login(scientist)
+    form = {"new-name": "churn", "_submit_once": first_token(client.get(reverse("experiments")).content.decode())}
+    assert client.post(reverse("experiments"), form).status_code == 302
+    IdempotencyKey.objects.update(state=IdempotencyKey.State.RUNNING, response=None)  # as while the first runs
+    again = client.post(reverse("experiments"), form, HTTP_REFERER="http://testserver/experiments/", follow=True)
+    assert again.redirect_chain == [("http://testserver/experiments/", 302)]
+    assert "still being processed" in again.content.decode()
+    assert Experiment.objects.count() == 1
+
+
 def test_every_creating_form_carries_a_token():
     """The forms of templates/ that create something (or flip a state) render {% submit_once %}."""
     from pathlib import Path
