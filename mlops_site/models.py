@@ -208,3 +208,34 @@ class ApiToken(models.Model):
         if self.expires_at and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a request sent with an `Idempotency-Key` (or a page form's one-time token).
+
+    A repeat of the request (a retry, a double click) gets this answer back instead of acting again.
+    Only a hash of the key is stored and the answer is sealed with a key derived from it, so the
+    table alone cannot replay or read answers (they may hold a new API token's key).
+    See `mlops_site.idempotency`.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 of the kind (api/form) and the key.")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.RUNNING)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.BinaryField(null=True, blank=True, help_text="Sealed status line, headers and body.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key_hash"], name="idempotency_key_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.state})"

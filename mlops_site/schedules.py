@@ -9,6 +9,7 @@ from __future__ import annotations
 # name -> (task, minutes between runs)
 SCHEDULES = {
     "sweep-stale-jobs": ("mlops_site.tasks.sweep_stale_jobs", 1),
+    "sweep-idempotency-keys": ("mlops_site.tasks.sweep_idempotency_keys", 60),
 }
 
 _registered: dict[str, tuple[str, int]] = {}

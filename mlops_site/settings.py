@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "mlops_site.middleware.PageLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: its process_view runs after the CSRF and login checks (see mlops_site/idempotency.py).
+    "mlops_site.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "mlops_site.urls"
@@ -172,6 +174,11 @@ RUN_LOG_BATCH_LIMIT = env_int("RUN_LOG_BATCH_LIMIT", 10_000)  # metric points pe
 ARTIFACT_MAX_UPLOAD_BYTES = env_int("ARTIFACT_MAX_UPLOAD_MB", 500) * 1024 * 1024
 METRIC_HISTORY_MAX_POINTS = 2_000  # default downsampling for charts and the history endpoint
 
+# --- Idempotency (Idempotency-Key header, one-time form tokens) -------------------------
+IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)  # a key's first answer is replayed this long
+IDEMPOTENCY_STALE_SECONDS = env_int("IDEMPOTENCY_STALE_SECONDS", 900)  # a claim this old lost its request
+IDEMPOTENCY_FORM_WAIT_SECONDS = env_int("IDEMPOTENCY_FORM_WAIT_SECONDS", 20)  # a double click waits for the first
+
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -279,6 +286,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mlops_site.idempotency.document_header",
+    ],
     # Several models have a "status"; name each choice set so the schema stays readable.
     "ENUM_NAME_OVERRIDES": {
         "DriftReportStatusEnum": "monitoring.models.DriftReport.Status",

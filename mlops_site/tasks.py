@@ -1,6 +1,6 @@
 """django-q2 entry points of the shared kernel: thin wrappers around services and jobs."""
 
-from mlops_site import jobs, selfcheck
+from mlops_site import idempotency, jobs, selfcheck
 
 
 def run_selfcheck(job_id: int) -> None:
@@ -9,3 +9,7 @@ def run_selfcheck(job_id: int) -> None:
 
 def sweep_stale_jobs() -> dict[str, int]:
     return jobs.sweep_stale_jobs()
+
+
+def sweep_idempotency_keys() -> int:
+    return idempotency.sweep_expired()

@@ -8,6 +8,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from mlops_site import idempotency
+
 register = template.Library()
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -102,3 +104,11 @@ def title_words(value: str) -> str:
 def get_item(mapping, key):
     """`mapping[key]` in a template, None when absent (templates cannot index by a variable)."""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.simple_tag
+def submit_once():
+    """A one-time token for a form that creates something: sent twice, it acts once (mlops_site.idempotency)."""
+    return format_html(
+        '<input type="hidden" name="{}" value="{}">', idempotency.FORM_FIELD, idempotency.new_form_token()
+    )

@@ -21,6 +21,7 @@ from experiments import services as experiment_services
 from experiments.models import Run
 from experiments.services.permissions import require as _require
 from mlops_site import audit, events
+from mlops_site.errors import Conflict
 from registry import gate_config
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
@@ -183,7 +184,8 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
     """Version n+1 of `model` from a finished trained run, pinning its model file by sha256.
 
     The file is hashed again here: a version is never created for a model file that no longer
-    matches what training recorded.
+    matches what training recorded. A run is registered once per model (a second try, e.g. a
+    double click, is a Conflict naming the version it already is), checked under the model's lock.
     """
     _require(actor, "registry.add_modelversion", "registering model versions")
     if run.status != Run.Status.FINISHED:
@@ -207,6 +209,9 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
     lineage = _lineage(run, signature)  # may read training data: before the model's row lock
     with transaction.atomic():
         model = RegisteredModel.objects.select_for_update().get(pk=model.pk)  # numbers are handed out in turn
+        existing = model.versions.filter(run=run).order_by("number").first()
+        if existing is not None:
+            raise Conflict(f"Run {run.pk} is already registered as {model.name} v{existing.number}.")
         number = (model.versions.aggregate(top=Max("number"))["top"] or 0) + 1
         version = ModelVersion.objects.create(
             model=model,

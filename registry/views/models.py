@@ -87,6 +87,9 @@ def model_register(request, name: str):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(model)
+    except Conflict as exc:
+        messages.warning(request, exc.message)
+        return redirect(model)
     messages.success(request, f"Registered {version} from run #{version.run_id}.")
     return redirect(model)
 

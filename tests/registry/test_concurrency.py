@@ -43,13 +43,16 @@ def race(*calls):
 @pytest.fixture
 def versions(scientist, credit):
     experiment, dataset_version = credit
-    run = experiment_services.start_training(
-        experiment, dataset_version, actor=scientist, target="defaulted", algorithm="logistic_regression", seed=1
-    )
-    run.refresh_from_db()
-    assert run.status == "finished"
     model = services.create_model(name="credit-default", actor=scientist)
-    return [services.register_version(model, run, actor=scientist) for _ in range(2)]
+    versions = []
+    for _ in range(2):  # a run is registered once per model: two versions need two (alike) runs
+        run = experiment_services.start_training(
+            experiment, dataset_version, actor=scientist, target="defaulted", algorithm="logistic_regression", seed=1
+        )
+        run.refresh_from_db()
+        assert run.status == "finished"
+        versions.append(services.register_version(model, run, actor=scientist))
+    return versions
 
 
 def open_request(version, scientist, stage="production"):

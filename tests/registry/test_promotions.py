@@ -285,9 +285,8 @@ def test_a_model_file_changed_after_the_gates_cannot_be_approved(scientist, revi
 def test_promoting_archives_the_previous_version_and_rollback_brings_it_back(
     scientist, reviewer, model, train, request_for, django_capture_on_commit_callbacks
 ):
-    run = train()
-    first = services.register_version(model, run, actor=scientist)
-    second = services.register_version(model, run, actor=scientist)
+    first = services.register_version(model, train(), actor=scientist)
+    second = services.register_version(model, train(), actor=scientist)
     with pytest.raises(ValidationError, match="no earlier production"):
         services.request_rollback(model, justification="oops", actor=scientist)
     promote(first, request_for, reviewer, django_capture_on_commit_callbacks)

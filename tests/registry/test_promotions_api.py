@@ -5,7 +5,7 @@ import pytest
 from registry import services
 from registry.models import ModelVersion, PromotionRequest, Review
 from tests.conftest import make_user, token_client
-from tests.registry.test_services import model, trained_run  # noqa: F401
+from tests.registry.test_services import model, second_run, trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -112,9 +112,16 @@ def test_gates_can_be_configured_by_patch(scientist, reviewer, version, django_c
     assert "override reason" in refused.json()["detail"]
 
 
-def test_rollback_through_the_api(scientist, reviewer, model, trained_run, django_capture_on_commit_callbacks):  # noqa: F811
+def test_rollback_through_the_api(
+    scientist,
+    reviewer,
+    model,  # noqa: F811
+    trained_run,  # noqa: F811
+    second_run,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
     first = services.register_version(model, trained_run, actor=scientist)
-    second = services.register_version(model, trained_run, actor=scientist)
+    second = services.register_version(model, second_run, actor=scientist)
     ds, rv = token_client(scientist), token_client(reviewer)
     for number in (1, 2):
         pk = open_via_api(ds, django_capture_on_commit_callbacks, version=number).json()["id"]

@@ -28,14 +28,30 @@ def trained_run(scientist, credit, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def second_run(scientist, credit, django_capture_on_commit_callbacks):
+    """Another finished run trained alike (same metrics): a run is registered once per model, so two
+    versions need two runs."""
+    experiment, version = credit
+    with django_capture_on_commit_callbacks(execute=True):
+        run = experiment_services.start_training(
+            experiment, version, actor=scientist, target="defaulted", algorithm="logistic_regression", seed=1
+        )
+    run.refresh_from_db()
+    assert run.status == "finished"
+    return run
+
+
+@pytest.fixture
 def model(scientist):
     return services.create_model(name="credit-default", description="loan defaults", actor=scientist)
 
 
-def test_a_version_pins_the_run_model_file_signature_metrics_and_lineage(scientist, model, trained_run, credit):
+def test_a_version_pins_the_run_model_file_signature_metrics_and_lineage(
+    scientist, model, trained_run, second_run, credit
+):
     _, dataset_version = credit
     first = services.register_version(model, trained_run, actor=scientist)
-    second = services.register_version(model, trained_run, actor=scientist)
+    second = services.register_version(model, second_run, actor=scientist)
     assert (first.number, second.number) == (1, 2) and first.stage == "none"
     artifact = trained_run.artifacts.get(path="model/pipeline.skops")
     assert first.artifact == artifact and first.sha256 == artifact.sha256
@@ -81,9 +97,9 @@ def test_reviewers_cannot_register(reviewer, scientist, model, trained_run):
         services.register_version(model, trained_run, actor=reviewer)
 
 
-def test_an_alias_points_at_one_version_and_moving_it_is_audited(scientist, model, trained_run):
+def test_an_alias_points_at_one_version_and_moving_it_is_audited(scientist, model, trained_run, second_run):
     v1 = services.register_version(model, trained_run, actor=scientist)
-    v2 = services.register_version(model, trained_run, actor=scientist)
+    v2 = services.register_version(model, second_run, actor=scientist)
     services.set_alias(model, "Champion", v1, actor=scientist)
     services.set_alias(model, "champion", v2, actor=scientist)
     alias = ModelAlias.objects.get(model=model)
@@ -105,9 +121,9 @@ def test_the_database_refuses_two_aliases_of_one_name(scientist, model, trained_
         ModelAlias.objects.create(model=model, name="champion", version=v1)
 
 
-def test_a_new_production_version_archives_the_previous_one(admin_user, scientist, model, trained_run):
+def test_a_new_production_version_archives_the_previous_one(admin_user, scientist, model, trained_run, second_run):
     v1 = services.register_version(model, trained_run, actor=scientist)
-    v2 = services.register_version(model, trained_run, actor=scientist)
+    v2 = services.register_version(model, second_run, actor=scientist)
     services.move_to_stage(v1, "production", actor=admin_user)
     services.move_to_stage(v2, "production", actor=admin_user)
     v1.refresh_from_db()
@@ -117,9 +133,9 @@ def test_a_new_production_version_archives_the_previous_one(admin_user, scientis
         services.move_to_stage(v1, "retired", actor=admin_user)
 
 
-def test_the_database_refuses_a_second_production_version(scientist, model, trained_run):
+def test_the_database_refuses_a_second_production_version(scientist, model, trained_run, second_run):
     v1 = services.register_version(model, trained_run, actor=scientist)
-    v2 = services.register_version(model, trained_run, actor=scientist)
+    v2 = services.register_version(model, second_run, actor=scientist)
     ModelVersion.objects.filter(pk=v1.pk).update(stage="production")
     with pytest.raises(IntegrityError), transaction.atomic():
         ModelVersion.objects.filter(pk=v2.pk).update(stage="production")

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from registry import services
 from registry.models import ModelVersion, RegisteredModel
-from tests.registry.test_services import model, trained_run  # noqa: F401
+from tests.registry.test_services import model, second_run, trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -20,13 +20,13 @@ def test_model_list_creates_and_lists(client, scientist):
     assert again.status_code == 200 and "already registered" in again.content.decode()
 
 
-def test_register_a_run_from_the_model_page_and_chart_versions(client, scientist, model, trained_run):  # noqa: F811
+def test_register_a_run_from_the_model_page_and_chart_versions(client, scientist, model, trained_run, second_run):  # noqa: F811
     client.force_login(scientist)
     page = client.get(reverse("model-detail", args=[model.name]))
     assert trained_run in list(page.context["recent_runs"])
     response = client.post(reverse("model-register", args=[model.name]), {"run": trained_run.pk})
     assert response.status_code == 302
-    client.post(reverse("model-register", args=[model.name]), {"run": trained_run.pk})
+    client.post(reverse("model-register", args=[model.name]), {"run": second_run.pk})
     page = client.get(reverse("model-detail", args=[model.name]))
     assert [v.number for v in page.context["versions"]] == [2, 1]
     chart = page.context["chart"]
