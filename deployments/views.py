@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from deployments import charts, guardrail, panels, selectors, services
 from deployments.models import Deployment, Environment
-from mlops_site import ui
+from mlops_site import idempotency, ui
 
 CHART_HOURS = 24
 
@@ -158,7 +158,9 @@ def deployment_change(request, environment: str, model: str):
             and request.POST.get("confirm") != "yes"
             and request.user.has_perm("deployments.change_deployment")
         ):
-            fields = {k: v for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "confirm")}
+            # The confirmation is a new form with its own one-time token; the first one was spent on this page.
+            spent = ("csrfmiddlewaretoken", "confirm", idempotency.FORM_FIELD)
+            fields = {k: v for k, v in request.POST.items() if k not in spent}
             return render(
                 request,
                 "deployments/deployment_confirm.html",
