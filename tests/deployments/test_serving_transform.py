@@ -49,7 +49,13 @@ def served_on_cleaned(raw_frame, scientist, admin_user, django_capture_on_commit
     run.refresh_from_db()
     model = registry_services.create_model(name="credit-default", actor=scientist)
     version = registry_services.register_version(model, run, actor=scientist)
-    deployment_services.deploy(Environment.objects.get(name="production"), version, actor=admin_user)
+    deployment_services.deploy(
+        Environment.objects.get(name="production"),
+        version,
+        actor=admin_user,
+        override=True,
+        reason="tests serve an unreviewed version",
+    )
     return version, raw, cleaned
 
 

@@ -460,6 +460,7 @@ def test_every_creating_form_carries_a_token():
         "registry/webhook_list.html": 1,
         "registry/promotion_detail.html": 2,
         "deployments/deployment_detail.html": 3,
+        "deployments/deployment_confirm.html": 1,
     }
     found = {str(path.relative_to(root)): path.read_text().count("{% submit_once %}") for path in root.rglob("*.html")}
     assert {name: count for name, count in found.items() if count} == expected

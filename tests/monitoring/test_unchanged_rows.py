@@ -52,7 +52,9 @@ def deployed_on_booleans(scientist, admin_user, django_capture_on_commit_callbac
     model = registry_services.create_model(name="credit-default", actor=scientist)
     model_version = registry_services.register_version(model, run, actor=scientist)
     environment = Environment.objects.get(name="production")
-    deployment_services.deploy(environment, model_version, actor=admin_user)
+    deployment_services.deploy(
+        environment, model_version, actor=admin_user, override=True, reason="tests serve an unreviewed version"
+    )
     serving.cache.clear()
     serving.deployments.clear()
     return Deployment.objects.get(environment=environment), model_version
