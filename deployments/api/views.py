@@ -21,7 +21,7 @@ from deployments import services, serving
 from deployments.models import Deployment, DeploymentRevision, Prediction
 from mlops_site import context
 from mlops_site.api.pagination import StandardPagination
-from mlops_site.api.parsers import SafeJSONParser
+from mlops_site.api.parsers import SafeJSONParser, as_utc
 from mlops_site.api.permissions import HasModelPermission
 from registry.models import ModelVersion
 
@@ -387,6 +387,7 @@ class PredictionList(generics.ListAPIView):
                 since = parse_datetime(value)
             except ValueError:
                 since = None
+            since = as_utc(since) if since is not None else None
             if since is None:
                 raise ValidationError({"since": "An ISO 8601 time, e.g. 2026-11-23T10:00:00Z."})
             queryset = queryset.filter(created_at__gte=since)

@@ -26,6 +26,7 @@ from experiments import metric_store
 from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifact
 from experiments.services.permissions import require as _require
 from mlops_site import audit
+from mlops_site.api.parsers import as_utc
 
 __all__ = [
     "create_experiment",
@@ -149,9 +150,12 @@ def _parse_timestamp(raw: Any, now: datetime, where: str) -> datetime:
         except (OverflowError, OSError, ValueError):
             pass
     elif isinstance(raw, str):
-        parsed = parse_datetime(raw)
-        if parsed is not None:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        try:
+            parsed = parse_datetime(raw)
+        except ValueError:
+            parsed = None
+        if parsed is not None and (utc := as_utc(parsed)) is not None:
+            return utc
     raise ValidationError({where: "Use ISO 8601 text or milliseconds since the epoch."})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,9 @@ __all__ = [
     "SafeFormParser",
     "SafeJSONParser",
     "SafeMultiPartParser",
+    "as_utc",
     "check_value",
+    "query_id",
     "text_problem",
 ]
 
@@ -165,3 +168,29 @@ class SafeMultiPartParser(MultiPartParser):
             if problem := text_problem(upload.name or ""):
                 raise exceptions.ValidationError({key: [f"File name: {problem}"]})
         return parsed
+
+
+def query_id(value: str | None) -> int | None:
+    """A query-string id (`?monitor=12`) as an int, or None when it is not one the database could hold.
+
+    `str.isdigit()` accepts "¹" and "٣", which `int()` then refuses or reads, and 30 digits overflow
+    SQLite's integer: only ASCII digits up to the bigint maximum pass.
+    """
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 19 or int(value) > MAX_INT:
+        return None
+    return int(value)
+
+
+def as_utc(value: datetime) -> datetime | None:
+    """An aware time moved to UTC, or None when it cannot be.
+
+    Python takes UTC offsets up to ±23:59 and PostgreSQL only up to ±15:59, so
+    `1041-03-21T02:41:13-18:34` answered 500 there; in UTC the offset is gone. A time near year 1 or
+    9999 can fall outside the calendar when moved: None.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None

@@ -135,3 +135,18 @@ def test_djangos_own_400_and_500_under_api_are_json():
     crashed = api_exceptions.api_server_error(factory.get("/api/x/"))
     assert crashed.status_code == 500 and json.loads(crashed.content)["code"] == "server_error"
     assert api_exceptions.api_server_error(factory.get("/page/"))["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("until", ["1041-03-21T02:41:13-18:34", "0001-01-01T00:00:00+05:00"])
+def test_audit_times_postgresql_cannot_take_are_read_in_utc_or_refused(admin_user, until):
+    answer = token_client(admin_user).get("/api/audit-events/", {"until": until})
+    assert answer.status_code in (200, 400), answer.content
+    if answer.status_code == 400:
+        assert "until" in answer.json()["errors"]
+    else:
+        assert answer.json()["results"] == []
+
+
+def test_a_prediction_since_with_a_far_offset_is_read_in_utc(scientist):
+    answer = token_client(scientist).get("/api/predictions/", {"since": "1041-03-21T02:41:13-18:34"})
+    assert answer.status_code == 200 and answer.json()["results"] == []
