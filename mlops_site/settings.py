@@ -150,6 +150,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = SERVING_MAX_BODY_MB * 1024 * 1024
 
 # --- Datasets ---------------------------------------------------------------------------
 DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_MB", 500) * 1024 * 1024
+# Checked from Parquet metadata / the CSV's line count before a file is read: a few MB of Parquet can
+# hold tens of millions of rows. 50 million values is about 400 MB as float64 in the web process.
+DATASET_MAX_ROWS = env_int("DATASET_MAX_ROWS", 5_000_000)
+DATASET_MAX_CELLS = env_int("DATASET_MAX_CELLS", 50_000_000)
 # Quality-check thresholds (fractions of rows unless said otherwise); see experiments/quality.py.
 DATASET_QUALITY_THRESHOLDS = {
     "missing_warn": 0.05,  # a column with more missing values than this warns...
