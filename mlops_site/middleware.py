@@ -6,11 +6,12 @@ import re
 import uuid
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 
 from mlops_site import context
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_HUGE_ID = re.compile(r"/\d{19,}(/|$)")
 
 
 class RequestIdMiddleware:
@@ -54,11 +55,18 @@ class RequestTextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from mlops_site.api.parsers import text_problem
+        from mlops_site.api.parsers import MAX_INT, text_problem
 
         errors = {}
         if problem := text_problem(request.path):
             errors["path"] = [problem]
+        elif _HUGE_ID.search(request.path) and any(
+            part.isdigit() and int(part) > MAX_INT for part in request.path.split("/")
+        ):
+            # An id past the databases' bigint names nothing (and SQLite cannot even bind it).
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": "Not found.", "code": "not_found", "errors": {}}, status=404)
+            raise Http404("No such object.")
         for key, values in request.GET.lists():
             for value in (key, *values):
                 if problem := text_problem(value):

@@ -34,6 +34,10 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, OverflowError):
+        # The backstop for a number the parsers let through that SQLite cannot bind (over 2**63 in a
+        # filter): the caller's number, not a server fault. Bodies are checked by mlops_site.api.parsers.
+        exc = exceptions.ValidationError({"non_field_errors": ["A number in the request is too large."]})
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -150,3 +150,12 @@ def test_audit_times_postgresql_cannot_take_are_read_in_utc_or_refused(admin_use
 def test_a_prediction_since_with_a_far_offset_is_read_in_utc(scientist):
     answer = token_client(scientist).get("/api/predictions/", {"since": "1041-03-21T02:41:13-18:34"})
     assert answer.status_code == 200 and answer.json()["results"] == []
+
+
+def test_an_id_past_the_bigint_range_is_a_404_not_a_500(scientist, client):
+    api = token_client(scientist)
+    answer = api.get("/api/monitors/99999999999999999999999/")
+    assert answer.status_code == 404 and answer.json()["code"] == "not_found"
+    assert api.get("/api/runs/99999999999999999999999/").status_code == 404
+    client.force_login(scientist)
+    assert client.get("/jobs/99999999999999999999999/").status_code == 404
