@@ -138,7 +138,9 @@ def test_schemathesis_finds_no_server_error(live_server, settings):
             "seed": SEED,
             "cache": {"enabled": False},  # a cache would replay earlier failures: runs must not depend on it
             "workers": 1,
-            "headers": {"Authorization": f"Token {world['key']}"},
+            # One connection per request: a kept-alive socket holds a server thread, and with it a database
+            # connection that stops PostgreSQL dropping the test database at the end.
+            "headers": {"Authorization": f"Token {world['key']}", "Connection": "close"},
             "continue-on-failure": True,
             "dictionaries": world["dictionaries"],
             "parameters": {
