@@ -44,7 +44,8 @@ class PageLoginRequiredMiddleware(LoginRequiredMiddleware):
 
 
 class RequestTextMiddleware:
-    """Refuse a path or query string holding NUL (`%00`) with a 400 naming the parameter.
+    """Refuse a path or query string holding NUL (`%00`) with a 400 naming the parameter; an id past
+    2**63 - 1 in the path is a 404.
 
     PostgreSQL cannot store or compare text with NUL in it, so `?model=%00` reached the database as a
     filter and answered 500. Query strings are decoded with replacement characters, so lone surrogates
