@@ -10,7 +10,7 @@ import codecs
 import csv
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
 import pandas as pd
@@ -30,6 +30,9 @@ class Digest:
     sha256: str
     size: int
     format: str  # "csv" or "parquet"
+    lines: int = field(
+        default=0, compare=False
+    )  # newlines in a CSV: its rows plus the header, near enough to refuse a huge one unread
 
 
 def digest_upload(chunks, *, max_bytes: int, sink: BinaryIO) -> Digest:
@@ -39,6 +42,7 @@ def digest_upload(chunks, *, max_bytes: int, sink: BinaryIO) -> Digest:
     decoder = codecs.getincrementaldecoder("utf-8")()
     head = b""  # the first bytes, to tell a binary file from a text file with a bad byte
     fmt = None
+    lines = 0
     for chunk in chunks:
         if len(head) < 4096:
             head += chunk[: 4096 - len(head)]
@@ -54,6 +58,16 @@ def digest_upload(chunks, *, max_bytes: int, sink: BinaryIO) -> Digest:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 raise _not_text(head, size - len(chunk) + exc.start) from None
+            # NUL is valid UTF-8 but no CSV reader or database takes it; past the first 4 KB it was
+            # accepted here and its profile could never be computed.
+            if (nul := chunk.find(b"\x00")) >= 0:
+                if b"\x00" in head:
+                    raise _not_text(head, nul)
+                raise TableError(
+                    f"The file has a NUL byte at position {size - len(chunk) + nul}; a CSV is text. "
+                    "Remove it, or upload Parquet."
+                )
+            lines += chunk.count(b"\n")
     if size == 0:
         raise TableError("The file is empty.")
     fmt = fmt or ("parquet" if head[:4] == PARQUET_MAGIC else "csv")
@@ -64,7 +78,38 @@ def digest_upload(chunks, *, max_bytes: int, sink: BinaryIO) -> Digest:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise TableError("The file ends in the middle of a UTF-8 character.") from None
-    return Digest(sha256=sha.hexdigest(), size=size, format=fmt)
+    return Digest(sha256=sha.hexdigest(), size=size, format=fmt, lines=lines)
+
+
+def check_size(handle: IO[bytes], digest: Digest, *, max_rows: int, max_cells: int) -> tuple[int, int]:
+    """Rows and columns of the table, from Parquet metadata or the CSV's line count and header, before
+    any of it is read: a 540 KB Parquet file can hold 60 million rows (2.5 GB to read, 6 GB to profile).
+
+    Raises TableError when either limit is passed; returns (rows, columns).
+    """
+    start = handle.tell()
+    try:
+        if digest.format == "parquet":
+            import pyarrow.parquet as pq
+
+            try:
+                metadata = pq.ParquetFile(handle).metadata
+            except Exception as exc:
+                raise TableError(f"The file looks like Parquet but cannot be read: {exc}") from None
+            rows, columns = metadata.num_rows, metadata.num_columns
+        else:
+            names, _ = _check_csv_header(handle)
+            rows, columns = max(digest.lines - 1, 0), len(names)
+    finally:
+        handle.seek(start)
+    if rows > max_rows:
+        raise TableError(f"The file has {rows:,} rows; the limit is {max_rows:,} (DATASET_MAX_ROWS).")
+    if rows * columns > max_cells:
+        raise TableError(
+            f"The file has {rows:,} rows × {columns:,} columns = {rows * columns:,} values; "
+            f"the limit is {max_cells:,} (DATASET_MAX_CELLS)."
+        )
+    return rows, columns
 
 
 def _not_text(head: bytes, position: int) -> TableError:

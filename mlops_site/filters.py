@@ -3,10 +3,29 @@
 import django_filters
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.forms import DateTimeInput
 
+from mlops_site.api.parsers import as_utc
 from mlops_site.models import AuditEvent, Job
 from mlops_site.roles import PLATFORM_APPS
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time, moved to UTC so any offset Python reads is one the database takes."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        utc = as_utc(parsed)
+        if utc is None:
+            raise ValidationError("A time between the years 1 and 9999.", code="invalid")
+        return utc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class JobFilter(django_filters.FilterSet):
@@ -42,13 +61,13 @@ class AuditEventFilter(django_filters.FilterSet):
     )
     target_id = django_filters.CharFilter(label="Object id")
     request_id = django_filters.CharFilter(label="Request id")
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcIsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="gte",
         label="Since (UTC)",
         widget=DateTimeInput(attrs={"type": "datetime-local"}),
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UtcIsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="lt",
         label="Until (UTC)",

@@ -6,10 +6,12 @@ import re
 import uuid
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 
 from mlops_site import context
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_HUGE_ID = re.compile(r"/\d{19,}(/|$)")
 
 
 class RequestIdMiddleware:
@@ -39,3 +41,39 @@ class PageLoginRequiredMiddleware(LoginRequiredMiddleware):
         if request.path.startswith(self.exempt_prefixes):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class RequestTextMiddleware:
+    """Refuse a path or query string holding NUL (`%00`) with a 400 naming the parameter; an id past
+    2**63 - 1 in the path is a 404.
+
+    PostgreSQL cannot store or compare text with NUL in it, so `?model=%00` reached the database as a
+    filter and answered 500. Query strings are decoded with replacement characters, so lone surrogates
+    cannot arrive this way; bodies are checked by `mlops_site.api.parsers`.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from mlops_site.api.parsers import MAX_INT, text_problem
+
+        errors = {}
+        if problem := text_problem(request.path):
+            errors["path"] = [problem]
+        elif _HUGE_ID.search(request.path) and any(
+            part.isdigit() and int(part) > MAX_INT for part in request.path.split("/")
+        ):
+            # An id past the databases' bigint names nothing (and SQLite cannot even bind it).
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": "Not found.", "code": "not_found", "errors": {}}, status=404)
+            raise Http404("No such object.")
+        for key, values in request.GET.lists():
+            for value in (key, *values):
+                if problem := text_problem(value):
+                    errors[repr(key)[1:-1]] = [problem]
+        if not errors:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": "Invalid input.", "code": "invalid", "errors": errors}, status=400)
+        return HttpResponseBadRequest(f"Bad request: {', '.join(errors)}: {next(iter(errors.values()))[0]}")

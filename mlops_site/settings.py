@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mlops_site.middleware.RequestIdMiddleware",
+    "mlops_site.middleware.RequestTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -152,9 +153,16 @@ else:
 SERVING_MAX_ROWS = env_int("SERVING_MAX_ROWS", 10_000)  # rows per predict request
 SERVING_MAX_BODY_MB = env_int("SERVING_MAX_BODY_MB", 32)  # a bigger predict body is a 413, refused unread
 SERVING_CACHE_SIZE = env_int("SERVING_CACHE_SIZE", 8)  # fitted pipelines kept per process
+# Django's own limit on a body read into memory agrees with serving's, so the documented 10,000-row
+# predict batch is not refused (with an HTML 400) before SERVING_MAX_BODY_MB applies.
+DATA_UPLOAD_MAX_MEMORY_SIZE = SERVING_MAX_BODY_MB * 1024 * 1024
 
 # --- Datasets ---------------------------------------------------------------------------
 DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_MB", 500) * 1024 * 1024
+# Checked from Parquet metadata / the CSV's line count before a file is read: a few MB of Parquet can
+# hold tens of millions of rows. 50 million values is about 400 MB as float64 in the web process.
+DATASET_MAX_ROWS = env_int("DATASET_MAX_ROWS", 5_000_000)
+DATASET_MAX_CELLS = env_int("DATASET_MAX_CELLS", 50_000_000)
 # Quality-check thresholds (fractions of rows unless said otherwise); see experiments/quality.py.
 DATASET_QUALITY_THRESHOLDS = {
     "missing_warn": 0.05,  # a column with more missing values than this warns...
@@ -269,6 +277,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlops_site.api.exceptions.exception_handler",
+    # Bodies the databases cannot store (NUL, lone surrogates, 1e400, deep nesting) are a 400 here.
+    "DEFAULT_PARSER_CLASSES": [
+        "mlops_site.api.parsers.SafeJSONParser",
+        "mlops_site.api.parsers.SafeFormParser",
+        "mlops_site.api.parsers.SafeMultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Throttles key on the client address: trust X-Forwarded-For only from our own proxy.
     "NUM_PROXIES": 1 if env_bool("BEHIND_PROXY", False) else 0,

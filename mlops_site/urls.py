@@ -35,3 +35,9 @@ urlpatterns = [
     path("api/", include("deployments.api.urls")),
     path("api/", include("monitoring.api.urls")),
 ]
+
+# Under /api/ Django's own 400/403/404/500 answers take the API's JSON error shape.
+handler400 = "mlops_site.api.exceptions.api_bad_request"
+handler403 = "mlops_site.api.exceptions.api_permission_denied"
+handler404 = "mlops_site.api.exceptions.api_not_found"
+handler500 = "mlops_site.api.exceptions.api_server_error"

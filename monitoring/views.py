@@ -17,6 +17,7 @@ from deployments import selectors as deployment_selectors
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
 from mlops_site import ui
+from mlops_site.api.parsers import query_id
 from mlops_site.errors import Conflict, RateLimited
 from monitoring import charts, drift, services
 from monitoring.forms import AlertRuleForm, RetrainingPolicyForm
@@ -198,9 +199,10 @@ def compare(request):
 
 
 def _version(value) -> DatasetVersion | None:
-    if not value or not str(value).isdigit():
+    pk = query_id(str(value)) if value else None
+    if pk is None:
         return None
-    return DatasetVersion.objects.select_related("dataset").filter(pk=int(value)).first()
+    return DatasetVersion.objects.select_related("dataset").filter(pk=pk).first()
 
 
 def _score(feature: drift.FeatureDrift) -> float:

@@ -13,7 +13,6 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +21,7 @@ from deployments import services, serving
 from deployments.models import Deployment, DeploymentRevision, Prediction
 from mlops_site import context
 from mlops_site.api.pagination import StandardPagination
+from mlops_site.api.parsers import SafeJSONParser, as_utc
 from mlops_site.api.permissions import HasModelPermission
 from registry.models import ModelVersion
 
@@ -307,7 +307,7 @@ class Predict(APIView):
     required_permission = token_permission = "deployments.predict"
     service_tokens = True
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(request=PREDICT_REQUEST, responses={200: PREDICT_RESPONSE})
     def post(self, request, environment: str, model: str):
@@ -427,6 +427,7 @@ class PredictionList(generics.ListAPIView):
                 since = parse_datetime(value)
             except ValueError:
                 since = None
+            since = as_utc(since) if since is not None else None
             if since is None:
                 raise ValidationError({"since": "An ISO 8601 time, e.g. 2026-11-23T10:00:00Z."})
             queryset = queryset.filter(created_at__gte=since)

@@ -12,13 +12,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from experiments import search, selectors, services
 from experiments.filters import RunFilter
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
+from mlops_site.api.parsers import SafeFormParser, SafeJSONParser, SafeMultiPartParser
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobDetailSerializer
 
@@ -227,7 +227,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         },
         responses={201: OpenApiResponse(description="The stored artifact with its sha256.")},
     )
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
+    @action(detail=True, methods=["get", "post"], parser_classes=[SafeMultiPartParser, SafeFormParser, SafeJSONParser])
     def artifacts(self, request, pk=None):
         """GET: the run's artifacts. POST: upload one (multipart `file`, optional `path`)."""
         run = self.get_object()

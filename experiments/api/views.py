@@ -6,13 +6,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from experiments import comparison, services
 from experiments.api import serializers as s
 from experiments.filters import DatasetFilter, DatasetVersionFilter
 from experiments.models import Dataset, DatasetVersion
+from mlops_site.api.parsers import SafeFormParser, SafeJSONParser, SafeMultiPartParser
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobDetailSerializer
 
@@ -49,7 +49,7 @@ class DatasetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         },
     )
     @extend_schema(methods=["GET"], responses=s.DatasetVersionSummarySerializer(many=True))
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
+    @action(detail=True, methods=["get", "post"], parser_classes=[SafeMultiPartParser, SafeFormParser, SafeJSONParser])
     def versions(self, request, pk=None):
         """GET: the dataset's versions. POST: upload a CSV or Parquet file as a new version."""
         dataset = self.get_object()

@@ -81,6 +81,7 @@ def upload_version(dataset: Dataset, upload, *, actor, target: str = "") -> tupl
             return existing, False
         spool.seek(0)
         try:
+            tabular.check_size(spool, digest, max_rows=settings.DATASET_MAX_ROWS, max_cells=settings.DATASET_MAX_CELLS)
             frame = tabular.read_table(spool, digest.format)
         except tabular.TableError as exc:
             raise ValidationError({"file": str(exc)}) from None

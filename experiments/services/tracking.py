@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -26,6 +27,7 @@ from experiments import metric_store
 from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifact
 from experiments.services.permissions import require as _require
 from mlops_site import audit
+from mlops_site.api.parsers import as_utc, text_problem
 
 __all__ = [
     "create_experiment",
@@ -149,9 +151,12 @@ def _parse_timestamp(raw: Any, now: datetime, where: str) -> datetime:
         except (OverflowError, OSError, ValueError):
             pass
     elif isinstance(raw, str):
-        parsed = parse_datetime(raw)
-        if parsed is not None:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        try:
+            parsed = parse_datetime(raw)
+        except ValueError:
+            parsed = None
+        if parsed is not None and (utc := as_utc(parsed)) is not None:
+            return utc
     raise ValidationError({where: "Use ISO 8601 text or milliseconds since the epoch."})
 
 
@@ -212,16 +217,50 @@ def finish_run(run: Run, *, actor, status: str = Run.Status.FINISHED) -> Run:
     return run
 
 
+MAX_ARTIFACT_PATH = 300
+MAX_NAME_BYTES = 255  # a file or folder name on common filesystems (ext4, APFS, NTFS)
+
+
+def _artifact_path(run: Run, raw: str) -> str:
+    """A relative path the storage can hold and no other artifact of the run is in the way of.
+
+    A name over 255 bytes, or a path under another artifact's file name ("model" then "model/x"),
+    failed in the filesystem with a 500.
+    """
+    path = raw.strip().lstrip("/")
+    parts = path.split("/")
+    if not path or len(path) > MAX_ARTIFACT_PATH or any(part in ("", ".", "..") for part in parts):
+        raise ValidationError(
+            {
+                "path": f"Give a relative path of at most {MAX_ARTIFACT_PATH} characters without “..”, e.g. plots/roc.png."
+            }
+        )
+    if problem := text_problem(path):
+        raise ValidationError({"path": problem})
+    if long := [part for part in parts if len(part.encode()) > MAX_NAME_BYTES]:
+        raise ValidationError(
+            {"path": f"“{long[0][:40]}…” is over {MAX_NAME_BYTES} bytes; shorten each name in the path."}
+        )
+    ancestors = ["/".join(parts[:i]) for i in range(1, len(parts))]
+    clash = (
+        RunArtifact.objects.filter(run=run)
+        .filter(Q(path=path) | Q(path__in=ancestors) | Q(path__startswith=f"{path}/"))
+        .values_list("path", flat=True)
+        .first()
+    )
+    if clash == path:
+        raise ValidationError({"path": f"The run already has an artifact at “{path}”."})
+    if clash is not None:
+        raise ValidationError({"path": f"“{path}” clashes with the artifact “{clash}”: a name is a file or a folder."})
+    return path
+
+
 def upload_artifact(run: Run, upload, *, actor, path: str = "") -> RunArtifact:
     """Store a file under the run, with its sha256 and size; a path can be written once."""
     _require_owner(run, actor)
-    path = (path or getattr(upload, "name", "") or "").strip().lstrip("/")
-    if not path or ".." in path.split("/") or len(path) > 300:
-        raise ValidationError({"path": "Give a relative path without “..”, e.g. plots/roc.png."})
+    path = _artifact_path(run, path or getattr(upload, "name", "") or "")
     if run.is_finished:
         raise ValidationError({"run": f"The run is {run.status}; artifacts cannot be added any more."})
-    if RunArtifact.objects.filter(run=run, path=path).exists():
-        raise ValidationError({"path": f"The run already has an artifact at “{path}”."})
     sha, size = hashlib.sha256(), 0
     with tempfile.TemporaryFile() as spool:
         for chunk in upload.chunks():
@@ -233,7 +272,10 @@ def upload_artifact(run: Run, upload, *, actor, path: str = "") -> RunArtifact:
             sha.update(chunk)
             spool.write(chunk)
         spool.seek(0)
-        stored = default_storage.save(f"runs/{run.pk}/{path}", File(spool))
+        try:
+            stored = default_storage.save(f"runs/{run.pk}/{path}", File(spool))
+        except OSError as exc:  # what the checks above cannot foresee (a storage's own name rules)
+            raise ValidationError({"path": f"“{path}” cannot be stored: {exc.strerror or exc}."}) from None
     try:
         with transaction.atomic():
             artifact = RunArtifact.objects.create(

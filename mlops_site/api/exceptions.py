@@ -37,6 +37,10 @@ def exception_handler(exc, context):
         exc.wait = retry_after  # DRF's handler turns it into Retry-After; the message already says when
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, OverflowError):
+        # The backstop for a number the parsers let through that SQLite cannot bind (over 2**63 in a
+        # filter): the caller's number, not a server fault. Bodies are checked by mlops_site.api.parsers.
+        exc = exceptions.ValidationError({"non_field_errors": ["A number in the request is too large."]})
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -58,3 +62,57 @@ def _headers(response) -> dict[str, str]:
 
 def error_response(message: str, code: str, http_status: int) -> Response:
     return Response({"detail": message, "code": code, "errors": {}}, status=http_status)
+
+
+# --- Django's own error pages, in the API's shape under /api/ -----------------------------------------------
+# Django answers some requests before any DRF view runs: an unknown path (404), a body over
+# DATA_UPLOAD_MAX_MEMORY_SIZE or a suspicious request (400), an unhandled error (500). Under /api/ those
+# answer {detail, code, errors} too; pages keep Django's HTML templates.
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_bad_request(request, exception=None):
+    from django.core.exceptions import RequestDataTooBig
+    from django.views import defaults
+
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        from mlops_site.api.parsers import max_body_bytes
+
+        limit = max_body_bytes() / 1024 / 1024
+        return _json(f"The body is larger than {limit:.0f} MB; send less per request.", "too_large", 413)
+    return _json("Bad request.", "bad_request", 400)
+
+
+def api_permission_denied(request, exception=None):
+    from django.views import defaults
+
+    if not _is_api(request):
+        return defaults.permission_denied(request, exception)
+    return _json(str(exception) if exception else "Permission denied.", "permission_denied", 403)
+
+
+def api_not_found(request, exception=None):
+    from django.views import defaults
+
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception)
+    return _json(f"No API endpoint at {request.path}.", "not_found", 404)
+
+
+def api_server_error(request):
+    from django.views import defaults
+
+    if not _is_api(request):
+        return defaults.server_error(request)
+    return _json("Server error; the error was logged with this request's X-Request-ID.", "server_error", 500)
+
+
+def _json(detail: str, code: str, http_status: int):
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": detail, "code": code, "errors": {}}, status=http_status)

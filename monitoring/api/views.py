@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from experiments.models import DatasetVersion
 from mlops_site.api.pagination import StandardPagination
+from mlops_site.api.parsers import query_id
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobSerializer
 from monitoring import services
@@ -260,9 +261,9 @@ class DriftReportList(generics.ListAPIView):
         queryset = DriftReport.objects.select_related("version").order_by("-created_at", "-id")
         value = self.request.query_params.get("monitor")
         if value:
-            if not value.isdigit():
+            if (monitor_id := query_id(value)) is None:
                 raise ValidationError({"monitor": "A monitor id."})
-            queryset = queryset.filter(monitor_id=int(value))
+            queryset = queryset.filter(monitor_id=monitor_id)
         return queryset
 
 
@@ -317,9 +318,9 @@ class AlertRuleList(generics.ListCreateAPIView):
         queryset = AlertRule.objects.select_related("created_by").order_by("pk")
         value = self.request.query_params.get("monitor")
         if value:
-            if not value.isdigit():
+            if (monitor_id := query_id(value)) is None:
                 raise ValidationError({"monitor": "A monitor id."})
-            queryset = queryset.filter(monitor_id=int(value))
+            queryset = queryset.filter(monitor_id=monitor_id)
         return queryset
 
     def create(self, request, *args, **kwargs):
@@ -420,10 +421,10 @@ class AlertList(generics.ListAPIView):
                 queryset = queryset.filter(**{field: value})
         monitor = self.request.query_params.get("monitor")
         if monitor:
-            if not monitor.isdigit():
+            if (monitor_id := query_id(monitor)) is None:
                 errors["monitor"] = "A monitor id."
             else:
-                queryset = queryset.filter(monitor_id=int(monitor))
+                queryset = queryset.filter(monitor_id=monitor_id)
         if errors:
             raise ValidationError(errors)
         return queryset

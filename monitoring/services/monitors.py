@@ -137,7 +137,9 @@ def _checked(monitor: Monitor, changes: dict[str, Any]) -> dict[str, Any]:
     changes |= {"methods": methods, "thresholds": thresholds, "share": share}
     version = Deployment.objects.select_related("primary").get(pk=monitor.deployment_id).primary
     if version is not None:
-        kinds = {c["name"]: KIND_OF_SCHEMA.get(c.get("kind"), drift.CATEGORICAL) for c in version.signature["inputs"]}
+        # A version registered before signatures were required may have none: only kind-wide methods then.
+        columns = (version.signature or {}).get("inputs") or []
+        kinds = {c["name"]: KIND_OF_SCHEMA.get(c.get("kind"), drift.CATEGORICAL) for c in columns}
         kinds[PREDICTION] = drift.NUMERIC if "rmse" in (version.metrics or {}) else drift.CATEGORICAL
         for name, method in methods.items():
             if name in (drift.NUMERIC, drift.CATEGORICAL):
@@ -258,8 +260,11 @@ def _report(monitor: Monitor, *, job, now, progress) -> DriftReport:
     if len(rows) < monitor.min_rows:
         message = f"{len(rows)} predictions in the window; the monitor needs at least {monitor.min_rows}."
         return _save(monitor, report, [], message=message)
-    inputs = [c["name"] for c in version.signature["inputs"]]
-    kinds = {c["name"]: KIND_OF_SCHEMA.get(c.get("kind"), drift.CATEGORICAL) for c in version.signature["inputs"]}
+    columns = (version.signature or {}).get("inputs") or []
+    if not columns:
+        return _save(monitor, report, [], message=f"{version} has no input signature; drift needs its columns.")
+    inputs = [c["name"] for c in columns]
+    kinds = {c["name"]: KIND_OF_SCHEMA.get(c.get("kind"), drift.CATEGORICAL) for c in columns}
     current = pd.DataFrame.from_records([row[0] for row in rows]).reindex(columns=inputs)
     for name, kind in kinds.items():
         if kind == drift.NUMERIC:

@@ -107,8 +107,9 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PromotionSerializer
     ordering_fields = ["created_at", "id"]
 
-    def get_queryset(self):
-        queryset = (
+    @staticmethod
+    def _base_queryset():
+        return (
             PromotionRequest.objects.select_related(
                 "model", "version", "champion", "requested_by", "overridden_by", "job"
             )
@@ -116,6 +117,11 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             .annotate(approvals=Count("reviews", filter=Q(reviews__decision=Review.Decision.APPROVE)))
             .order_by("-created_at", "-pk")
         )
+
+    def get_queryset(self):
+        queryset = self._base_queryset()
+        if self.action != "list":  # list filters narrow the list, not the object a verb acts on
+            return queryset
         params = self.request.query_params
         for key, allowed in (("status", PromotionRequest.Status.values), ("stage", PromotionRequest.TARGET_STAGES)):
             if params.get(key) and params[key] not in allowed:
@@ -129,7 +135,8 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return queryset
 
     def _answer(self, promotion, code=status.HTTP_200_OK):
-        return Response(PromotionSerializer(self.get_queryset().get(pk=promotion.pk)).data, status=code)
+        """The promotion as it is now, read without the URL's list filters (a verb just changed its status)."""
+        return Response(PromotionSerializer(self._base_queryset().get(pk=promotion.pk)).data, status=code)
 
     @extend_schema(request=PromotionCreateSerializer, responses={202: PromotionSerializer})
     def create(self, request):

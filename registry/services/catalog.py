@@ -10,6 +10,8 @@ import hashlib
 import json
 import re
 
+import numpy as np
+import pandas as pd
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -19,6 +21,7 @@ from django.utils import timezone
 from experiments import selectors as experiment_selectors
 from experiments import services as experiment_services
 from experiments.models import Run
+from experiments.services import training as training_services
 from experiments.services.permissions import require as _require
 from mlops_site import audit, events
 from mlops_site.errors import Conflict
@@ -180,6 +183,54 @@ def _lineage(run: Run, signature: dict | None = None) -> dict:
     }
 
 
+def _servable_signature(run: Run, artifact) -> dict:
+    """The run's signature, once its model file has loaded with the trusted types and predicted on a probe row.
+
+    A version registered from a file that can never serve (pickle bytes under the skops name, no
+    signature) was accepted and crashed the gates later with BadZipFile; it is refused here instead.
+    The probe row is what serving accepts when every value is unknown: NaN for numbers, null otherwise.
+    """
+    signature_file = run.artifacts.filter(path=SIGNATURE_PATH).first()
+    if signature_file is None:
+        raise ValidationError({"run": f"Run {run.pk} has no {SIGNATURE_PATH}: a version needs its input columns."})
+    try:
+        with default_storage.open(signature_file.file, "rb") as handle:
+            signature = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError({"run": f"The {SIGNATURE_PATH} of run {run.pk} is not readable JSON: {exc}"}) from None
+    inputs = signature.get("inputs") if isinstance(signature, dict) else None
+    if (
+        not isinstance(inputs, list)
+        or not inputs
+        or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in inputs)
+        or len({c["name"] for c in inputs}) != len(inputs)
+    ):
+        raise ValidationError(
+            {"run": f"The {SIGNATURE_PATH} of run {run.pk} needs “inputs”: a list of {{name, kind}}, one per column."}
+        )
+    try:
+        pipeline = training_services.load_pipeline(artifact)
+    except Exception as exc:  # any failure to load an uploaded file is the file's fault (BadZipFile, ...)
+        raise ValidationError(
+            {"run": f"The model file of run {run.pk} cannot be loaded as a skops pipeline of trusted types: {exc}"}
+        ) from None
+    probe = pd.DataFrame(
+        {
+            c["name"]: pd.Series([np.nan], dtype="float64")
+            if c.get("kind") == "numeric"
+            else pd.Series([None], dtype=object)
+            for c in inputs
+        }
+    )
+    try:
+        pipeline.predict(probe)
+    except Exception as exc:  # a model that cannot score the signature's columns can never serve
+        raise ValidationError(
+            {"run": f"The model of run {run.pk} cannot predict on a row of its signature's columns: {exc}"}
+        ) from None
+    return signature
+
+
 def register_version(model: RegisteredModel, run: Run, *, actor, description: str = "") -> ModelVersion:
     """Version n+1 of `model` from a finished trained run, pinning its model file by sha256.
 
@@ -199,11 +250,7 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
         raise ValidationError({"run": f"The model file of run {run.pk} is missing from storage."}) from None
     if actual != artifact.sha256:
         raise ValidationError({"run": f"The model file of run {run.pk} no longer matches its recorded sha256."})
-    signature = {}
-    signature_file = run.artifacts.filter(path=SIGNATURE_PATH).first()
-    if signature_file is not None:
-        with default_storage.open(signature_file.file, "rb") as handle:
-            signature = json.load(handle)
+    signature = _servable_signature(run, artifact)
     metrics = {k: v for k, v in experiment_selectors.latest_metrics(run).items() if not k.startswith("cv_")}
     params = dict(run.params.order_by("key").values_list("key", "value"))
     lineage = _lineage(run, signature)  # may read training data: before the model's row lock

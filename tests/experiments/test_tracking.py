@@ -158,3 +158,29 @@ def test_run_list_is_query_bounded(scientist, run, django_assert_max_num_queries
     with django_assert_max_num_queries(10):  # auth, permissions, filter lookup, count, page, prefetch
         body = client.get("/api/runs/", {"experiment": run.experiment_id}).json()
     assert body["count"] == 11
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (None, "plots/" + "é" * 128 + ".png"),  # 256 bytes in UTF-8, 133 characters
+        ("model", "model/weights.bin"),  # under an existing file's name
+        ("model/weights.bin", "model"),  # over an existing folder's name
+        (None, "a//b.txt"),
+        (None, "./a.txt"),
+    ],
+)
+def test_artifact_paths_the_storage_cannot_hold_are_a_400_naming_the_path(scientist, run, first, second):
+    client = token_client(scientist)
+    if first:
+        stored = client.post(
+            f"/api/runs/{run.pk}/artifacts/", {"file": SimpleUploadedFile("f", b"1"), "path": first}, format="multipart"
+        )
+        assert stored.status_code == 201
+    before = RunArtifact.objects.count()
+    answer = client.post(
+        f"/api/runs/{run.pk}/artifacts/", {"file": SimpleUploadedFile("f", b"2"), "path": second}, format="multipart"
+    )
+    assert answer.status_code == 400, answer.content
+    assert "path" in answer.json()["errors"]
+    assert RunArtifact.objects.count() == before

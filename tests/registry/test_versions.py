@@ -20,6 +20,7 @@ from registry import cards, services
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
 from registry.services import cards as card_services
 from tests.experiments.conftest import dataset, version  # noqa: F401
+from tests.registry.servable import servable_model_bytes
 from tests.registry.test_services import model, trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -54,11 +55,16 @@ def logged_version(model, actor, *, params, metrics, signature, inputs, name):  
         run, actor=actor, params=params, metrics=[{"key": k, "value": v} for k, v in metrics.items()]
     )
     experiment_services.upload_artifact(
-        run, SimpleUploadedFile("pipeline.skops", f"model {name}".encode()), actor=actor, path="model/pipeline.skops"
+        run,
+        SimpleUploadedFile(
+            "pipeline.skops", servable_model_bytes(signature or SIGNATURE_A, c=1.0 + len(name) + ord(name[0]))
+        ),
+        actor=actor,
+        path="model/pipeline.skops",
     )
     experiment_services.upload_artifact(
         run,
-        SimpleUploadedFile("signature.json", json.dumps(signature).encode()),
+        SimpleUploadedFile("signature.json", json.dumps(signature or SIGNATURE_A).encode()),
         actor=actor,
         path="model/signature.json",
     )
@@ -163,6 +169,8 @@ def test_version_page_lists_lineage_with_recipes_and_the_promote_form_skips_the_
 
 def test_a_version_with_sparse_or_partial_evidence_still_renders(client, scientist, model):  # noqa: F811
     sparse = logged_version(model, scientist, params={}, metrics={}, signature={}, inputs=[], name="bare")
+    # Registration now requires a signature; versions registered by an older release may lack one.
+    ModelVersion.objects.filter(pk=sparse.pk).update(signature={})
     response = page(client, scientist, "version-detail", model.name, sparse.number)
     html = response.content.decode()
     assert response.status_code == 200
