@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlops_site.labels import class_key
+
 __all__ = ["LabelError", "check", "key"]
 
 
@@ -20,23 +22,7 @@ class LabelError(ValueError):
     """A label that cannot be the true outcome of this prediction; the message is shown to the caller."""
 
 
-def key(value: Any) -> str:
-    """One spelling per class: 1, 1.0, "1" and "1.0" are "1"; true, "True" and "true" are "True"."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in ("true", "false"):
-            return text.capitalize()
-        try:
-            value = float(text)
-        except (ValueError, OverflowError):
-            return text
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    return str(value)
+key = class_key
 
 
 def _shown(value: Any) -> str:

@@ -25,22 +25,9 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from mlops_site.labels import class_key
 
-def label(value: Any) -> str:
-    """One spelling per class: 1, 1.0, "1" and "1.0" are "1"; true, "True" and "true" are "True"."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in ("true", "false"):
-            return text.capitalize()
-        try:
-            value = float(text)
-        except ValueError:
-            return text
-    if isinstance(value, int | float) and math.isfinite(value) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+label = class_key  # the spelling ground truth is stored under
 
 
 def classification(

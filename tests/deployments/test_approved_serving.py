@@ -1,11 +1,9 @@
 """What is served is what was approved: stage-following environments, overrides, reconciliation."""
 
 import os
-import threading
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 
 from deployments import services
 from deployments.models import Deployment
@@ -15,6 +13,7 @@ from registry.models import ModelVersion, PromotionRequest, Webhook
 from tests.conftest import make_user, token_client
 from tests.deployments.test_serving import _fresh_cache, approve, production, versions  # noqa: F401
 from tests.registry.conftest import credit  # noqa: F401
+from tests.registry.test_concurrency import race
 
 pytestmark = pytest.mark.django_db
 
@@ -70,27 +69,6 @@ def test_the_follower_serves_whatever_holds_the_stage_when_it_takes_the_lock(
     deployment = Deployment.objects.get(environment__name="production")
     assert deployment.primary == second  # on main: v1, archived by the registry
     assert services.reconcile(deployment) == "ok"
-
-
-def race(*calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def contender(index, call):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = call()
-        except Exception as exc:  # asserted on by the test
-            outcomes[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=contender, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 @pytest.mark.django_db(transaction=True)

@@ -38,3 +38,12 @@ def test_boolean_classes_and_no_usable_labels():
 def test_regression_metrics_skip_labels_that_are_not_numbers():
     metrics = performance.regression([1.0, 2.0, "n/a", 4.0], [1.5, 2.0, 3.0, 3.0])
     assert metrics["mae"] == pytest.approx((0.5 + 0 + 1) / 3)
+
+
+def test_labels_are_spelled_as_ground_truth_stores_them_even_for_huge_numbers():
+    from deployments import labels
+    from monitoring import performance
+
+    assert performance.label(1) == performance.label("1.0") == performance.label(1.0) == labels.key("1") == "1"
+    assert performance.label(True) == labels.key("true") == "True"
+    assert performance.label(10**400) == str(10**400)  # float() of it used to raise OverflowError
