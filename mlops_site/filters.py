@@ -1,6 +1,7 @@
 """FilterSets shared by the API and the HTML lists."""
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -26,6 +27,45 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class SortFilter(django_filters.OrderingFilter):
+    """`?sort=<key>` or `?sort=-<key>` over `fields` (key -> model field), the one ordering of every list.
+
+    Pages and the API share it through their FilterSet. An unknown key falls back to `default` rather
+    than failing (a stale bookmark still shows the list), ties break on `-pk` so pages never overlap, and
+    `sort_key(filterset)` gives the effective key for the table headers' arrows.
+
+        sort = SortFilter(fields={"created": "created_at", "name": "name"}, default="-created")
+    """
+
+    def __init__(self, *, fields: dict[str, str], default: str, **kwargs):
+        self.sort_fields, self.default = dict(fields), default
+        kwargs.setdefault("label", "Sort by")
+        kwargs.setdefault("help_text", f"One of {', '.join(fields)}; prefix '-' for descending. Default {default}.")
+        super().__init__(fields={field: key for key, field in fields.items()}, **kwargs)
+
+    def effective(self, value) -> str:
+        requested = (value[0] if isinstance(value, list | tuple) and value else value) or self.default
+        return requested if requested.lstrip("-") in self.sort_fields else self.default
+
+    def filter(self, qs, value):
+        requested = self.effective(value)
+        field = self.sort_fields[requested.lstrip("-")]
+        return qs.order_by(f"-{field}" if requested.startswith("-") else field, "-pk")
+
+    @property
+    def field(self):
+        # Any text validates: an unknown key is not an error here, it is the default order.
+        if not hasattr(self, "_field"):
+            self._field = forms.CharField(required=False, label=self.label, help_text=self.extra.get("help_text"))
+        return self._field
+
+
+def sort_key(filterset) -> str:
+    """The sort in effect for `filterset`'s SortFilter named `sort` (for the headers' arrows)."""
+    sort = filterset.filters["sort"]
+    return sort.effective(filterset.form.cleaned_data.get("sort") if filterset.form.is_valid() else None)
 
 
 class JobFilter(django_filters.FilterSet):

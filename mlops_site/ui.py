@@ -1,12 +1,16 @@
-"""Shared page helpers: sorting and pagination of lists, dashboard cards that apps contribute."""
+"""Shared page helpers: sorting and pagination of lists, service errors on pages, cards and panels apps contribute."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.contrib import messages as django_messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+
+from mlops_site.errors import Conflict, RateLimited
 
 PAGE_SIZES = (25, 50, 100)
 
@@ -55,16 +59,73 @@ def dashboard_cards() -> list[DashboardCard]:
 
 def error_message(exc: Exception) -> str:
     """One sentence for a flash message from a service's ValidationError, PermissionDenied or Conflict."""
+    if isinstance(exc, Conflict | RateLimited):
+        return exc.message
     return " ".join(getattr(exc, "messages", None) or [str(exc)])
 
 
 def form_errors(form, exc, fallback: str | None = None) -> None:
     """Put a service's ValidationError on a form: `params.max_depth` goes to `params`, unknown keys to `fallback`."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
     for key, errors in exc.message_dict.items():
         field = key.split(".", 1)[0].split("[", 1)[0]
         if field not in form.fields:
             field = fallback
         form.add_error(field, [e if key in (field, "non_field_errors") else f"{key}: {e}" for e in errors])
+
+
+# What a service may refuse with; anything else is a bug and stays a 500.
+SERVICE_ERRORS = (ValidationError, PermissionDenied, Conflict, RateLimited)
+
+
+@dataclass
+class ServiceCall:
+    """The outcome of `service_errors`: `failed` is True when the service refused; `error` holds why."""
+
+    error: Exception | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class service_errors:
+    """Turn a service's refusal into what a page shows, in one place for every page.
+
+        with ui.service_errors(request, form) as call:
+            run = services.start_training(...)
+        if call.failed:
+            return render(request, "...", {"form": form})
+        return redirect(run)
+
+    A ValidationError goes onto `form` field by field (unknown keys to `fallback`, or to the form's
+    non-field errors); without a form, and for PermissionDenied, Conflict and RateLimited, it becomes
+    one error message. The exception is swallowed; the page decides where to go next.
+    """
+
+    def __init__(self, request, form=None, *, fallback: str | None = None):
+        self.request, self.form, self.fallback = request, form, fallback
+        self.call = ServiceCall()
+
+    def __enter__(self) -> ServiceCall:
+        return self.call
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or not isinstance(exc, SERVICE_ERRORS):
+            return False
+        self.call.error = exc
+        if self.form is not None and isinstance(exc, ValidationError):
+            form_errors(self.form, exc, self.fallback)
+            self.call.messages = [str(e) for errors in self.form.errors.values() for e in errors]
+        else:
+            text = error_message(exc)
+            self.call.messages = [text]
+            if self.request is not None:
+                django_messages.error(self.request, text)
+        return True
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from experiments import metrics
+
 
 class RegisteredModel(models.Model):
     """A named model whose versions move through stages; gates are configured here."""
@@ -112,6 +114,11 @@ class ModelVersion(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("version-detail", args=[self.model.name, self.number])
+
+    @property
+    def task(self) -> str | None:
+        """The task the signature records ("classification" or "regression"), or None when it records none."""
+        return metrics.task_from_signature(self.signature)
 
 
 class ModelAlias(models.Model):
