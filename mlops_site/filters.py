@@ -56,9 +56,12 @@ class SortFilter(django_filters.OrderingFilter):
 
     @property
     def field(self):
-        # Any text validates: an unknown key is not an error here, it is the default order.
+        # Any text validates: an unknown key is not an error here, it is the default order. Hidden, so a
+        # filter form keeps the order the table headers chose (templates render `filter.form.visible_fields`).
         if not hasattr(self, "_field"):
-            self._field = forms.CharField(required=False, label=self.label, help_text=self.extra.get("help_text"))
+            self._field = forms.CharField(
+                required=False, label=self.label, help_text=self.extra.get("help_text"), widget=forms.HiddenInput
+            )
         return self._field
 
 
@@ -74,6 +77,17 @@ class JobFilter(django_filters.FilterSet):
     created_by = django_filters.CharFilter(field_name="created_by__username", label="Started by (username)")
     mine = django_filters.ChoiceFilter(
         choices=[("true", "Only mine")], empty_label="Everyone's", method="filter_mine", label="Started by me"
+    )
+
+    sort = SortFilter(
+        fields={
+            "created": "created_at",
+            "status": "status",
+            "kind": "kind",
+            "started": "started_at",
+            "finished": "finished_at",
+        },
+        default="-created",
     )
 
     class Meta:
@@ -107,6 +121,7 @@ class AuditEventFilter(django_filters.FilterSet):
         label="Since (UTC)",
         widget=DateTimeInput(attrs={"type": "datetime-local"}),
     )
+    sort = SortFilter(fields={"time": "created_at", "action": "action", "actor": "actor_name"}, default="-time")
     until = UtcIsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="lt",

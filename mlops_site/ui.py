@@ -78,6 +78,7 @@ def form_errors(form, exc, fallback: str | None = None) -> None:
 
 # What a service may refuse with; anything else is a bug and stays a 500.
 SERVICE_ERRORS = (ValidationError, PermissionDenied, Conflict, RateLimited)
+REFUSALS = (ValidationError, Conflict, RateLimited)
 
 
 @dataclass
@@ -102,19 +103,22 @@ class service_errors:
         return redirect(run)
 
     A ValidationError goes onto `form` field by field (unknown keys to `fallback`, or to the form's
-    non-field errors); without a form, and for PermissionDenied, Conflict and RateLimited, it becomes
-    one error message. The exception is swallowed; the page decides where to go next.
+    non-field errors); without a form, and for Conflict and RateLimited, it becomes one error message.
+    The exception is swallowed; the page decides where to go next. PermissionDenied is left to Django,
+    whose 403 page shows the service's sentence, unless `denied="message"` asks for a message instead
+    (for a page where the refusal is an expected outcome, such as revoking someone else's token).
     """
 
-    def __init__(self, request, form=None, *, fallback: str | None = None):
+    def __init__(self, request, form=None, *, fallback: str | None = None, denied: str = "403"):
         self.request, self.form, self.fallback = request, form, fallback
+        self.catch = SERVICE_ERRORS if denied == "message" else REFUSALS
         self.call = ServiceCall()
 
     def __enter__(self) -> ServiceCall:
         return self.call
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None or not isinstance(exc, SERVICE_ERRORS):
+        if exc is None or not isinstance(exc, self.catch):
             return False
         self.call.error = exc
         if self.form is not None and isinstance(exc, ValidationError):

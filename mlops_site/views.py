@@ -14,8 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from mlops_site import charts, demo, selectors, services, ui
-from mlops_site.errors import Conflict, RateLimited
-from mlops_site.filters import AuditEventFilter, JobFilter
+from mlops_site.filters import AuditEventFilter, JobFilter, sort_key
 from mlops_site.forms import CreateTokenForm, LoginForm
 from mlops_site.models import ApiToken, AuditEvent, Job
 
@@ -64,24 +63,16 @@ def admin_login(request):
     return _locked_out_status(response, (getattr(response, "context_data", None) or {}).get("form"))
 
 
-JOB_SORTS = {
-    "created": "created_at",
-    "status": "status",
-    "kind": "kind",
-    "started": "started_at",
-    "finished": "finished_at",
-}
-
-
 @permission_required("mlops_site.view_job", raise_exception=True)
 def job_list(request):
     queryset = Job.objects.select_related("created_by").defer("log", "traceback", "params", "result")
     filterset = JobFilter(request.GET, queryset=queryset, request=request)
-    jobs, sort = ui.sort_queryset(request, filterset.qs, JOB_SORTS, "-created")
-    page = ui.paginate(request, jobs)
+    page = ui.paginate(request, filterset.qs)
     template = "mlops_site/_job_table.html" if request.GET.get("partial") else "mlops_site/job_list.html"
     any_active = any(not job.is_finished for job in page.object_list)
-    return render(request, template, {"filter": filterset, "page": page, "sort": sort, "any_active": any_active})
+    return render(
+        request, template, {"filter": filterset, "page": page, "sort": sort_key(filterset), "any_active": any_active}
+    )
 
 
 @permission_required("mlops_site.view_job", raise_exception=True)
@@ -96,54 +87,48 @@ def job_detail(request, pk: int):
 @permission_required("mlops_site.view_job", raise_exception=True)
 def job_cancel(request, pk: int):
     job = get_object_or_404(Job, pk=pk)
-    try:
+    with ui.service_errors(request) as call:
         services.cancel_job(job, actor=request.user)
-    except Conflict as exc:
-        messages.warning(request, exc.message)
-    else:
+    if not call.failed:
         messages.success(request, f"Cancellation of job #{job.pk} requested.")
     return redirect(job)
 
 
 @require_POST
+@permission_required("mlops_site.add_job", raise_exception=True)
 def selfcheck_start(request):
-    try:
+    with ui.service_errors(request) as call:
         job = services.start_selfcheck(actor=request.user)
-    except RateLimited as exc:
-        messages.error(request, exc.message)
+    if call.failed:
         return redirect("job-list")
     messages.success(request, "Self-check queued. This page follows it while a worker runs it.")
     return redirect(job)
-
-
-AUDIT_SORTS = {"time": "created_at", "action": "action", "actor": "actor_name"}
 
 
 @permission_required("mlops_site.view_auditevent", raise_exception=True)
 def audit_list(request):
     queryset = AuditEvent.objects.select_related("target_type")
     filterset = AuditEventFilter(request.GET, queryset=queryset, request=request)
-    events, sort = ui.sort_queryset(request, filterset.qs, AUDIT_SORTS, "-time")
-    page = ui.paginate(request, events, per_page=50)
-    return render(request, "mlops_site/audit_list.html", {"filter": filterset, "page": page, "sort": sort})
+    page = ui.paginate(request, filterset.qs, per_page=50)
+    return render(
+        request, "mlops_site/audit_list.html", {"filter": filterset, "page": page, "sort": sort_key(filterset)}
+    )
 
 
 def profile(request):
     form = CreateTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            token, key = services.create_api_token(
-                request.user,
-                name=form.cleaned_data["name"],
-                expires_in_days=form.cleaned_data["expires_in_days"],
-                scope=form.cleaned_data["scope"] or ApiToken.Scope.FULL,
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        except PermissionDenied as exc:
-            form.add_error("scope", str(exc))
-        else:
+        with ui.service_errors(None, form) as call:
+            try:
+                token, key = services.create_api_token(
+                    request.user,
+                    name=form.cleaned_data["name"],
+                    expires_in_days=form.cleaned_data["expires_in_days"],
+                    scope=form.cleaned_data["scope"] or ApiToken.Scope.FULL,
+                )
+            except PermissionDenied as exc:  # the only refusal about a field: the scope asked for
+                raise ValidationError({"scope": str(exc)}) from exc
+        if not call.failed:
             # Shown in this response only (never stored, not even in the session).
             messages.success(request, f"Token “{token.name}” created. Copy it now: it will not be shown again.")
             context = {
@@ -158,11 +143,9 @@ def profile(request):
 @require_POST
 def token_revoke(request, pk: int):
     token = get_object_or_404(request.user.api_tokens, pk=pk)
-    try:
+    with ui.service_errors(request, denied="message") as call:
         services.revoke_api_token(token, actor=request.user)
-    except (Conflict, PermissionDenied) as exc:
-        messages.warning(request, str(getattr(exc, "message", exc)))
-    else:
+    if not call.failed:
         messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("profile")
 
@@ -204,8 +187,3 @@ def _check_broker() -> str:
 def favicon(request):
     # Resolved per request: the hashed static name exists only after collectstatic.
     return redirect(static("img/favicon.svg"), permanent=True)
-
-
-def placeholder(request, *, title: str, lead: str, coming: list[str], api_hint: str = ""):
-    """An honest empty page for a capability that a later issue fills in."""
-    return render(request, "placeholder.html", {"title": title, "lead": lead, "coming": coming, "api_hint": api_hint})

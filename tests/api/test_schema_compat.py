@@ -16,7 +16,11 @@ METHODS = ("get", "post", "put", "patch", "delete")
 IGNORED_KEYS = {"description", "title", "examples", "example", "operationId", "tags", "summary"}
 
 # Documented additions: "<METHOD> <path> <what>" -> why.
-ADDITIONS: dict[str, str] = {}
+SORT = "the list's `sort` parameter, shared with its page (SortFilter); `ordering` still works"
+ADDITIONS: dict[str, str] = {
+    "GET /api/audit-events/.parameters.query:sort added": SORT,
+    "GET /api/jobs/.parameters.query:sort added": SORT,
+}
 
 
 def _resolve(node, components, seen=()):
