@@ -17,6 +17,14 @@ class ConflictError(exceptions.APIException):
     default_code = "conflict"
 
 
+class WrongCredentials(exceptions.APIException):
+    """401 from a view without authenticators (DRF would turn AuthenticationFailed into a 403 there)."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "authentication_failed"
+    default_detail = "Wrong username or password."
+
+
 def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
     if hasattr(exc, "error_dict"):
         return exceptions.ValidationError(
@@ -58,10 +66,6 @@ def exception_handler(exc, context):
 
 def _headers(response) -> dict[str, str]:
     return {k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")}
-
-
-def error_response(message: str, code: str, http_status: int) -> Response:
-    return Response({"detail": message, "code": code, "errors": {}}, status=http_status)
 
 
 # --- Django's own error pages, in the API's shape under /api/ -----------------------------------------------

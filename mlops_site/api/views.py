@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from mlops_site import lockout, services
 from mlops_site.api import serializers as s
-from mlops_site.api.exceptions import error_response
+from mlops_site.api.exceptions import WrongCredentials
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.filters import AuditEventFilter, JobFilter
 from mlops_site.models import ApiToken, AuditEvent, Job
@@ -34,7 +34,7 @@ class ObtainTokenView(APIView):
         # A locked-out username or address raises RateLimited: 429 with Retry-After, code "locked_out".
         user = lockout.authenticate(request, data.validated_data["username"], data.validated_data["password"])
         if user is None:
-            return error_response("Wrong username or password.", "authentication_failed", status.HTTP_401_UNAUTHORIZED)
+            raise WrongCredentials()
         token, key = services.create_api_token(
             user, name=data.validated_data["name"], expires_in_days=data.validated_data.get("expires_in_days")
         )
