@@ -1,0 +1,48 @@
+"""experiments.metrics, checked against scikit-learn computed here independently."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, log_loss, mean_absolute_error, roc_auc_score
+
+from experiments import metrics
+
+
+def test_direction_of_built_in_and_user_metrics():
+    assert metrics.lower_is_better("rmse") and metrics.lower_is_better("log_loss")
+    assert metrics.lower_is_better("holdout_log_loss") and metrics.lower_is_better("val_loss")
+    assert not metrics.lower_is_better("f1") and not metrics.lower_is_better("my_score")
+    assert metrics.best("rmse", [3.0, None, 1.5]) == 1.5
+    assert metrics.best("f1", [0.2, 0.9, None]) == 0.9
+    assert metrics.best("f1", [None]) is None
+    assert metrics.improvement("mae", 1.0, 3.0) == 2.0 and metrics.improvement("f1", 0.5, 0.75) == -0.25
+
+
+def test_binary_scores_match_sklearn():
+    truth = ["no", "yes", "yes", "no", "yes", "no"]
+    predicted = ["no", "yes", "no", "no", "yes", "yes"]
+    proba = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+    got = metrics.score(metrics.CLASSIFICATION, truth, predicted, proba, classes=["no", "yes"])
+    assert got["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+    assert got["f1"] == pytest.approx(f1_score(truth, predicted, pos_label="yes"))
+    assert got["log_loss"] == pytest.approx(log_loss(truth, proba, labels=["no", "yes"]))
+    assert got["roc_auc"] == pytest.approx(roc_auc_score([t == "yes" for t in truth], proba[:, 1]))
+
+
+def test_auc_is_left_out_when_a_class_is_missing_and_regression_needs_spread_for_r2():
+    got = metrics.score(metrics.CLASSIFICATION, [1, 1], [1, 0], np.array([[0.1, 0.9], [0.6, 0.4]]), classes=[0, 1])
+    assert "roc_auc" not in got and "log_loss" in got
+    one_row = metrics.score(metrics.REGRESSION, [2.0], [3.5])
+    assert one_row == {"rmse": 1.5, "mae": 1.5}
+    rows = metrics.score(metrics.REGRESSION, [1.0, 2.0, 4.0], [1.5, 2.0, 3.0])
+    assert rows["mae"] == pytest.approx(mean_absolute_error([1, 2, 4], [1.5, 2, 3])) and "r2" in rows
+
+
+def test_task_from_signature_and_gate_metrics():
+    assert metrics.task_from_signature({"output": {"task": "regression"}}) == "regression"
+    assert metrics.task_from_signature({"output": {"task": "ranking"}}) is None
+    assert metrics.task_from_signature(None) is None
+    metrics.check_gate_metric("classification", "f1")
+    with pytest.raises(ValueError, match="rmse"):
+        metrics.check_gate_metric("regression", "f1")
+    with pytest.raises(ValueError):
+        metrics.score("ranking", [1], [1])
