@@ -1,0 +1,5 @@
+"""Schema additions of the monitoring endpoints: "<METHOD> <path> <what>" -> why."""
+
+from .kernel import SORT  # noqa: F401  (the usual reason for a list's new parameter)
+
+ADDITIONS: dict[str, str] = {}
