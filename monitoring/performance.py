@@ -25,9 +25,21 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from experiments import metrics as vocabulary
 from mlops_site.labels import class_key
 
 label = class_key  # the spelling ground truth is stored under
+
+
+def task_of_version(version) -> str:
+    """The served version's task: what its signature records, else what its metrics belong to; a version that
+    says neither is taken for a classifier (as the platform always did)."""
+    task = version.task or next(filter(None, map(vocabulary.task_of, version.metrics or {})), None)
+    return task or vocabulary.CLASSIFICATION
+
+
+def is_classifier(version) -> bool:
+    return task_of_version(version) != vocabulary.REGRESSION
 
 
 def classification(

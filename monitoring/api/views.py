@@ -13,23 +13,8 @@ from mlops_site.api.pagination import StandardPagination
 from mlops_site.api.parsers import query_id
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobSerializer
-from monitoring import services
+from monitoring import schemas, services
 from monitoring.models import Alert, AlertRule, DriftReport, FeatureDrift, Monitor, Retraining, RetrainingPolicy
-
-
-class CompareRequest(serializers.Serializer):
-    reference_version = serializers.IntegerField(help_text="Id of the reference dataset version.")
-    current_version = serializers.IntegerField(help_text="Id of the dataset version to compare with it.")
-    methods = serializers.DictField(
-        child=serializers.CharField(),
-        required=False,
-        help_text='Deciding method per kind or column, e.g. {"numeric": "psi", "categorical": "chisquare", "age": "ks"}.',
-    )
-    thresholds = serializers.DictField(
-        child=serializers.FloatField(), required=False, help_text='Per method, e.g. {"psi": 0.2, "ks": 0.01}.'
-    )
-    share = serializers.FloatField(required=False, default=0.5, help_text="Share of drifted columns: dataset drift.")
-
 
 FEATURE_ROW = inline_serializer(
     "ComparedFeature",
@@ -70,30 +55,10 @@ class DriftCompare(APIView):
     permission_classes = [HasModelPermission]
     required_permission = "experiments.view_datasetversion"
 
-    @extend_schema(request=CompareRequest, responses={200: COMPARE_RESPONSE})
+    @extend_schema(request=schemas.CompareRequest, responses={200: COMPARE_RESPONSE})
     def post(self, request):
-        body = CompareRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        versions = {}
-        for field in ("reference_version", "current_version"):
-            versions[field] = DatasetVersion.objects.select_related("dataset").filter(pk=data[field]).first()
-            if versions[field] is None:
-                raise ValidationError({field: f"No dataset version with id {data[field]}."})
-        try:
-            report = services.compare_versions(
-                versions["reference_version"],
-                versions["current_version"],
-                methods=data.get("methods"),
-                thresholds=data.get("thresholds"),
-                share=data["share"],
-            )
-        except (OSError, ValueError) as exc:  # a version's file is gone or unreadable
-            raise ValidationError({"non_field_errors": f"The data cannot be read: {exc}"}) from None
-        return Response(
-            {"reference_version": data["reference_version"], "current_version": data["current_version"]}
-            | report.as_dict()
-        )
+        reference, current, report = services.compare_request(request.data)
+        return Response({"reference_version": reference.pk, "current_version": current.pk} | report.as_dict())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -223,16 +188,10 @@ class MonitorDetail(APIView):
         """A monitor's reference, window, schedule, methods and thresholds."""
         return Response(MonitorSerializer(self._monitor(pk)).data)
 
-    @extend_schema(request=MonitorSerializer, responses=MonitorSerializer)
+    @extend_schema(request=schemas.MonitorSettings, responses=MonitorSerializer)
     def patch(self, request, pk: int):
         """Change the reference, the window (last N hours or last N predictions), schedule, methods, thresholds."""
-        monitor = self._monitor(pk)
-        body = MonitorSerializer(monitor, data=request.data, partial=True)
-        body.is_valid(raise_exception=True)
-        data = {key: request.data[key] for key in request.data if key in services.MONITOR_FIELDS}
-        if "reference" in data:
-            data["reference"] = body.validated_data.get("reference")
-        monitor = services.update_monitor(monitor, data, actor=request.user)
+        monitor = services.update_monitor(self._monitor(pk), request.data, actor=request.user)
         return Response(MonitorSerializer(self._monitor(monitor.pk)).data)
 
 
@@ -323,11 +282,9 @@ class AlertRuleList(generics.ListCreateAPIView):
             queryset = queryset.filter(monitor_id=monitor_id)
         return queryset
 
+    @extend_schema(request=schemas.AlertRuleInput, responses={201: AlertRuleSerializer})
     def create(self, request, *args, **kwargs):
-        body = AlertRuleSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = {key: request.data[key] for key in request.data if key in services.RULE_FIELDS}
-        rule = services.create_rule(body.validated_data["monitor"], data, actor=request.user)
+        rule = services.create_rule(None, request.data, actor=request.user)
         return Response(AlertRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -340,14 +297,10 @@ class AlertRuleDetail(generics.RetrieveUpdateDestroyAPIView):
     queryset = AlertRule.objects.select_related("created_by")
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
-    def update(self, request, *args, **kwargs):
-        rule = self.get_object()
-        body = AlertRuleSerializer(rule, data=request.data, partial=True)
-        body.is_valid(raise_exception=True)
-        if "monitor" in request.data and body.validated_data["monitor"] != rule.monitor:
-            raise ValidationError({"monitor": "A rule stays on its monitor; create a new rule instead."})
-        data = {key: request.data[key] for key in request.data if key in services.RULE_FIELDS}
-        return Response(AlertRuleSerializer(services.update_rule(rule, data, actor=request.user)).data)
+    @extend_schema(request=schemas.AlertRuleInput, responses=AlertRuleSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        rule = services.update_rule(self.get_object(), request.data, actor=request.user)
+        return Response(AlertRuleSerializer(rule).data)
 
     def destroy(self, request, *args, **kwargs):
         services.delete_rule(self.get_object(), actor=request.user)
@@ -437,10 +390,6 @@ class AlertDetail(generics.RetrieveAPIView):
     queryset = Alert.objects.select_related("rule", "monitor__deployment__environment", "monitor__deployment__model")
 
 
-class AlertComment(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-
-
 class AlertAction(APIView):
     """Acknowledge (open → acknowledged) or resolve (open or acknowledged → resolved); 409 otherwise."""
 
@@ -448,13 +397,11 @@ class AlertAction(APIView):
     required_permission = "monitoring.change_alert"
     action = ""
 
-    @extend_schema(request=AlertComment, responses={200: AlertSerializer})
+    @extend_schema(request=schemas.AlertComment, responses={200: AlertSerializer})
     def post(self, request, pk: int):
         alert = generics.get_object_or_404(Alert, pk=pk)
-        body = AlertComment(data=request.data)
-        body.is_valid(raise_exception=True)
         act = services.acknowledge if self.action == "acknowledge" else services.resolve
-        alert = act(alert, actor=request.user, comment=body.validated_data.get("comment", ""))
+        alert = act(alert, actor=request.user, data=request.data)
         return Response(AlertSerializer(alert).data)
 
 
@@ -517,23 +464,17 @@ class RetrainingPolicyView(APIView):
     def get(self, request, name: str):
         return Response(RetrainingPolicySerializer(services.policy_of(self._model(name))).data)
 
-    @extend_schema(request=RetrainingPolicySerializer, responses=RetrainingPolicySerializer)
+    @extend_schema(request=schemas.RetrainingPolicyInput, responses=RetrainingPolicySerializer)
     def put(self, request, name: str):
         model = self._model(name)
-        body = RetrainingPolicySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = {key: request.data[key] for key in request.data if key in services.POLICY_FIELDS}
-        services.put_policy(model, data, actor=request.user)
+        services.put_policy(model, request.data, actor=request.user)
         return Response(RetrainingPolicySerializer(services.policy_of(model)).data)
 
-    @extend_schema(request=RetrainingPolicySerializer, responses=RetrainingPolicySerializer)
+    @extend_schema(request=schemas.RetrainingPolicyInput, responses=RetrainingPolicySerializer)
     def patch(self, request, name: str):
         """Change some fields; the others keep their current values (or the defaults, without a policy)."""
         model = self._model(name)
-        body = RetrainingPolicySerializer(data=request.data, partial=True)
-        body.is_valid(raise_exception=True)
-        data = {key: request.data[key] for key in request.data if key in services.POLICY_FIELDS}
-        services.patch_policy(model, data, actor=request.user)
+        services.patch_policy(model, request.data, actor=request.user)
         return Response(RetrainingPolicySerializer(services.policy_of(model)).data)
 
 

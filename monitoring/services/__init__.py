@@ -8,6 +8,10 @@ Import from here: `from monitoring import services`.
 from monitoring.services.alerts import (
     RULE_FIELDS,
     acknowledge,
+    can_acknowledge,
+    can_add_rule,
+    can_change_rule,
+    can_delete_rule,
     check_rule,
     create_rule,
     delete_rule,
@@ -17,7 +21,8 @@ from monitoring.services.alerts import (
 )
 from monitoring.services.monitors import (
     MONITOR_FIELDS,
-    check_settings,
+    can_change_monitor,
+    compare_request,
     compare_versions,
     ensure_monitor,
     kinds_of,
@@ -29,6 +34,8 @@ from monitoring.services.monitors import (
 )
 from monitoring.services.retraining import (
     POLICY_FIELDS,
+    can_retrain,
+    can_set_policy,
     on_alert,
     patch_policy,
     policy_of,
@@ -45,8 +52,15 @@ __all__ = [
     "POLICY_FIELDS",
     "RULE_FIELDS",
     "acknowledge",
+    "can_acknowledge",
+    "can_add_rule",
+    "can_change_monitor",
+    "can_change_rule",
+    "can_delete_rule",
+    "can_retrain",
+    "can_set_policy",
     "check_rule",
-    "check_settings",
+    "compare_request",
     "compare_versions",
     "create_rule",
     "delete_rule",

@@ -13,85 +13,43 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deployments import selectors as deployment_selectors
-from mlops_site import audit
+from mlops_site import audit, permissions
+from mlops_site import schemas as validation
 from mlops_site.errors import Conflict
-from monitoring import rules
+from monitoring import performance, rules, schemas
 from monitoring.models import Alert, AlertRule, DriftReport, Monitor
 
 logger = logging.getLogger(__name__)
 RULE_FIELDS = ("name", "metric", "comparison", "threshold", "window_minutes", "severity", "emails", "enabled")
-MAX_WINDOW_MINUTES = 60 * 24 * 90
+MAX_WINDOW_MINUTES = schemas.MAX_WINDOW_MINUTES
 
 
-def _require(actor, perm: str, message: str) -> None:
-    if actor is not None and not actor.has_perm(perm):
-        raise PermissionDenied(message)
+def can_add_rule(actor) -> bool:
+    return permissions.can(actor, "monitoring.add_alertrule")
+
+
+def can_change_rule(actor) -> bool:
+    return permissions.can(actor, "monitoring.change_alertrule")
+
+
+def can_delete_rule(actor) -> bool:
+    return permissions.can(actor, "monitoring.delete_alertrule")
+
+
+def can_acknowledge(actor) -> bool:
+    """Acknowledging and resolving alerts."""
+    return permissions.can(actor, "monitoring.change_alert")
 
 
 def check_rule(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
-    """The rule's fields, checked one by one; a ValidationError names each bad field."""
-    errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    required = () if partial else ("name", "metric", "comparison", "threshold")
-    for field in required:
-        if data.get(field) in (None, ""):
-            errors[field] = "This field is required."
-    if "name" in data and data["name"] not in (None, ""):
-        name = str(data["name"]).strip()
-        if not 0 < len(name) <= 100:
-            errors["name"] = "A name of at most 100 characters."
-        clean["name"] = name
-    for field, choices in (
-        ("metric", AlertRule.Metric.values),
-        ("comparison", AlertRule.Comparison.values),
-        ("severity", AlertRule.Severity.values),
-    ):
-        if field in data and data[field] not in (None, ""):
-            if data[field] not in choices:
-                errors[field] = f"One of {', '.join(choices)}."
-            clean[field] = data[field]
-    if "threshold" in data and data["threshold"] not in (None, ""):
-        value = data["threshold"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) > 1e12:
-            errors["threshold"] = "A number."
-        else:
-            clean["threshold"] = float(value)
-    if "window_minutes" in data:
-        value = data["window_minutes"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WINDOW_MINUTES:
-            errors["window_minutes"] = f"Whole minutes from 1 to {MAX_WINDOW_MINUTES} (90 days)."
-        else:
-            clean["window_minutes"] = value
-    if "emails" in data:
-        emails = data["emails"] if data["emails"] is not None else []
-        if not isinstance(emails, list) or len(emails) > 20:
-            errors["emails"] = "A list of at most 20 e-mail addresses."
-        else:
-            validate = EmailValidator()
-            for address in emails:
-                try:
-                    validate(address if isinstance(address, str) else "")
-                except ValidationError:
-                    errors["emails"] = f"{address!r} is not an e-mail address."
-                    break
-            clean["emails"] = emails
-    if "enabled" in data:
-        if not isinstance(data["enabled"], bool):
-            errors["enabled"] = "true or false."
-        clean["enabled"] = data["enabled"]
-    unknown = set(data) - set(RULE_FIELDS) - {"monitor"}
-    if unknown:
-        errors["non_field_errors"] = f"Unknown field(s): {', '.join(sorted(unknown))}."
-    if errors:
-        raise ValidationError(errors)
-    return clean
+    """The rule's fields checked by its schema; a ValidationError names each bad field."""
+    return validation.validate(schemas.AlertRuleInput, data, partial=partial)
 
 
 SHARES = ("drift_share", "prediction_drift", "accuracy", "f1", "roc_auc", "error_rate", "unseen_share")
@@ -109,7 +67,7 @@ def _check_fit(metric: str, threshold: float, monitor: Monitor) -> None:
     served = monitor.deployment.primary
     if served is None or rules.family(metric) != "performance":
         return
-    regressor = "rmse" in (served.metrics or {})
+    regressor = not performance.is_classifier(served)
     if regressor != (metric in ("rmse", "mae")):
         kind, fits = ("a regressor", "rmse or mae") if regressor else ("a classifier", "accuracy, f1 or roc_auc")
         raise ValidationError({"metric": f"{served} is {kind}; its performance metrics are {fits}."})
@@ -120,9 +78,15 @@ def _rule_summary(rule: AlertRule) -> dict:
 
 
 @transaction.atomic
-def create_rule(monitor: Monitor, data: dict[str, Any], *, actor) -> AlertRule:
-    _require(actor, "monitoring.add_alertrule", "Your role does not allow adding alert rules; data scientists can.")
+def create_rule(monitor: Monitor | None, data: dict[str, Any], *, actor) -> AlertRule:
+    """A new rule on `monitor` (None: the one `data` names, as the API's body does)."""
+    permissions.require(
+        actor, "monitoring.add_alertrule", "Your role does not allow adding alert rules; data scientists can."
+    )
+    if monitor is not None:
+        data = {**data, "monitor": monitor.pk}
     clean = check_rule(data)
+    monitor = clean.pop("monitor")
     Monitor.objects.select_for_update().get(pk=monitor.pk)  # two "Add rule" clicks: the second waits
     # (No join in the locking query: PostgreSQL cannot lock the nullable side of one, the served version.)
     monitor = Monitor.objects.select_related("deployment__primary").get(pk=monitor.pk)
@@ -138,10 +102,12 @@ def create_rule(monitor: Monitor, data: dict[str, Any], *, actor) -> AlertRule:
 
 @transaction.atomic
 def update_rule(rule: AlertRule, data: dict[str, Any], *, actor) -> AlertRule:
-    _require(actor, "monitoring.change_alertrule", "Your role does not allow changing alert rules.")
+    permissions.require(actor, "monitoring.change_alertrule", "Your role does not allow changing alert rules.")
     Monitor.objects.select_for_update().get(pk=rule.monitor_id)  # renames are checked one at a time
     rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
     clean = check_rule(data, partial=True)
+    if "monitor" in clean and clean.pop("monitor").pk != rule.monitor_id:
+        raise ValidationError({"monitor": "A rule stays on its monitor; create a new rule instead."})
     if "name" in clean and AlertRule.objects.filter(monitor=rule.monitor, name=clean["name"]).exclude(pk=rule.pk):
         raise ValidationError({"name": f"This monitor has a rule named {clean['name']!r} already."})
     before = _rule_summary(rule)
@@ -157,7 +123,7 @@ def update_rule(rule: AlertRule, data: dict[str, Any], *, actor) -> AlertRule:
 
 @transaction.atomic
 def delete_rule(rule: AlertRule, *, actor) -> None:
-    _require(actor, "monitoring.delete_alertrule", "Your role does not allow deleting alert rules.")
+    permissions.require(actor, "monitoring.delete_alertrule", "Your role does not allow deleting alert rules.")
     audit.record(actor=actor, action="alert_rule.deleted", target=rule, before=_rule_summary(rule))
     rule.delete()
 
@@ -313,9 +279,11 @@ def _locked(alert: Alert) -> Alert:
 
 
 @transaction.atomic
-def acknowledge(alert: Alert, *, actor, comment: str = "") -> Alert:
-    """Someone is on it: the alert stays active (no duplicate opens) but stops asking for attention."""
-    _require(actor, "monitoring.change_alert", "Your role does not allow acknowledging alerts.")
+def acknowledge(alert: Alert, *, actor, comment: str = "", data=None) -> Alert:
+    """Someone is on it: the alert stays active (no duplicate opens) but stops asking for attention. `data`: a
+    body such as {"comment": ...} (the API's), checked by its schema."""
+    permissions.require(actor, "monitoring.change_alert", "Your role does not allow acknowledging alerts.")
+    comment = _comment(comment, data)
     alert = _locked(alert)
     if alert.status != Alert.Status.OPEN:
         raise Conflict(f"Alert {alert.pk} is {alert.status}; only open alerts can be acknowledged.")
@@ -326,10 +294,17 @@ def acknowledge(alert: Alert, *, actor, comment: str = "") -> Alert:
 
 
 @transaction.atomic
-def resolve(alert: Alert, *, actor, comment: str = "") -> Alert:
+def resolve(alert: Alert, *, actor, comment: str = "", data=None) -> Alert:
     """Close by hand. If the condition still holds, the next report opens a new alert."""
-    _require(actor, "monitoring.change_alert", "Your role does not allow resolving alerts.")
+    permissions.require(actor, "monitoring.change_alert", "Your role does not allow resolving alerts.")
+    comment = _comment(comment, data)
     alert = _locked(alert)
     if alert.status == Alert.Status.RESOLVED:
         raise Conflict(f"Alert {alert.pk} is resolved already.")
     return _close(alert, actor=actor, resolution=(comment or "").strip() or "Resolved by hand.")
+
+
+def _comment(comment: str, data) -> str:
+    return validation.validate(schemas.AlertComment, {"comment": comment or ""} if data is None else data).get(
+        "comment", ""
+    )

@@ -3,59 +3,31 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
-from mlops_site import audit, jobs
-from monitoring import drift, performance
+from mlops_site import audit, jobs, permissions
+from mlops_site import schemas as validation
+from monitoring import drift, performance, schemas
 from monitoring.models import DriftReport, FeatureDrift, Monitor
 from monitoring.services import alerts, retraining
 
 logger = logging.getLogger(__name__)
 PREDICTION = "prediction"
 REFERENCE_PREDICTION_ROWS = 50_000  # the served model scores at most this many reference rows (seeded sample)
-MONITOR_FIELDS = ("reference", "window_hours", "window_predictions", "every_minutes", "min_rows", "methods")
-MONITOR_FIELDS += ("thresholds", "share", "enabled")
+MONITOR_FIELDS = tuple(schemas.MonitorSettings().fields)
 
 KIND_OF_SCHEMA = {"numeric": drift.NUMERIC}  # every other platform kind (categorical, boolean, text...) is categorical
-
-
-def check_settings(methods: Any, thresholds: Any, share: Any = drift.DATASET_SHARE) -> tuple[dict, dict, float]:
-    """Methods per kind or column and thresholds per method, checked field by field (ValidationError)."""
-    methods = {} if methods is None else methods
-    thresholds = {} if thresholds is None else thresholds
-    if not isinstance(methods, dict) or not all(isinstance(v, str) for v in methods.values()):
-        raise ValidationError({"methods": 'An object such as {"numeric": "psi", "categorical": "chisquare"}.'})
-    every = set(drift.NUMERIC_METHODS) | set(drift.CATEGORICAL_METHODS)
-    for key, method in methods.items():
-        allowed = drift.CATEGORICAL_METHODS if key == drift.CATEGORICAL else drift.NUMERIC_METHODS
-        if key in (drift.NUMERIC, drift.CATEGORICAL) and method not in allowed:
-            raise ValidationError({"methods": f"{method} is not a {key} method; use one of {', '.join(allowed)}."})
-        if method not in every:
-            raise ValidationError({"methods": f"Unknown method {method}; use one of {', '.join(sorted(every))}."})
-    if not isinstance(thresholds, dict):
-        raise ValidationError({"thresholds": 'An object such as {"psi": 0.2, "ks": 0.01}.'})
-    clean = {}
-    for method, value in thresholds.items():
-        if method not in every:
-            raise ValidationError({"thresholds": f"Unknown method {method}; use one of {', '.join(sorted(every))}."})
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
-            raise ValidationError({"thresholds": f"{method}: a positive number."})
-        if method in drift.TESTS and value >= 1:
-            raise ValidationError({"thresholds": f"{method}: a p-value threshold between 0 and 1, e.g. 0.05."})
-        clean[method] = float(value)
-    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
-        raise ValidationError({"share": "The share of drifted features that makes the dataset drifted: 0 < share ≤ 1."})
-    return dict(methods), clean, float(share)
 
 
 def kinds_of(version: DatasetVersion) -> dict[str, str]:
@@ -75,7 +47,10 @@ def compare_versions(
     Columns only one side has are reported ("missing in current", "new in current"), not compared; two
     versions with no column in common are a ValidationError. Column kinds come from the reference's schema.
     """
-    methods, thresholds, share = check_settings(methods, thresholds, share)
+    settings = validation.validate(
+        schemas.DriftSettings, {"methods": methods, "thresholds": thresholds, "share": share}
+    )
+    methods, thresholds, share = settings["methods"], settings["thresholds"], settings["share"]
     kinds = kinds_of(current) | kinds_of(reference)
     if not set(kinds_of(reference)) & set(kinds_of(current)):
         raise ValidationError({"current_version": f"{current} has no column in common with {reference}."})
@@ -98,6 +73,19 @@ def compare_versions(
     )
 
 
+def compare_request(data: Any) -> tuple[DatasetVersion, DatasetVersion, drift.DatasetDrift]:
+    """`compare_versions` for a body naming the two versions by id (the API's): the versions and the drift."""
+    clean = validation.validate(schemas.CompareRequest, data)
+    reference, current = clean["reference_version"], clean["current_version"]
+    try:
+        result = compare_versions(
+            reference, current, methods=clean.get("methods"), thresholds=clean.get("thresholds"), share=clean["share"]
+        )
+    except (OSError, ValueError) as exc:  # a version's file is gone or unreadable
+        raise ValidationError({"non_field_errors": f"The data cannot be read: {exc}"}) from None
+    return reference, current, result
+
+
 # ---------------------------------------------------------------------------------------------------
 # Monitors of deployments
 # ---------------------------------------------------------------------------------------------------
@@ -109,18 +97,28 @@ def ensure_monitor(deployment: Deployment) -> Monitor:
     return monitor
 
 
+def can_change_monitor(actor) -> bool:
+    return permissions.can(actor, "monitoring.change_monitor")
+
+
 def update_monitor(monitor: Monitor, data: dict[str, Any], *, actor) -> Monitor:
     """Change a monitor's reference, window, schedule, methods and thresholds; checked field by field, audited.
 
     The row is locked first and the checks run against it, so two changes at once cannot combine into a
     state that neither would pass (both windows set, say)."""
-    if actor is not None and not actor.has_perm("monitoring.change_monitor"):
-        raise PermissionDenied("Your role does not allow changing monitors; data scientists and admins can.")
-    if unknown := sorted(set(data) - set(MONITOR_FIELDS)):
-        raise ValidationError({unknown[0]: f"Not a monitor setting; use {', '.join(MONITOR_FIELDS)}."})
+    permissions.require(
+        actor,
+        "monitoring.change_monitor",
+        "Your role does not allow changing monitors; data scientists and admins can.",
+    )
+    if isinstance(data, Mapping) and isinstance(data.get("reference"), DatasetVersion):
+        data = dict(data)
+        data["reference"] = data["reference"].pk
     with transaction.atomic():
         monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
-        changes = _checked(monitor, dict(data))
+        version = Deployment.objects.select_related("primary").get(pk=monitor.deployment_id).primary
+        context = {"monitor": monitor, "version": version, "kinds": None if version is None else served_kinds(version)}
+        changes = validation.validate(schemas.MonitorSettings, data, partial=True, context=context)
         before = _settings(monitor)
         for name, value in changes.items():
             setattr(monitor, name, value)
@@ -129,51 +127,13 @@ def update_monitor(monitor: Monitor, data: dict[str, Any], *, actor) -> Monitor:
     return monitor
 
 
-def _checked(monitor: Monitor, changes: dict[str, Any]) -> dict[str, Any]:
-    def value(name):
-        return changes.get(name, getattr(monitor, name))
-
-    methods, thresholds, share = check_settings(value("methods"), value("thresholds"), value("share"))
-    changes |= {"methods": methods, "thresholds": thresholds, "share": share}
-    version = Deployment.objects.select_related("primary").get(pk=monitor.deployment_id).primary
-    if version is not None:
-        # A version registered before signatures were required may have none: only kind-wide methods then.
-        columns = (version.signature or {}).get("inputs") or []
-        kinds = {c["name"]: KIND_OF_SCHEMA.get(c.get("kind"), drift.CATEGORICAL) for c in columns}
-        kinds[PREDICTION] = drift.NUMERIC if "rmse" in (version.metrics or {}) else drift.CATEGORICAL
-        for name, method in methods.items():
-            if name in (drift.NUMERIC, drift.CATEGORICAL):
-                continue
-            if name not in kinds:
-                raise ValidationError({"methods": f"{version} has no input named {name}."})
-            allowed = drift.NUMERIC_METHODS if kinds[name] == drift.NUMERIC else drift.CATEGORICAL_METHODS
-            if method not in allowed:
-                raise ValidationError({"methods": f"{name} is {kinds[name]}: use one of {', '.join(allowed)}."})
-    for name in ("window_hours", "window_predictions"):
-        number = value(name)
-        if number is not None and (
-            isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 1_000_000
-        ):
-            raise ValidationError({name: "A whole number from 1 to 1,000,000, or null."})
-    if value("window_hours") and value("window_predictions"):
-        raise ValidationError({"window_predictions": "Choose the last N hours or the last N predictions, not both."})
-    if not value("window_hours") and not value("window_predictions"):
-        raise ValidationError({"window_hours": "Set the last N hours or the last N predictions."})
-    for name, low, high in (("every_minutes", 1, 7 * 24 * 60), ("min_rows", 2, 1_000_000)):
-        number = value(name)
-        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-            raise ValidationError({name: f"A whole number from {low} to {high:,}."})
-    if "enabled" in changes and not isinstance(changes["enabled"], bool):
-        raise ValidationError({"enabled": "true or false."})
-    if changes.get("reference") is not None:
-        reference = changes["reference"]
-        if not isinstance(reference, DatasetVersion):
-            found = isinstance(reference, int) and not isinstance(reference, bool)
-            reference = DatasetVersion.objects.filter(pk=reference).first() if found else None
-        if reference is None:
-            raise ValidationError({"reference": "No dataset version with that id."})
-        changes["reference"] = reference
-    return changes
+def served_kinds(version) -> dict[str, str]:
+    """Column kinds of the version's inputs and its prediction. A version registered before signatures were
+    required may have none: only kind-wide methods then."""
+    columns = (version.signature or {}).get("inputs") or []
+    kinds = {c["name"]: KIND_OF_SCHEMA.get(c.get("kind"), drift.CATEGORICAL) for c in columns}
+    kinds[PREDICTION] = drift.CATEGORICAL if performance.is_classifier(version) else drift.NUMERIC
+    return kinds
 
 
 def _settings(monitor: Monitor) -> dict[str, Any]:
@@ -192,8 +152,9 @@ def _settings(monitor: Monitor) -> dict[str, Any]:
 
 def request_run(monitor: Monitor, *, actor=None) -> jobs.Job:
     """Queue a run of the monitor on a worker; 202 territory."""
-    if actor is not None and not actor.has_perm("monitoring.change_monitor"):
-        raise PermissionDenied("Your role does not allow running monitors; data scientists and admins can.")
+    permissions.require(
+        actor, "monitoring.change_monitor", "Your role does not allow running monitors; data scientists and admins can."
+    )
     jobs.check_rate("monitor.run", actor)
     return jobs.enqueue(
         kind="monitor.run",
@@ -288,7 +249,7 @@ def _report(monitor: Monitor, *, job, now, progress) -> DriftReport:
     report.compared, report.drifted_count, report.drift_share = result.compared, result.drifted_count, result.share
     report.dataset_drifted = result.drifted
     _progress(progress, 70, "Prediction drift")
-    classifier = "rmse" not in (version.metrics or {})
+    classifier = performance.is_classifier(version)
     predicted = _reference_predictions(version, reference[[c for c in inputs if c in reference.columns]], classifier)
     if predicted is not None:
         current_predictions = [row[1] for row in rows]

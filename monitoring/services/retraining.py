@@ -22,18 +22,21 @@ from django.utils import timezone
 from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion, Run
-from mlops_site import audit, jobs
+from mlops_site import audit, jobs, permissions
+from mlops_site import schemas as validation
 from mlops_site.errors import Conflict
 from mlops_site.models import Job
-from monitoring import rules
+from monitoring import rules, schemas
 from monitoring.models import Alert, Retraining, RetrainingPolicy
 from registry import services as registry_services
-from registry.models import ModelVersion, PromotionRequest, RegisteredModel
+from registry.models import ModelVersion, RegisteredModel
 
 logger = logging.getLogger(__name__)
 POLICY_FIELDS = ("enabled", "on_drift_alert", "on_performance_alert", "every_days", "data", "dataset_version")
 POLICY_FIELDS += ("min_labelled_rows", "stage", "cooldown_hours")
 ACTIVE = (Retraining.Status.QUEUED, Retraining.Status.TRAINING)
+POLICY_PERMISSIONS = ("monitoring.change_retrainingpolicy", "experiments.add_run", "registry.add_promotionrequest")
+RETRAIN_PERMISSIONS = ("monitoring.add_retraining", "experiments.add_run", "registry.add_promotionrequest")
 
 
 def policy_of(model: RegisteredModel) -> RetrainingPolicy:
@@ -43,47 +46,16 @@ def policy_of(model: RegisteredModel) -> RetrainingPolicy:
 
 
 def _check_policy(data: dict[str, Any]) -> dict[str, Any]:
-    errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    unknown = set(data) - set(POLICY_FIELDS)
-    if unknown:
-        errors["non_field_errors"] = f"Unknown field(s): {', '.join(sorted(unknown))}."
-    for field in ("enabled", "on_drift_alert", "on_performance_alert"):
-        if field in data:
-            if not isinstance(data[field], bool):
-                errors[field] = "true or false."
-            clean[field] = data[field]
-    for field, low, high in (("every_days", 1, 365), ("min_labelled_rows", 0, 10_000_000), ("cooldown_hours", 0, 8760)):
-        if field not in data:
-            continue
-        value = data[field]
-        if value is None and field == "every_days":
-            clean[field] = None
-        elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            errors[field] = f"A whole number from {low} to {high}" + (", or null." if field == "every_days" else ".")
-        else:
-            clean[field] = value
-    if "data" in data:
-        if data["data"] not in RetrainingPolicy.Data.values:
-            errors["data"] = f"One of {', '.join(RetrainingPolicy.Data.values)}."
-        clean["data"] = data["data"]
-    if "stage" in data:
-        if data["stage"] not in PromotionRequest.TARGET_STAGES:
-            errors["stage"] = f"One of {', '.join(PromotionRequest.TARGET_STAGES)}."
-        clean["stage"] = data["stage"]
-    if "dataset_version" in data:
-        value = data["dataset_version"]
-        if value is None:
-            clean["dataset_version"] = None
-        elif isinstance(value, bool) or not isinstance(value, int):
-            errors["dataset_version"] = "A dataset version id, or null."
-        else:
-            clean["dataset_version"] = DatasetVersion.objects.filter(pk=value).first()
-            if clean["dataset_version"] is None:
-                errors["dataset_version"] = f"No dataset version has id {value}."
-    if errors:
-        raise ValidationError(errors)
-    return clean
+    return validation.validate(schemas.RetrainingPolicyInput, data)
+
+
+def can_set_policy(actor) -> bool:
+    """Retraining acts on the policy owner's behalf, so the owner must be allowed to train and request."""
+    return all(permissions.can(actor, perm) for perm in POLICY_PERMISSIONS)
+
+
+def can_retrain(actor) -> bool:
+    return all(permissions.can(actor, perm) for perm in RETRAIN_PERMISSIONS)
 
 
 def policy_values(policy: RetrainingPolicy) -> dict[str, Any]:
@@ -98,17 +70,18 @@ def _policy_summary(policy: RetrainingPolicy) -> dict:
 
 def patch_policy(model: RegisteredModel, data: dict[str, Any], *, actor) -> RetrainingPolicy:
     """Change some settings; the others keep their current values (the defaults, without a policy)."""
+    validation.validate(schemas.RetrainingPolicyInput, data, partial=True)
     policy = policy_of(model)
-    return put_policy(model, (policy_values(policy) if policy.pk else {}) | dict(data), actor=actor)
+    changes = {field: value for field, value in data.items() if field in POLICY_FIELDS}
+    return put_policy(model, (policy_values(policy) if policy.pk else {}) | changes, actor=actor)
 
 
 @transaction.atomic
 def put_policy(model: RegisteredModel, data: dict[str, Any], *, actor) -> RetrainingPolicy:
     """Set the whole policy (fields left out take their defaults). Retraining then acts on `actor`'s behalf,
     so the actor must be allowed to train, register and request promotions."""
-    for perm in ("monitoring.change_retrainingpolicy", "experiments.add_run", "registry.add_promotionrequest"):
-        if not actor.has_perm(perm):
-            raise PermissionDenied("Your role does not allow setting retraining policies; data scientists can.")
+    if actor is None or not can_set_policy(actor):  # a policy needs a person to act for
+        raise PermissionDenied("Your role does not allow setting retraining policies; data scientists can.")
     clean = _check_policy(data)
     defaults = {f.name: f.get_default() for f in RetrainingPolicy._meta.fields if f.name in POLICY_FIELDS}
     values = defaults | clean
@@ -184,9 +157,8 @@ def on_alert(alert: Alert) -> Retraining | None:
 
 def retrain_now(model: RegisteredModel, *, actor) -> Retraining:
     """A person asks for a retraining with the policy's data, whatever the cooldown; 409 while one runs."""
-    for perm in ("monitoring.add_retraining", "experiments.add_run", "registry.add_promotionrequest"):
-        if not actor.has_perm(perm):
-            raise PermissionDenied("Your role does not allow starting retraining; data scientists can.")
+    if actor is None or not can_retrain(actor):  # a retraining acts for a person
+        raise PermissionDenied("Your role does not allow starting retraining; data scientists can.")
     if not RetrainingPolicy.objects.filter(model=model).exists():
         raise ValidationError({"policy": f"{model} has no retraining policy; set one first (its data and stage)."})
     retraining, note = _start(model, trigger=Retraining.Trigger.MANUAL, actor=actor, cooldown=False)
