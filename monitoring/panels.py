@@ -28,8 +28,8 @@ def retraining_panel(request, model) -> dict | None:
         "saved": policy.pk is not None,
         "form": RetrainingPolicyForm(initial=initial),
         "loops": loops,
-        "can_edit": request.user.has_perm("monitoring.change_retrainingpolicy"),
-        "can_retrain": request.user.has_perm("monitoring.add_retraining"),
+        "can_edit": retraining.can_set_policy(request.user),
+        "can_retrain": retraining.can_retrain(request.user),
     }
 
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,8 +17,7 @@ from experiments import services as experiment_services
 from experiments.models import DatasetVersion
 from mlops_site import ui
 from mlops_site.api.parsers import query_id
-from mlops_site.errors import Conflict, RateLimited
-from monitoring import charts, drift, services
+from monitoring import charts, drift, selectors, services
 from monitoring.forms import AlertRuleForm, RetrainingPolicyForm
 from monitoring.models import Alert, AlertRule, DriftReport, FeatureDrift, Monitor
 
@@ -29,12 +27,9 @@ REPORT_SORTS = {"time": "created_at", "drifted": "drifted_count", "rows": "curre
 
 @permission_required("monitoring.view_monitor", raise_exception=True)
 def overview(request):
-    monitors = Monitor.objects.select_related("deployment__environment", "deployment__model", "deployment__primary")
-    monitors = monitors.annotate(active=Count("alerts", filter=Q(alerts__status__in=Alert.ACTIVE)))
-    rows = [
-        (monitor, monitor.reports.order_by("-created_at", "-id").first(), monitor.active)
-        for monitor in monitors.order_by("deployment__model__name", "pk")
-    ]
+    monitors = list(selectors.monitors_with_latest().order_by("deployment__model__name", "pk"))
+    reports = selectors.latest_reports(monitors)
+    rows = [(monitor, reports.get(monitor.latest_report_id), monitor.active) for monitor in monitors]
     return render(request, "monitoring/overview.html", {"rows": rows})
 
 
@@ -67,6 +62,10 @@ def monitor_detail(request, pk: int, rule_form: AlertRuleForm | None = None, sta
         "rules": monitor.rules.all(),
         "alerts": monitor.alerts.select_related("rule")[:10],
         "rule_form": rule_form or AlertRuleForm(),
+        "can_change_monitor": services.can_change_monitor(request.user),
+        "can_add_rule": services.can_add_rule(request.user),
+        "can_change_rule": services.can_change_rule(request.user),
+        "can_delete_rule": services.can_delete_rule(request.user),
         "unseen": unseen,
         **_history_charts(history),
         **_feature_chart(request, latest, features),
@@ -151,11 +150,9 @@ def _history_charts(history: list[DriftReport]) -> dict:
 @require_POST
 def monitor_run(request, pk: int):
     monitor = get_object_or_404(Monitor, pk=pk)
-    try:
+    with ui.service_errors(request, denied="message") as call:
         job = services.request_run(monitor, actor=request.user)
-    except (PermissionDenied, RateLimited) as exc:
-        messages.error(request, ui.error_message(exc))
-    else:
+    if not call.failed:
         messages.success(request, f"Queued: job {job.pk}. The report appears here when the worker finishes it.")
     return redirect(monitor)
 
@@ -219,15 +216,11 @@ def rule_create(request, pk: int):
     monitor = get_object_or_404(Monitor, pk=pk)
     form = AlertRuleForm(request.POST)
     if form.is_valid():
-        try:
+        with ui.service_errors(request, form, denied="message") as call:
             rule = services.create_rule(monitor, form.cleaned, actor=request.user)
-        except PermissionDenied as exc:
-            messages.error(request, ui.error_message(exc))
+        if isinstance(call.error, PermissionDenied):
             return redirect(monitor)
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
+        if not call.failed:
             messages.success(request, f"Rule “{rule.name}” added; it is checked after each report.")
             return redirect(f"{monitor.get_absolute_url()}#rules")
     messages.error(request, "The rule was not added: " + _form_errors(form))
@@ -246,11 +239,9 @@ def _form_errors(form) -> str:
 @require_POST
 def rule_toggle(request, pk: int):
     rule = get_object_or_404(AlertRule.objects.select_related("monitor"), pk=pk)
-    try:
+    with ui.service_errors(request, denied="message") as call:
         rule = services.update_rule(rule, {"enabled": not rule.enabled}, actor=request.user)
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, ui.error_message(exc))
-    else:
+    if not call.failed:
         messages.success(request, f"Rule “{rule.name}” {'enabled' if rule.enabled else 'paused'}.")
     return redirect(f"{rule.monitor.get_absolute_url()}#rules")
 
@@ -258,11 +249,9 @@ def rule_toggle(request, pk: int):
 @require_POST
 def rule_delete(request, pk: int):
     rule = get_object_or_404(AlertRule.objects.select_related("monitor"), pk=pk)
-    try:
+    with ui.service_errors(request, denied="message") as call:
         services.delete_rule(rule, actor=request.user)
-    except PermissionDenied as exc:
-        messages.error(request, ui.error_message(exc))
-    else:
+    if not call.failed:
         messages.success(request, f"Rule “{rule.name}” deleted with its alerts.")
     return redirect(rule.monitor)
 
@@ -286,7 +275,13 @@ def alert_list(request):
     return render(
         request,
         "monitoring/alert_list.html",
-        {"page": ui.paginate(request, alerts), "sort": sort, "status": status, "counts": counts},
+        {
+            "page": ui.paginate(request, alerts),
+            "sort": sort,
+            "status": status,
+            "counts": counts,
+            "can_acknowledge": services.can_acknowledge(request.user),
+        },
     )
 
 
@@ -304,18 +299,17 @@ def alert_detail(request, pk: int):
         pk=pk,
     )
     retrainings = alert.retrainings.select_related("run", "version", "promotion", "dataset_version__dataset")
-    return render(request, "monitoring/alert_detail.html", {"alert": alert, "retrainings": retrainings})
+    context = {"alert": alert, "retrainings": retrainings, "can_acknowledge": services.can_acknowledge(request.user)}
+    return render(request, "monitoring/alert_detail.html", context)
 
 
 @require_POST
 def alert_action(request, pk: int, action: str):
     alert = get_object_or_404(Alert, pk=pk)
     act = {"acknowledge": services.acknowledge, "resolve": services.resolve}[action]
-    try:
+    with ui.service_errors(request, denied="message") as call:
         act(alert, actor=request.user, comment=request.POST.get("comment", ""))
-    except (PermissionDenied, Conflict) as exc:
-        messages.error(request, ui.error_message(exc))
-    else:
+    if not call.failed:
         messages.success(request, f"Alert {alert.pk} {'acknowledged' if action == 'acknowledge' else 'resolved'}.")
     target = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(
@@ -356,10 +350,8 @@ def policy_save(request, name: str):
 @require_POST
 def retrain(request, name: str):
     model = _model(name)
-    try:
+    with ui.service_errors(request, denied="message") as call:
         retraining = services.retrain_now(model, actor=request.user)
-    except (ValidationError, PermissionDenied, Conflict) as exc:
-        messages.error(request, ui.error_message(exc))
-    else:
+    if not call.failed:
         messages.success(request, f"Retraining queued (job {retraining.job_id}); Continuous training below shows it.")
     return redirect(model)

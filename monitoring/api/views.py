@@ -13,8 +13,20 @@ from mlops_site.api.pagination import StandardPagination
 from mlops_site.api.parsers import query_id
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobSerializer
-from monitoring import schemas, services
+from monitoring import schemas, selectors, services
 from monitoring.models import Alert, AlertRule, DriftReport, FeatureDrift, Monitor, Retraining, RetrainingPolicy
+
+
+class WritePermissions:
+    """`required_permission` by HTTP method, so a write is refused (403) before the service runs: reads need
+    `read_permission`, writes the `add_`/`change_`/`delete_` permission in `write_permissions`."""
+
+    write_permissions: dict[str, str] = {}
+
+    @property
+    def required_permission(self) -> str:
+        return self.write_permissions.get(self.request.method, self.read_permission)
+
 
 FEATURE_ROW = inline_serializer(
     "ComparedFeature",
@@ -99,6 +111,8 @@ class MonitorSerializer(serializers.ModelSerializer):
         return f"{monitor.deployment.environment.name}/{monitor.deployment.model.name}"
 
     def get_latest_report(self, monitor) -> int | None:
+        if hasattr(monitor, "latest_report_id"):  # annotated by selectors.monitors_with_latest
+            return monitor.latest_report_id
         report = monitor.reports.order_by("-created_at", "-id").first()
         return report.pk if report else None
 
@@ -171,17 +185,16 @@ class MonitorList(generics.ListAPIView):
     permission_classes = [HasModelPermission]
     required_permission = "monitoring.view_monitor"
     serializer_class = MonitorSerializer
-    queryset = Monitor.objects.select_related("deployment__environment", "deployment__model").order_by("pk")
+    queryset = selectors.monitors_with_latest().order_by("pk")
 
 
-class MonitorDetail(APIView):
+class MonitorDetail(WritePermissions, APIView):
     permission_classes = [HasModelPermission]
-    required_permission = "monitoring.view_monitor"
+    read_permission = "monitoring.view_monitor"
+    write_permissions = {"PATCH": "monitoring.change_monitor"}
 
     def _monitor(self, pk: int) -> Monitor:
-        return generics.get_object_or_404(
-            Monitor.objects.select_related("deployment__environment", "deployment__model"), pk=pk
-        )
+        return generics.get_object_or_404(selectors.monitors_with_latest(), pk=pk)
 
     @extend_schema(responses=MonitorSerializer)
     def get(self, request, pk: int):
@@ -264,12 +277,13 @@ class AlertRuleSerializer(serializers.ModelSerializer):
 
 
 @extend_schema(parameters=[OpenApiParameter("monitor", int, description="Only this monitor's rules")])
-class AlertRuleList(generics.ListCreateAPIView):
+class AlertRuleList(WritePermissions, generics.ListCreateAPIView):
     """Alert rules (GET), or a new one on a monitor (POST): a metric, a comparison, a threshold, a window and a
     severity, checked after each of the monitor's reports."""
 
     permission_classes = [HasModelPermission]
-    required_permission = "monitoring.view_alertrule"
+    read_permission = "monitoring.view_alertrule"
+    write_permissions = {"POST": "monitoring.add_alertrule"}
     serializer_class = AlertRuleSerializer
     pagination_class = StandardPagination
 
@@ -288,11 +302,12 @@ class AlertRuleList(generics.ListCreateAPIView):
         return Response(AlertRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
-class AlertRuleDetail(generics.RetrieveUpdateDestroyAPIView):
+class AlertRuleDetail(WritePermissions, generics.RetrieveUpdateDestroyAPIView):
     """One rule: read, change (PATCH, validated field by field), or delete with its alerts."""
 
     permission_classes = [HasModelPermission]
-    required_permission = "monitoring.view_alertrule"
+    read_permission = "monitoring.view_alertrule"
+    write_permissions = {"PATCH": "monitoring.change_alertrule", "DELETE": "monitoring.delete_alertrule"}
     serializer_class = AlertRuleSerializer
     queryset = AlertRule.objects.select_related("created_by")
     http_method_names = ["get", "patch", "delete", "head", "options"]
@@ -448,12 +463,13 @@ class RetrainingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RetrainingPolicyView(APIView):
+class RetrainingPolicyView(WritePermissions, APIView):
     """A registered model's retraining policy. PUT sets all of it (fields left out take their defaults), PATCH
     some of it; retraining then acts on the caller's behalf."""
 
     permission_classes = [HasModelPermission]
-    required_permission = "monitoring.view_retrainingpolicy"
+    read_permission = "monitoring.view_retrainingpolicy"
+    write_permissions = {"PUT": "monitoring.change_retrainingpolicy", "PATCH": "monitoring.change_retrainingpolicy"}
 
     def _model(self, name: str):
         from registry.models import RegisteredModel
@@ -478,11 +494,12 @@ class RetrainingPolicyView(APIView):
         return Response(RetrainingPolicySerializer(services.policy_of(model)).data)
 
 
-class RetrainingList(APIView):
+class RetrainingList(WritePermissions, APIView):
     """A model's retrainings, newest first (GET), or start one now with the policy's data (POST → 202)."""
 
     permission_classes = [HasModelPermission]
-    required_permission = "monitoring.view_retraining"
+    read_permission = "monitoring.view_retraining"
+    write_permissions = {"POST": "monitoring.add_retraining"}
 
     @extend_schema(responses=RetrainingSerializer(many=True))
     def get(self, request, name: str):
