@@ -337,3 +337,17 @@ def compare(
         threshold=share,
         drifted=ratio is not None and ratio >= share,
     )
+
+
+def severity(feature: FeatureDrift) -> float:
+    """How far past (or short of) its threshold a feature is, comparable across methods."""
+    if feature.status != OK or feature.threshold is None:
+        return 0.0
+    if feature.method in TESTS:
+        return feature.threshold / max(feature.p_value or 0.0, 1e-300)
+    return (feature.statistic or 0.0) / feature.threshold
+
+
+def ranked(features) -> list[FeatureDrift]:
+    """Compared features first, drifted before the others, the furthest past its threshold first."""
+    return sorted(features, key=lambda f: (f.status != OK, not f.drifted, -severity(f)))

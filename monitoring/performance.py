@@ -13,17 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    mean_absolute_error,
-    precision_score,
-    r2_score,
-    recall_score,
-    roc_auc_score,
-    root_mean_squared_error,
-)
+from sklearn.metrics import roc_auc_score
 
 from experiments import metrics as vocabulary
 from mlops_site.labels import class_key
@@ -57,15 +47,9 @@ def classification(
         return {}
     y_true, y_pred = [r[0] for r in rows], [r[1] for r in rows]
     classes = classes or sorted(set(y_true) | set(y_pred))
-    binary = len(classes) == 2
-    averaging = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
-    metrics = {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(precision_score(y_true, y_pred, labels=classes, zero_division=0, **averaging)),
-        "recall": float(recall_score(y_true, y_pred, labels=classes, zero_division=0, **averaging)),
-        "f1": float(f1_score(y_true, y_pred, labels=classes, zero_division=0, **averaging)),
-    }
-    if binary and len(set(y_true)) == 2 and all(classes[1] in r[2] for r in rows):
+    metrics = vocabulary.score(vocabulary.CLASSIFICATION, y_true, y_pred, classes=classes)
+    # ROC AUC from the logged probability of the positive class (the log holds no full matrix to pass on).
+    if len(classes) == 2 and len(set(y_true)) == 2 and all(classes[1] in r[2] for r in rows):
         metrics["roc_auc"] = float(roc_auc_score([v == classes[1] for v in y_true], [r[2][classes[1]] for r in rows]))
     return metrics
 
@@ -74,14 +58,7 @@ def regression(truth: Sequence[Any], predicted: Sequence[Any]) -> dict[str, floa
     pairs = [(float(t), float(p)) for t, p in zip(truth, predicted, strict=True) if _number(t) and _number(p)]
     if not pairs:
         return {}
-    y_true, y_pred = np.array([t for t, _ in pairs]), np.array([p for _, p in pairs])
-    metrics = {
-        "rmse": float(root_mean_squared_error(y_true, y_pred)),
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-    }
-    if len(pairs) > 1 and np.std(y_true) > 0:
-        metrics["r2"] = float(r2_score(y_true, y_pred))
-    return metrics
+    return vocabulary.score(vocabulary.REGRESSION, [t for t, _ in pairs], [p for _, p in pairs])
 
 
 def _number(value: Any) -> bool:

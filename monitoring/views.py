@@ -17,12 +17,12 @@ from experiments import services as experiment_services
 from experiments.models import DatasetVersion
 from mlops_site import ui
 from mlops_site.api.parsers import query_id
-from monitoring import charts, drift, selectors, services
+from mlops_site.filters import sort_key
+from monitoring import charts, drift, filters, performance, selectors, services
 from monitoring.forms import AlertRuleForm, RetrainingPolicyForm
 from monitoring.models import Alert, AlertRule, DriftReport, FeatureDrift, Monitor
 
 HISTORY = 60  # reports charted over time
-REPORT_SORTS = {"time": "created_at", "drifted": "drifted_count", "rows": "current_rows"}
 
 
 @permission_required("monitoring.view_monitor", raise_exception=True)
@@ -42,7 +42,7 @@ def monitor_detail(request, pk: int, rule_form: AlertRuleForm | None = None, sta
         ),
         pk=pk,
     )
-    reports, sort = ui.sort_queryset(request, monitor.reports.select_related("version"), REPORT_SORTS, "-time")
+    reports = filters.DriftReportFilter(request.GET, queryset=monitor.reports.select_related("version"))
     latest = monitor.reports.order_by("-created_at", "-id").first()
     features = []
     if latest is not None:
@@ -57,8 +57,8 @@ def monitor_detail(request, pk: int, rule_form: AlertRuleForm | None = None, sta
         "latest": latest,
         "features": features,
         "metrics": [(m, latest.baseline.get(m), latest.performance.get(m)) for m in metrics],
-        "page": ui.paginate(request, reports),
-        "sort": sort,
+        "page": ui.paginate(request, reports.qs),
+        "sort": sort_key(reports),
         "rules": monitor.rules.all(),
         "alerts": monitor.alerts.select_related("rule")[:10],
         "rule_form": rule_form or AlertRuleForm(),
@@ -117,7 +117,7 @@ def _traffic_charts(monitor: Monitor, history: list[DriftReport]) -> dict:
     if per_version:
         out["service_chart"] = charts.service(per_version)
     if deployment.primary is not None:
-        classifier = "rmse" not in (deployment.primary.metrics or {})
+        classifier = performance.is_classifier(deployment.primary)
         series = deployment_selectors.prediction_series(
             deployment, deployment.primary, start, end, classifier=classifier
         )
@@ -172,15 +172,17 @@ def compare(request):
         context["error"] = "Choose two dataset versions that exist."
     elif all(chosen.values()):
         methods = {k: request.GET[k] for k in (drift.NUMERIC, drift.CATEGORICAL) if request.GET.get(k)}
+        report = None
         try:
-            report = services.compare_versions(chosen["reference"], chosen["current"], methods=methods)
-        except ValidationError as exc:
-            context["error"] = " ".join(" ".join(v) for v in exc.message_dict.values())
+            with ui.service_errors(None) as call:  # shown in the page, not as a message
+                report = services.compare_versions(chosen["reference"], chosen["current"], methods=methods)
         except (OSError, ValueError) as exc:  # a version's file is gone or unreadable
             context["error"] = f"The data cannot be read: {exc}"
-        else:
+        if call.failed:
+            context["error"] = " ".join(call.messages)
+        elif report is not None:
             compared = [f for f in report.features if f.status == drift.OK]
-            ranked = sorted(report.features, key=lambda f: (f.status != drift.OK, not f.drifted, -_score(f)))
+            ranked = drift.ranked(report.features)
             names = [f.feature for f in compared]
             feature = request.GET.get("feature") if request.GET.get("feature") in names else None
             feature = feature or (ranked[0].feature if compared else None)
@@ -200,15 +202,6 @@ def _version(value) -> DatasetVersion | None:
     if pk is None:
         return None
     return DatasetVersion.objects.select_related("dataset").filter(pk=pk).first()
-
-
-def _score(feature: drift.FeatureDrift) -> float:
-    """How far past (or short of) its threshold a feature is, comparable across methods."""
-    if feature.status != drift.OK or feature.threshold is None:
-        return 0.0
-    if feature.method in drift.TESTS:
-        return feature.threshold / max(feature.p_value or 0.0, 1e-300)
-    return (feature.statistic or 0.0) / feature.threshold
 
 
 @require_POST
@@ -256,28 +249,19 @@ def rule_delete(request, pk: int):
     return redirect(rule.monitor)
 
 
-ALERT_SORTS = {"opened": "opened_at", "severity": "severity", "status": "status", "value": "value"}
-
-
 @permission_required("monitoring.view_alert", raise_exception=True)
 def alert_list(request):
     """Every alert, open ones first by default; filter by status, sort, paginate, acknowledge or resolve."""
-    status = request.GET.get("status", "active")
     alerts = Alert.objects.select_related("rule", "monitor__deployment__environment", "monitor__deployment__model")
-    if status == "active":
-        alerts = alerts.filter(status__in=Alert.ACTIVE)
-    elif status in Alert.Status.values:
-        alerts = alerts.filter(status=status)
-    else:
-        status = "all"
-    alerts, sort = ui.sort_queryset(request, alerts, ALERT_SORTS, "-opened")
+    filterset = filters.AlertPageFilter(request.GET, queryset=alerts)
+    status = (filterset.form.cleaned_data.get("status") if filterset.is_valid() else None) or "active"
     counts = {value: Alert.objects.filter(status=value).count() for value in Alert.Status.values}
     return render(
         request,
         "monitoring/alert_list.html",
         {
-            "page": ui.paginate(request, alerts),
-            "sort": sort,
+            "page": ui.paginate(request, filterset.qs),
+            "sort": sort_key(filterset),
             "status": status,
             "counts": counts,
             "can_acknowledge": services.can_acknowledge(request.user),
@@ -331,17 +315,12 @@ def policy_save(request, name: str):
     if not form.is_valid():
         messages.error(request, "The retraining policy was not saved: " + _form_errors(form))
         return redirect(model)  # the top of the page, where the message is
-    try:
+    with ui.service_errors(None, form, denied="message") as call:  # one message, on the page it returns to
         services.put_policy(model, form.cleaned_data, actor=request.user)
-    except ValidationError as exc:
-        fields = {name: form[name].label for name in form.fields}
-        messages.error(
-            request,
-            "The retraining policy was not saved: "
-            + "; ".join(f"{fields.get(k, k)}: {' '.join(v)}" for k, v in exc.message_dict.items()),
-        )
-    except PermissionDenied as exc:
-        messages.error(request, ui.error_message(exc))
+    if isinstance(call.error, ValidationError):
+        messages.error(request, "The retraining policy was not saved: " + _form_errors(form))
+    elif call.failed:
+        messages.error(request, " ".join(call.messages))
     else:
         messages.success(request, "Retraining policy saved (see Continuous training below); it acts on your behalf.")
     return redirect(model)

@@ -1,20 +1,16 @@
-from django.urls import path
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from monitoring.api import views
 
+router = SimpleRouter()  # SimpleRouter: the kernel's router serves the API root
+router.register("monitors", views.MonitorViewSet, basename="api-monitor")
+router.register("drift-reports", views.DriftReportViewSet, basename="api-drift-report")
+router.register("alert-rules", views.AlertRuleViewSet, basename="api-alert-rule")
+router.register("alerts", views.AlertViewSet, basename="api-alert")
+router.register("models", views.RetrainingViewSet, basename="api-retraining")  # only models/<name>/retraining…
+
 urlpatterns = [
     path("drift/compare/", views.DriftCompare.as_view(), name="api-drift-compare"),
-    path("monitors/", views.MonitorList.as_view(), name="api-monitor-list"),
-    path("monitors/<int:pk>/", views.MonitorDetail.as_view(), name="api-monitor-detail"),
-    path("monitors/<int:pk>/run/", views.MonitorRun.as_view(), name="api-monitor-run"),
-    path("drift-reports/", views.DriftReportList.as_view(), name="api-drift-report-list"),
-    path("drift-reports/<int:pk>/", views.DriftReportDetail.as_view(), name="api-drift-report-detail"),
-    path("alert-rules/", views.AlertRuleList.as_view(), name="api-alert-rule-list"),
-    path("alert-rules/<int:pk>/", views.AlertRuleDetail.as_view(), name="api-alert-rule-detail"),
-    path("alerts/", views.AlertList.as_view(), name="api-alert-list"),
-    path("alerts/<int:pk>/", views.AlertDetail.as_view(), name="api-alert-detail"),
-    path("alerts/<int:pk>/acknowledge/", views.AlertAction.as_view(action="acknowledge"), name="api-alert-acknowledge"),
-    path("alerts/<int:pk>/resolve/", views.AlertAction.as_view(action="resolve"), name="api-alert-resolve"),
-    path("models/<str:name>/retraining-policy/", views.RetrainingPolicyView.as_view(), name="api-retraining-policy"),
-    path("models/<str:name>/retrainings/", views.RetrainingList.as_view(), name="api-retraining-list"),
+    path("", include(router.urls)),
 ]
