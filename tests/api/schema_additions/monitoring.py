@@ -1,6 +1,6 @@
 """Schema additions of the monitoring endpoints: "<METHOD> <path> <what>" -> why."""
 
-from .kernel import SORT  # noqa: F401  (the usual reason for a list's new parameter)
+from .kernel import SORT
 
 ADDITIONS: dict[str, str] = {
     "GET /api/alert-rules/.parameters.query:sort added": SORT,
