@@ -21,12 +21,12 @@ from django_q.models import Schedule
 
 from mlops_site import audit, schedules
 from mlops_site.errors import Conflict
-from mlops_site.models import AuditEvent
+from mlops_site.models import AuditEvent, Webhook, WebhookDelivery
+from mlops_site.webhooks import services as webhooks
+from mlops_site.webhooks import wire
 from registry import services
-from registry import webhooks as wire
-from registry.models import Webhook, WebhookDelivery
-from registry.services import webhooks
 from tests.conftest import token_client
+from tests.experiments.conftest import credit  # noqa: F401
 from tests.registry.test_services import trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -36,12 +36,12 @@ SECRET = "s3cret-for-tests-0123456789"
 
 @pytest.fixture(autouse=True)
 def _private_addresses_allowed(settings):
-    """These receivers listen on 127.0.0.1 (tests/registry/test_webhook_addresses.py covers the refusal)."""
+    """These receivers listen on 127.0.0.1 (tests/mlops_site/test_webhook_addresses.py covers the refusal)."""
     settings.WEBHOOK_ALLOW_PRIVATE = True
 
 
 def independent_signature_ok(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
-    """What docs/webhooks.md tells receivers to do, written without registry.webhooks."""
+    """What docs/webhooks.md tells receivers to do, written without mlops_site.webhooks.wire."""
     parts = dict(part.split("=", 1) for part in header.split(","))
     timestamp = int(parts["t"])
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
@@ -339,7 +339,7 @@ def test_a_failing_fan_out_does_not_break_the_action(hook, emit, monkeypatch):
 def test_deliveries_are_scheduled_every_minute():
     schedules.ensure_schedules()
     schedule = Schedule.objects.get(name="deliver-webhooks")
-    assert (schedule.func, schedule.minutes) == ("registry.tasks.deliver_due_webhooks", 1)
+    assert (schedule.func, schedule.minutes) == ("mlops_site.webhooks.tasks.deliver_due", 1)
     assert Schedule.objects.filter(name="sweep-stale-jobs").exists()
     with pytest.raises(ValueError, match="already registered"):
         schedules.register("deliver-webhooks", "somewhere.else", 1)
