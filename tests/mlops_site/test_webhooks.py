@@ -540,3 +540,32 @@ def test_reviewers_and_scientists_get_403_on_webhook_pages(client, reviewer, sci
         assert client.get(reverse("webhook-detail", args=[hook.pk])).status_code == 403
         assert client.post(reverse("webhook-detail", args=[hook.pk]), {"action": "delete"}).status_code == 403
     assert Webhook.objects.exists()
+
+
+def test_api_writes_need_their_own_permission_not_just_view(admin_user, hook):
+    from django.contrib.auth.models import Permission
+
+    from tests.conftest import make_user
+
+    watcher = make_user("watcher")
+    watcher.user_permissions.add(Permission.objects.get(content_type__app_label="mlops_site", codename="view_webhook"))
+    client = token_client(watcher)
+    assert client.get("/api/webhooks/").status_code == 200
+    assert client.get(f"/api/webhooks/{hook.pk}/deliveries/").status_code == 200
+    refused = [
+        client.post("/api/webhooks/", {"url": "https://x.example.com/"}, format="json"),
+        client.patch(f"/api/webhooks/{hook.pk}/", {"active": False}, format="json"),
+        client.delete(f"/api/webhooks/{hook.pk}/"),
+        client.post(f"/api/webhooks/{hook.pk}/deliveries/1/redeliver/"),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403, 403]
+    assert (
+        Webhook.objects.get().active
+        and not AuditEvent.objects.filter(actor=watcher, action__startswith="webhook.").exists()
+    )
+
+
+def test_the_platform_itself_may_manage_webhooks():
+    """actor=None is the platform (a command, the demo), as for every service."""
+    hook, generated = webhooks.create_webhook(url="https://ci.example.com/hook", actor=None)
+    assert generated and webhooks.update_webhook(hook, actor=None, active=False).active is False
