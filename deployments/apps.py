@@ -25,7 +25,7 @@ class DeploymentsConfig(AppConfig):
         from deployments.models import Deployment
         from deployments.panels import model_serving_panel, version_serving_panel
         from mlops_site import demo, events, schedules, ui
-        from registry.models import Webhook
+        from mlops_site.models import Webhook
 
         events.model_stage_changed.connect(_follow_stage_change, dispatch_uid="deployments.follow_stage_change")
         ui.register_dashboard_card(

@@ -1,7 +1,7 @@
 """Signals that cross the layers upward (sent after commit; see docs/architecture.md).
 
-Lower layers send, upper layers connect in their AppConfig.ready(). Webhook fan-out (the
-registry issue) listens to `audit_event_recorded`, so every audited action can become an
+Lower layers send, upper layers connect in their AppConfig.ready(). Webhook fan-out
+(`mlops_site.webhooks`) listens to `audit_event_recorded`, so every audited action can become an
 outgoing event without the acting code knowing about webhooks.
 """
 

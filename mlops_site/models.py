@@ -1,4 +1,4 @@
-"""Shared kernel tables: the audit trail, background jobs and personal API tokens."""
+"""Shared kernel tables: the audit trail, background jobs, personal API tokens and webhooks."""
 
 from __future__ import annotations
 
@@ -239,3 +239,71 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} ({self.state})"
+
+
+class Webhook(models.Model):
+    """A subscriber URL that receives the platform's events as JSON signed with HMAC-SHA256 of its secret.
+
+    Kernel-owned because every app's audited actions fan out to it; the table keeps the name it was
+    created with in the registry.
+    """
+
+    # Audit actions that subscribers can receive. Each app adds its own from AppConfig.ready() with
+    # `add_events`, before any form or serializer reads the list (URLconfs load after every ready()).
+    EVENTS: list[str] = []
+
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=128, help_text="Shared secret for the X-MLOps-Signature header.")
+    events = models.JSONField(default=list, blank=True, help_text="Event names to send; empty means all.")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "registry_webhook"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @classmethod
+    def add_events(cls, *names: str) -> None:
+        cls.EVENTS.extend(name for name in names if name not in cls.EVENTS)
+
+    def wants(self, event: str) -> bool:
+        return self.active and (not self.events or event in self.events)
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one webhook, with every attempt's outcome."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RETRYING = "retrying", "Retrying"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=64)
+    event_id = models.UUIDField(help_text="Same for every attempt; receivers use it to drop duplicates.")
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "registry_webhookdelivery"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "event_id"], name="webhook_delivery_once_per_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.webhook}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 SCHEDULES = {
     "sweep-stale-jobs": ("mlops_site.tasks.sweep_stale_jobs", 1),
     "sweep-idempotency-keys": ("mlops_site.tasks.sweep_idempotency_keys", 60),
+    "deliver-webhooks": ("mlops_site.webhooks.tasks.deliver_due", 1),
 }
 
 _registered: dict[str, tuple[str, int]] = {}

@@ -315,7 +315,7 @@ SPECTACULAR_SETTINGS = {
         "PromotionStatusEnum": "registry.models.PromotionRequest.Status",
         "PromotionKindEnum": "registry.models.PromotionRequest.Kind",
         "PromotionGatesEnum": "registry.models.PromotionRequest.Gates",
-        "WebhookDeliveryStatusEnum": "registry.models.WebhookDelivery.Status",
+        "WebhookDeliveryStatusEnum": "mlops_site.models.WebhookDelivery.Status",
     },
 }
 

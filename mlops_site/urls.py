@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from mlops_site import views
+from mlops_site.webhooks import views as webhooks
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +19,8 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job-cancel"),
     path("audit/", views.audit_list, name="audit-list"),
+    path("webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook-detail"),
     path("admin/login/", views.admin_login),  # before admin.site.urls: the same page, with the lockout's 429
     path("admin/", admin.site.urls),
     # Pages of the apps, bottom layer first.

@@ -36,10 +36,10 @@ class MonitoringConfig(AppConfig):
 
         from deployments.models import Deployment
         from mlops_site import demo, events, schedules, ui
+        from mlops_site.models import Webhook
         from monitoring.demo import create_demo_drift, demo_waiting
         from monitoring.models import Alert
         from monitoring.panels import monitoring_panel, retraining_panel
-        from registry.models import Webhook
 
         post_save.connect(_monitor_new_deployment, sender=Deployment, dispatch_uid="monitoring.monitor_new_deployment")
         events.audit_event_recorded.connect(_settle_retraining, dispatch_uid="monitoring.settle_retraining")

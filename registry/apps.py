@@ -1,19 +1,13 @@
-import logging
-
 from django.apps import AppConfig
 
-logger = logging.getLogger(__name__)
-
-
-def _fan_out_webhooks(sender, event, **kwargs) -> None:
-    """Audit event → webhook deliveries. Runs after the action committed, so a failure here is
-    logged rather than raised: the action already happened and its caller must not see an error."""
-    from registry.services import webhooks
-
-    try:
-        webhooks.fan_out(event)
-    except Exception:
-        logger.exception("could not queue webhook deliveries for audit event %s (%s)", event.pk, event.action)
+# Audit actions of the registry that webhooks can subscribe to (mlops_site.webhooks).
+WEBHOOK_EVENTS = (
+    "model.version_created",
+    "promotion.requested",
+    "promotion.approved",
+    "promotion.rejected",
+    "model.stage_changed",
+)
 
 
 class RegistryConfig(AppConfig):
@@ -22,12 +16,12 @@ class RegistryConfig(AppConfig):
     name = "registry"
 
     def ready(self) -> None:
-        from mlops_site import demo, events, schedules, ui
+        from mlops_site import demo, ui
+        from mlops_site.models import Webhook
         from registry.demo import create_demo_registry, demo_waiting
         from registry.models import PromotionRequest, RegisteredModel
 
-        events.audit_event_recorded.connect(_fan_out_webhooks, dispatch_uid="registry.webhooks.fan_out")
-        schedules.register("deliver-webhooks", "registry.tasks.deliver_due_webhooks", 1)
+        Webhook.add_events(*WEBHOOK_EVENTS)
         ui.register_dashboard_card(
             ui.DashboardCard(
                 label="Models", url_name="models", count=RegisteredModel.objects.count, hint="registered", order=30

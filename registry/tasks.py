@@ -1,7 +1,7 @@
 """django-q2 entry points of the registry: load by id, call one service."""
 
 from mlops_site import jobs
-from registry.models import PromotionRequest, WebhookDelivery
+from registry.models import PromotionRequest
 
 
 def run_gates(job_id: int) -> None:
@@ -19,19 +19,3 @@ def run_gates(job_id: int) -> None:
         return {"request_id": promotion.pk, "gates": promotion.gates_status}
 
     jobs.run_job(job_id, work)
-
-
-def deliver_webhook(delivery_id: int) -> None:
-    """Make one delivery's next attempt (queued on commit by fan-out and redeliver)."""
-    from registry.services import webhooks
-
-    delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
-    if delivery is not None:  # its webhook may have been deleted since
-        webhooks.deliver(delivery)
-
-
-def deliver_due_webhooks() -> dict[str, int]:
-    """The deliver-webhooks schedule: retries whose time has come, and any delivery whose task was lost."""
-    from registry.services import webhooks
-
-    return webhooks.deliver_due()

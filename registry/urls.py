@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry.views import models, promotions, versions, webhooks
+from registry.views import models, promotions, versions
 
 urlpatterns = [
     path("models/", models.model_list, name="models"),
@@ -19,6 +19,4 @@ urlpatterns = [
     path("approvals/", promotions.queue, name="approvals"),
     path("approvals/<int:pk>/", promotions.request_detail, name="promotion-detail"),
     path("approvals/<int:pk>/decide/", promotions.decide, name="promotion-decide"),
-    path("webhooks/", webhooks.webhook_list, name="webhooks"),
-    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook-detail"),
 ]

@@ -25,10 +25,10 @@ from experiments import services as experiment_services
 from experiments.demo_data import credit_scoring_frame
 from mlops_site import roles
 from mlops_site import services as site_services
+from mlops_site.webhooks import services as webhook_services
 from monitoring.models import Monitor
 from monitoring.services import alerts as alert_services
 from registry import services as registry_services
-from registry.services import webhooks as webhook_services
 from tests.conftest import make_user
 from tests.experiments.conftest import upload
 

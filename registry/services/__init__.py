@@ -1,7 +1,7 @@
 """Every state change of the registry, called alike by pages, the API and tasks.
 
 catalog: models, versions, aliases and stage moves. promotions: requests, gates, reviews,
-rollback. webhooks: subscribers and signed deliveries. cards: model-card sections.
+rollback. cards: model-card sections. (Webhooks are the kernel's: mlops_site.webhooks.)
 """
 
 from registry.services.catalog import (

@@ -14,8 +14,9 @@ import pytest
 from experiments import services as experiment_services
 from experiments.demo_data import credit_scoring_frame
 from mlops_site import roles
-from registry import webhooks
-from registry.models import ModelVersion, PromotionRequest, Webhook, WebhookDelivery
+from mlops_site.models import Webhook, WebhookDelivery
+from mlops_site.webhooks import wire as webhooks
+from registry.models import ModelVersion, PromotionRequest
 from tests.browser.test_pages import log_in, shot, watch
 from tests.conftest import make_user
 from tests.experiments.conftest import upload

@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from deployments import services
 from deployments.models import Deployment
-from mlops_site.models import AuditEvent
+from mlops_site.models import AuditEvent, Webhook
 from registry import services as registry_services
-from registry.models import ModelVersion, PromotionRequest, Webhook
+from registry.models import ModelVersion, PromotionRequest
 from tests.conftest import make_user, token_client
 from tests.deployments.test_serving import _fresh_cache, approve, production, versions  # noqa: F401
 from tests.registry.conftest import credit  # noqa: F401

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from deployments.models import Prediction, RequestStat
 from experiments import services as experiment_services
+from mlops_site.models import WebhookDelivery
+from mlops_site.webhooks import services as webhooks
+from mlops_site.webhooks import wire
 from monitoring import services
 from monitoring.models import Alert, AlertRule, Monitor
-from registry.models import WebhookDelivery
-from registry.services import webhooks
 from tests.conftest import token_client
 from tests.monitoring.conftest import inputs_of, serve
 
@@ -25,11 +26,11 @@ def sent(monkeypatch):
     """Webhook POSTs, captured instead of sent: (url, payload bytes, headers)."""
     posts = []
 
-    def post(url, body, headers):
+    def post(url, body, headers, **kwargs):
         posts.append((url, body, headers))
-        return webhooks._Outcome(status=200, body="ok")
+        return wire.Outcome(status=200, body="ok")
 
-    monkeypatch.setattr(webhooks, "_post", post)
+    monkeypatch.setattr(wire, "post", post)
     return posts
 
 

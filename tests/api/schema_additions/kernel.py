@@ -5,4 +5,9 @@ SORT = "the list's `sort` parameter, shared with its page (SortFilter); `orderin
 ADDITIONS: dict[str, str] = {
     "GET /api/audit-events/.parameters.query:sort added": SORT,
     "GET /api/jobs/.parameters.query:sort added": SORT,
+    "GET /api/webhooks/.parameters.query:sort added": SORT,
+    "GET /api/webhooks/{id}/deliveries/.parameters.query:sort added": (
+        "the deliveries' `sort` parameter, shared with the webhook page's delivery table (SortFilter); "
+        "newest first by default, as before"
+    ),
 }

@@ -8,12 +8,11 @@ import socket
 import pytest
 from django.core.exceptions import ValidationError
 
-from mlops_site.models import AuditEvent
-from registry import webhooks as wire
-from registry.models import Webhook, WebhookDelivery
-from registry.services import webhooks
+from mlops_site.models import AuditEvent, Webhook, WebhookDelivery
+from mlops_site.webhooks import services as webhooks
+from mlops_site.webhooks import wire
 from tests.conftest import token_client
-from tests.registry.test_webhooks import SECRET, Receiver, emit  # noqa: F401
+from tests.mlops_site.test_webhooks import SECRET, Receiver, emit  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -21,12 +21,12 @@ from django_q.models import Schedule
 
 from mlops_site import audit, schedules
 from mlops_site.errors import Conflict
-from mlops_site.models import AuditEvent
+from mlops_site.models import AuditEvent, Webhook, WebhookDelivery
+from mlops_site.webhooks import services as webhooks
+from mlops_site.webhooks import wire
 from registry import services
-from registry import webhooks as wire
-from registry.models import Webhook, WebhookDelivery
-from registry.services import webhooks
 from tests.conftest import token_client
+from tests.experiments.conftest import credit  # noqa: F401
 from tests.registry.test_services import trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -36,12 +36,12 @@ SECRET = "s3cret-for-tests-0123456789"
 
 @pytest.fixture(autouse=True)
 def _private_addresses_allowed(settings):
-    """These receivers listen on 127.0.0.1 (tests/registry/test_webhook_addresses.py covers the refusal)."""
+    """These receivers listen on 127.0.0.1 (tests/mlops_site/test_webhook_addresses.py covers the refusal)."""
     settings.WEBHOOK_ALLOW_PRIVATE = True
 
 
 def independent_signature_ok(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
-    """What docs/webhooks.md tells receivers to do, written without registry.webhooks."""
+    """What docs/webhooks.md tells receivers to do, written without mlops_site.webhooks.wire."""
     parts = dict(part.split("=", 1) for part in header.split(","))
     timestamp = int(parts["t"])
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
@@ -339,7 +339,7 @@ def test_a_failing_fan_out_does_not_break_the_action(hook, emit, monkeypatch):
 def test_deliveries_are_scheduled_every_minute():
     schedules.ensure_schedules()
     schedule = Schedule.objects.get(name="deliver-webhooks")
-    assert (schedule.func, schedule.minutes) == ("registry.tasks.deliver_due_webhooks", 1)
+    assert (schedule.func, schedule.minutes) == ("mlops_site.webhooks.tasks.deliver_due", 1)
     assert Schedule.objects.filter(name="sweep-stale-jobs").exists()
     with pytest.raises(ValueError, match="already registered"):
         schedules.register("deliver-webhooks", "somewhere.else", 1)
@@ -540,3 +540,32 @@ def test_reviewers_and_scientists_get_403_on_webhook_pages(client, reviewer, sci
         assert client.get(reverse("webhook-detail", args=[hook.pk])).status_code == 403
         assert client.post(reverse("webhook-detail", args=[hook.pk]), {"action": "delete"}).status_code == 403
     assert Webhook.objects.exists()
+
+
+def test_api_writes_need_their_own_permission_not_just_view(admin_user, hook):
+    from django.contrib.auth.models import Permission
+
+    from tests.conftest import make_user
+
+    watcher = make_user("watcher")
+    watcher.user_permissions.add(Permission.objects.get(content_type__app_label="mlops_site", codename="view_webhook"))
+    client = token_client(watcher)
+    assert client.get("/api/webhooks/").status_code == 200
+    assert client.get(f"/api/webhooks/{hook.pk}/deliveries/").status_code == 200
+    refused = [
+        client.post("/api/webhooks/", {"url": "https://x.example.com/"}, format="json"),
+        client.patch(f"/api/webhooks/{hook.pk}/", {"active": False}, format="json"),
+        client.delete(f"/api/webhooks/{hook.pk}/"),
+        client.post(f"/api/webhooks/{hook.pk}/deliveries/1/redeliver/"),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403, 403]
+    assert (
+        Webhook.objects.get().active
+        and not AuditEvent.objects.filter(actor=watcher, action__startswith="webhook.").exists()
+    )
+
+
+def test_the_platform_itself_may_manage_webhooks():
+    """actor=None is the platform (a command, the demo), as for every service."""
+    hook, generated = webhooks.create_webhook(url="https://ci.example.com/hook", actor=None)
+    assert generated and webhooks.update_webhook(hook, actor=None, active=False).active is False
