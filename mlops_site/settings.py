@@ -312,6 +312,7 @@ SPECTACULAR_SETTINGS = {
         "RunFinishStatusEnum": ["finished", "failed", "killed"],
         "ModelStageEnum": "registry.models.ModelVersion.Stage",
         "PromotionStageEnum": [("staging", "Staging"), ("production", "Production")],
+        "RetrainingPolicyStageEnum": ["staging", "production"],
         "PromotionStatusEnum": "registry.models.PromotionRequest.Status",
         "PromotionKindEnum": "registry.models.PromotionRequest.Kind",
         "PromotionGatesEnum": "registry.models.PromotionRequest.Gates",
