@@ -4,16 +4,19 @@ Users per role and API clients; the messy CSV and `upload`; the credit dataset v
 training run, a deployment that serves it, and helpers to send it rows. Folder conftests keep only
 what their folder alone uses, and nothing imports fixtures from another folder's conftest.
 
-Training through a job is memoised for the session (`_trained_once`): the same frame, schema, request
-and importance settings always give the same result (experiments/training.py says so and
-tests/experiments/test_training.py checks it), so the scikit-learn work of a fixture that trains the
-same model for every test is done once. Each test still creates its own rows and writes its own files.
+Training, profiling and quality checks are memoised for the session (`_computed_once`): the same
+frame, schema and request always give the same result (experiments/training.py says so and
+tests/experiments/test_training.py checks it), so the scikit-learn and pandas work of a fixture that
+builds the same trained run for every test is done once, while each test still creates its own rows
+and writes its own files (no state is shared between tests). Loading a stored model (`_loaded_once`)
+is memoised alike, by the file's sha256.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 import threading
 
@@ -204,50 +207,88 @@ def inputs_of(version, dataset_version) -> pd.DataFrame:
     return experiment_services.load_frame(dataset_version)[columns]
 
 
-# --- training once per session ------------------------------------------------------------------
+# --- pure computations once per session -------------------------------------------------------
 
-_TRAINED: dict[str, tuple[object, list[tuple]]] = {}
-_TRAINED_LOCK = threading.Lock()
-
-
-def _training_key(frame: pd.DataFrame, schema, request, kwargs) -> str:
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    digest.update(json.dumps([list(map(str, frame.columns)), list(map(str, frame.dtypes))]).encode())
-    digest.update(json.dumps([schema, request, kwargs], sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+_MEMO: dict[tuple, tuple[object, list[tuple]]] = {}
+_MEMO_LOCK = threading.Lock()
 
 
-@pytest.fixture(autouse=True)
-def _trained_once(request, monkeypatch):
-    """Memoise `experiments.training.train` for the session; the progress calls are replayed on a hit,
-    so cancelling through progress behaves as before. Failures are not memoised."""
-    if request.node.get_closest_marker("real_training"):
-        return
-    from experiments import training
+def _fingerprint(value) -> object:
+    """A hashable stand-in for an argument: frames by content, everything else by its JSON or repr."""
+    if isinstance(value, pd.DataFrame | pd.Series):
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(json.dumps([list(map(str, frame.columns)), list(map(str, frame.dtypes))]).encode())
+        return ("frame", digest.hexdigest())
+    return json.dumps(value, sort_keys=True, default=repr)
 
-    real = training.train
 
-    def train(frame, schema, training_request, *, progress=None, **kwargs):
-        key = _training_key(frame, schema, training_request, kwargs)
-        with _TRAINED_LOCK:
-            known = _TRAINED.get(key)
+def _memoise(monkeypatch, module, name: str) -> None:
+    """Replace module.name by a session memo of it. A `progress` callback is called as the first call
+    called it (so cancelling through progress behaves as before); exceptions are not memoised; each
+    caller gets its own deep copy."""
+    real = getattr(module, name)
+    reports = "progress" in inspect.signature(real).parameters
+
+    def memoised(*args, progress=None, **kwargs):
+        key = (module.__name__, name, *map(_fingerprint, args), _fingerprint(kwargs))
+        with _MEMO_LOCK:
+            known = _MEMO.get(key)
         if known is None:
             calls: list[tuple] = []
 
-            def record(*args):
-                calls.append(args)
+            def record(*progress_args):
+                calls.append(progress_args)
                 if progress is not None:
-                    progress(*args)
+                    progress(*progress_args)
 
-            result = real(frame, schema, training_request, progress=record, **kwargs)
-            with _TRAINED_LOCK:
-                _TRAINED[key] = (copy.deepcopy(result), calls)
+            result = real(*args, progress=record, **kwargs) if reports else real(*args, **kwargs)
+            with _MEMO_LOCK:
+                _MEMO[key] = (copy.deepcopy(result), calls)
             return result
         result, calls = known
-        for args in calls:
-            if progress is not None:
-                progress(*args)
+        if progress is not None:
+            for progress_args in calls:
+                progress(*progress_args)
         return copy.deepcopy(result)
 
-    monkeypatch.setattr(training, "train", train)
+    monkeypatch.setattr(module, name, memoised)
+
+
+@pytest.fixture(autouse=True)
+def _computed_once(request, monkeypatch):
+    """Training, profiling and quality checks are pure and deterministic (the same frame, schema and
+    request give the same result; tests/experiments/test_training.py checks it for training), so the
+    session computes each distinct call once. Tests of training itself train every time."""
+    from experiments import profiling, quality, training
+
+    if not request.node.get_closest_marker("real_training"):
+        _memoise(monkeypatch, training, "train")
+    _memoise(monkeypatch, profiling, "profile_frame")
+    _memoise(monkeypatch, quality, "run_checks")
+
+
+_LOADED: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True)
+def _loaded_once(monkeypatch):
+    """Memoise `experiments.training.load_model` by the bytes' sha256 for the session: skops audits
+    the whole tree on every load (a quarter of a second), and registration, gates and serving each
+    load the same file. A hash mismatch or a refused type still goes through the real check."""
+    from experiments import training
+
+    real = training.load_model
+
+    def load_model(model_bytes: bytes, expected_sha256: str):
+        actual = hashlib.sha256(model_bytes).hexdigest()
+        with _MEMO_LOCK:
+            known = _LOADED.get(actual) if actual == expected_sha256 else None
+        if known is not None:
+            return copy.deepcopy(known)
+        pipeline = real(model_bytes, expected_sha256)
+        with _MEMO_LOCK:
+            _LOADED[actual] = copy.deepcopy(pipeline)
+        return pipeline
+
+    monkeypatch.setattr(training, "load_model", load_model)
