@@ -1,5 +1,7 @@
 """django-q2 entry points of the experiments app: load by id, call one service."""
 
+from django.conf import settings
+
 from experiments import services
 from experiments.models import DatasetVersion
 from mlops_site import jobs
@@ -38,7 +40,14 @@ def train_run(job_id: int) -> None:
         try:
             ctx.progress(2, f"Reading {version}")
             frame = services.load_frame(version)
-            result = training.train(frame, version.schema, ctx.params["request"], progress=ctx.progress)
+            result = training.train(
+                frame,
+                version.schema,
+                ctx.params["request"],
+                progress=ctx.progress,
+                importance_repeats=settings.TRAINING_IMPORTANCE_REPEATS,
+                importance_max_rows=settings.TRAINING_IMPORTANCE_MAX_ROWS,
+            )
             ctx.progress(96, "Saving the model, metrics and evaluation")
             services.record_training(run, ctx.params["request"], result)
             if run.parent_id:

@@ -86,7 +86,8 @@ MAX_CURVE_POINTS = 200
 MAX_RESIDUAL_POINTS = 500
 RESIDUAL_BINS = 30
 TOP_IMPORTANCE = 20
-IMPORTANCE_REPEATS = 5
+IMPORTANCE_REPEATS = 5  # defaults; the site passes settings.TRAINING_IMPORTANCE_*
+IMPORTANCE_MAX_ROWS = 10_000  # holdout rows scored per shuffle (a random sample above this)
 # Parameters the platform sets (or that only make sense after preprocessing), never the user.
 CONTROLLED_PARAMS = frozenset(
     {
@@ -423,6 +424,8 @@ def train(
     request: Mapping[str, Any],
     *,
     progress: Progress | None = None,
+    importance_repeats: int = IMPORTANCE_REPEATS,
+    importance_max_rows: int = IMPORTANCE_MAX_ROWS,
 ) -> TrainingResult:
     """Fit the requested pipeline on a seeded split and evaluate it on the holdout.
 
@@ -468,7 +471,7 @@ def train(
         cv_scores = _cross_validate(pipeline, X_train, y_train, task, request["cv_folds"], seed)
 
     _report(progress, 75, "Measuring permutation importance")
-    importance = _importance(pipeline, X_test, y_test, task, seed)
+    importance = _importance(pipeline, X_test, y_test, task, seed, importance_repeats, importance_max_rows)
     curves = _curves(pipeline, X_test, y_test, task)
 
     _report(progress, 90, "Serialising the model")
@@ -664,13 +667,28 @@ def _cross_validate(
 
 
 def _importance(
-    pipeline: Pipeline, X_test: pd.DataFrame, y_test: pd.Series, task: str, seed: int
+    pipeline: Pipeline,
+    X_test: pd.DataFrame,
+    y_test: pd.Series,
+    task: str,
+    seed: int,
+    repeats: int = IMPORTANCE_REPEATS,
+    max_rows: int = IMPORTANCE_MAX_ROWS,
 ) -> list[dict[str, Any]]:
-    """Drop in the main metric when each raw input column is shuffled, top 20 first."""
+    """Drop in the main metric when each raw input column is shuffled, top 20 first.
+
+    Its cost is columns × repeats predictions of the holdout, so both repeats and rows are bounded.
+    """
     classes = list(pipeline.classes_) if task == CLASSIFICATION else []
     name, scorer = _main_scorer(task, classes)
     found = permutation_importance(
-        pipeline, X_test, y_test, scoring=scorer, n_repeats=IMPORTANCE_REPEATS, random_state=seed
+        pipeline,
+        X_test,
+        y_test,
+        scoring=scorer,
+        n_repeats=max(1, repeats),
+        random_state=seed,
+        max_samples=min(max(1, max_rows), len(X_test)),
     )
     rows = [
         {"feature": str(column), "importance_mean": float(mean), "importance_std": float(std), "metric": name}

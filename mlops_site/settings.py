@@ -181,6 +181,9 @@ DATASET_QUALITY_THRESHOLDS = {
 RUN_LOG_BATCH_LIMIT = env_int("RUN_LOG_BATCH_LIMIT", 10_000)  # metric points per log-batch call
 ARTIFACT_MAX_UPLOAD_BYTES = env_int("ARTIFACT_MAX_UPLOAD_MB", 500) * 1024 * 1024
 METRIC_HISTORY_MAX_POINTS = 2_000  # default downsampling for charts and the history endpoint
+# Permutation importance after training costs features × repeats predictions of the holdout.
+TRAINING_IMPORTANCE_REPEATS = env_int("TRAINING_IMPORTANCE_REPEATS", 5)  # shuffles per feature
+TRAINING_IMPORTANCE_MAX_ROWS = env_int("TRAINING_IMPORTANCE_MAX_ROWS", 10_000)  # holdout rows sampled per shuffle
 
 # --- Idempotency (Idempotency-Key header, one-time form tokens) -------------------------
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)  # a key's first answer is replayed this long

@@ -1,20 +1,34 @@
-"""Shared fixtures: users per role, API clients, isolated media, jobs run inline."""
+"""Session setup and per-test isolation (media, cache, inline jobs); the builders are tests/builders.py."""
 
 from __future__ import annotations
 
-import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
+import os
 
-from mlops_site import roles, services
+import pytest
+
+pytest.register_assert_rewrite("tests.builders")  # imported below, before pytest_plugins loads it
+
+# The helpers many test modules import from here live in the builders plugin now.
+from tests.builders import PASSWORD, make_user, token_client  # noqa: E402, F401
+
+pytest_plugins = ["tests.builders"]
 
 
 def pytest_configure(config):
     """Tests speak plain HTTP, as `make run` does (HTTPS=0); test_settings checks the TLS defaults.
 
     Set for the whole session, because the live server builds its middleware once.
+
+    One BLAS/OpenMP thread per test process: the models are small, and on a shared machine the
+    OpenMP threads of gradient boosting spin against each other (a 1 s fit took over a minute).
+    The environment variables reach the worker processes some tests start.
     """
+    import threadpoolctl
     from django.conf import settings
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    threadpoolctl.threadpool_limits(limits=int(os.environ["OMP_NUM_THREADS"]))
 
     settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.SECURE_HSTS_SECONDS = 0
@@ -34,51 +48,6 @@ def _isolated_settings(settings, tmp_path):
     }
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins
-
-
-PASSWORD = "correct horse battery staple"
-
-
-def make_user(username: str, role: str | None = None, **extra):
-    user = get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)
-    if role:
-        services.set_roles(user, roles=[role], actor=None)
-    return user
-
-
-@pytest.fixture
-def scientist(db):
-    return make_user("sci", roles.DATA_SCIENTIST)
-
-
-@pytest.fixture
-def reviewer(db):
-    return make_user("rev", roles.REVIEWER)
-
-
-@pytest.fixture
-def admin_user(db):
-    return make_user("adm", roles.ADMIN, is_staff=True)
-
-
-@pytest.fixture
-def nobody(db):
-    """Logged in, but without any platform role."""
-    return make_user("nobody")
-
-
-@pytest.fixture
-def users_by_role(scientist, reviewer, admin_user, nobody):
-    return {"data-scientist": scientist, "reviewer": reviewer, "admin": admin_user, "none": nobody}
-
-
-@pytest.fixture
-def api_client():
-    return APIClient()
-
-
-def token_client(user) -> APIClient:
-    _, key = services.create_api_token(user, name="test")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+    # One shuffle of at most 200 holdout rows: tests that check importance values call training.train.
+    settings.TRAINING_IMPORTANCE_REPEATS = 1
+    settings.TRAINING_IMPORTANCE_MAX_ROWS = 200

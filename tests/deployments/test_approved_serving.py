@@ -12,7 +12,6 @@ from registry import services as registry_services
 from registry.models import ModelVersion, PromotionRequest
 from tests.conftest import make_user, token_client
 from tests.deployments.test_serving import _fresh_cache, approve, production, versions  # noqa: F401
-from tests.registry.conftest import credit  # noqa: F401
 from tests.registry.test_concurrency import race
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +71,7 @@ def test_the_follower_serves_whatever_holds_the_stage_when_it_takes_the_lock(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_reviewers_approving_two_versions_at_once_leave_production_serving_the_production_version(credit):  # noqa: F811
+def test_two_reviewers_approving_two_versions_at_once_leave_production_serving_the_production_version(credit):
     """Real threads and connections, as two reviewers' requests: the served primary is the registry's."""
     from deployments.models import Environment
     from experiments import services as experiment_services

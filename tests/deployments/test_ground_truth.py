@@ -14,7 +14,6 @@ from mlops_site.models import AuditEvent
 from registry import services as registry_services
 from tests.conftest import token_client
 from tests.deployments.test_serving import production, rows, versions  # noqa: F401
-from tests.registry.conftest import credit  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 URL = "/api/ground-truth/"

@@ -8,8 +8,6 @@ import pytest
 from deployments import serving
 from deployments.models import Prediction
 from tests.conftest import token_client
-from tests.experiments.conftest import credit  # noqa: F401
-from tests.monitoring.conftest import deployed  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +21,7 @@ def records_of(version, dataset_version, n: int) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
-def test_a_ten_thousand_row_batch_over_2_5_mb_is_scored(scientist, deployed, settings):  # noqa: F811
+def test_a_ten_thousand_row_batch_over_2_5_mb_is_scored(scientist, deployed, settings):
     _, version, dataset_version = deployed
     body = json.dumps({"records": records_of(version, dataset_version, settings.SERVING_MAX_ROWS)})
     assert len(body) > 2.5 * 1024 * 1024  # Django's default DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -34,7 +32,7 @@ def test_a_ten_thousand_row_batch_over_2_5_mb_is_scored(scientist, deployed, set
     serving.cache.clear()
 
 
-def test_nul_in_a_record_or_the_entity_key_is_a_400_naming_it(scientist, deployed):  # noqa: F811
+def test_nul_in_a_record_or_the_entity_key_is_a_400_naming_it(scientist, deployed):
     _, version, dataset_version = deployed
     record = records_of(version, dataset_version, 1)[0]
     name = next(c["name"] for c in version.signature["inputs"] if c["kind"] != "numeric")

@@ -16,7 +16,6 @@ from mlops_site.models import AuditEvent
 from registry import services as registry_services
 from registry.models import ModelVersion
 from tests.conftest import make_user, token_client
-from tests.registry.conftest import credit  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +30,7 @@ def _fresh_cache():
 
 
 @pytest.fixture
-def versions(scientist, credit, django_capture_on_commit_callbacks):  # noqa: F811
+def versions(scientist, credit, django_capture_on_commit_callbacks):
     experiment, dataset_version = credit
     runs = []
     for algorithm in ("logistic_regression", "random_forest"):
@@ -76,7 +75,7 @@ def test_an_approved_promotion_deploys_itself(production, versions):
     assert AuditEvent.objects.filter(action="deployment.changed").count() == 1
 
 
-def test_predict_answers_each_row_with_version_and_id_and_logs_it(production, scientist, credit):  # noqa: F811
+def test_predict_answers_each_row_with_version_and_id_and_logs_it(production, scientist, credit):
     client = token_client(scientist)
     batch = rows(credit, 25)
     response = client.post("/api/deployments/production/credit-default/predict", {"records": batch}, format="json")
@@ -111,7 +110,7 @@ def test_predict_answers_each_row_with_version_and_id_and_logs_it(production, sc
     assert listed["count"] == 25
 
 
-def test_bad_requests_are_400s_naming_row_and_field_and_log_nothing(production, scientist, credit):  # noqa: F811
+def test_bad_requests_are_400s_naming_row_and_field_and_log_nothing(production, scientist, credit):
     client = token_client(scientist)
     url = "/api/deployments/production/credit-default/predict"
     good = rows(credit, 2)
@@ -140,7 +139,7 @@ def test_bad_requests_are_400s_naming_row_and_field_and_log_nothing(production, 
     assert not Prediction.objects.exists()
 
 
-def test_batch_limit(production, scientist, credit, settings):  # noqa: F811
+def test_batch_limit(production, scientist, credit, settings):
     settings.SERVING_MAX_ROWS = 3
     response = token_client(scientist).post(
         "/api/deployments/production/credit-default/predict", {"records": rows(credit, 4)}, format="json"
@@ -153,7 +152,7 @@ def test_canary_routing_is_sticky_shadow_is_logged_not_returned_and_rollback_res
     versions,
     admin_user,
     scientist,
-    credit,  # noqa: F811
+    credit,
 ):
     services.set_traffic(
         production,
@@ -203,7 +202,7 @@ def test_a_tampered_model_file_is_refused_and_the_previous_version_keeps_serving
     versions,
     admin_user,
     scientist,
-    credit,  # noqa: F811
+    credit,
 ):
     with default_storage.open(versions[1].artifact.file, "wb") as handle:
         handle.write(b"tampered")
@@ -220,7 +219,7 @@ def test_a_tampered_model_file_is_refused_and_the_previous_version_keeps_serving
     assert ok.status_code == 200
 
 
-def test_a_canary_that_fails_to_load_falls_back_to_the_primary(production, versions, admin_user, scientist, credit):  # noqa: F811
+def test_a_canary_that_fails_to_load_falls_back_to_the_primary(production, versions, admin_user, scientist, credit):
     services.set_traffic(
         production,
         actor=admin_user,
@@ -408,7 +407,7 @@ def test_every_change_is_seen_by_the_next_request_even_behind_the_deployment_cac
     versions,
     admin_user,
     scientist,
-    credit,  # noqa: F811
+    credit,
 ):
     client = token_client(scientist)
     url = "/api/deployments/production/credit-default/predict"
@@ -428,7 +427,7 @@ def test_every_change_is_seen_by_the_next_request_even_behind_the_deployment_cac
 
 
 @pytest.mark.parametrize("count", [3, 150], ids=["one-statement", "copy"])
-def test_every_row_of_a_batch_is_logged_with_its_inputs_and_answer(production, scientist, credit, count):  # noqa: F811
+def test_every_row_of_a_batch_is_logged_with_its_inputs_and_answer(production, scientist, credit, count):
     batch = rows(credit, count)
     response = token_client(scientist).post(
         "/api/deployments/production/credit-default/predict", {"records": batch, "entity_key": "k1"}, format="json"

@@ -14,7 +14,6 @@ from monitoring.models import Alert, Monitor
 from monitoring.services import alerts
 from tests.conftest import token_client
 from tests.deployments.test_serving import production, rows, versions  # noqa: F401
-from tests.registry.conftest import credit  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 URL = "/api/deployments/production/credit-default/predict"

@@ -5,7 +5,6 @@ import pytest
 from deployments import serving
 from deployments.models import Deployment
 from tests.deployments.test_serving import approve, rows, versions  # noqa: F401
-from tests.registry.conftest import credit  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +15,7 @@ def production(versions, scientist, reviewer, django_capture_on_commit_callbacks
     return Deployment.objects.get(environment__name="production")
 
 
-def test_list_and_detail_show_what_is_served_and_the_traffic(client, reviewer, production, credit):  # noqa: F811
+def test_list_and_detail_show_what_is_served_and_the_traffic(client, reviewer, production, credit):
     for i in range(5):
         serving.predict(production, {"records": rows(credit, 2), "entity_key": f"c{i}"})
     with pytest.raises(serving.ServingError):
@@ -74,7 +73,7 @@ def test_admin_changes_traffic_in_the_browser_forms(client, admin_user, scientis
     assert "no version 9" in bad.content.decode()
 
 
-def test_replayed_traffic_is_charted_when_it_was_served(client, reviewer, production, credit):  # noqa: F811
+def test_replayed_traffic_is_charted_when_it_was_served(client, reviewer, production, credit):
     from datetime import timedelta
 
     from django.utils import timezone

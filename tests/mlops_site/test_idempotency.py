@@ -23,7 +23,6 @@ from mlops_site.models import ApiToken, IdempotencyKey
 from registry import services as registry_services
 from registry.models import ModelVersion
 from tests.conftest import PASSWORD, make_user, token_client
-from tests.experiments.conftest import credit  # noqa: F401
 
 # How slow the slowed-down POSTs are, and how far apart the two clicks: the issue measured 1.5 s and 200 ms.
 SLOW_SECONDS = float(os.environ.get("DOUBLE_CLICK_SLOW_SECONDS", "0.6"))
@@ -323,7 +322,7 @@ def logged_in(user) -> Client:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_double_clicked_training_form_starts_one_run(scientist, credit, monkeypatch, settings):  # noqa: F811
+def test_a_double_clicked_training_form_starts_one_run(scientist, credit, monkeypatch, settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}  # queue the job, do not train in the request
     experiment, version = credit
     slowed(monkeypatch, experiment_services, "start_training")
@@ -353,7 +352,7 @@ def test_a_double_clicked_training_form_starts_one_run(scientist, credit, monkey
 
 
 @pytest.fixture
-def finished_run(scientist, credit, django_capture_on_commit_callbacks):  # noqa: F811
+def finished_run(scientist, credit, django_capture_on_commit_callbacks):
     experiment, version = credit
     with django_capture_on_commit_callbacks(execute=True):
         run = experiment_services.start_training(

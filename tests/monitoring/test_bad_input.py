@@ -5,7 +5,6 @@ import pytest
 from monitoring.models import AlertRule, Monitor
 from registry.models import ModelVersion
 from tests.conftest import token_client
-from tests.monitoring.conftest import deployed  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +16,7 @@ def test_a_monitor_filter_that_is_not_an_ascii_id_is_a_400(scientist, url, value
     assert answer.status_code == 400 and "monitor" in answer.json()["errors"]
 
 
-def test_patch_monitor_when_the_served_version_has_no_signature(scientist, deployed):  # noqa: F811
+def test_patch_monitor_when_the_served_version_has_no_signature(scientist, deployed):
     deployment, version, _ = deployed
     ModelVersion.objects.filter(pk=version.pk).update(signature={})
     monitor = Monitor.objects.get(deployment=deployment)

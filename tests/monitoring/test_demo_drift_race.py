@@ -8,13 +8,13 @@ from django.utils import timezone
 from deployments.models import Prediction
 from monitoring import demo, services
 from monitoring.models import Alert, DriftReport
-from tests.monitoring.conftest import deployed, inputs_of, serve  # noqa: F401
+from tests.monitoring.conftest import inputs_of, serve
 
 pytestmark = pytest.mark.django_db
 
 
 def test_drift_step_runs_even_if_the_schedule_made_a_report_first(
-    deployed,  # noqa: F811
+    deployed,
     django_capture_on_commit_callbacks,
 ):
     deployment, version, dataset_version = deployed

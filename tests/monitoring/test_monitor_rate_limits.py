@@ -6,13 +6,12 @@ from django.contrib.messages import get_messages
 from mlops_site.models import Job
 from monitoring import services
 from tests.conftest import PASSWORD, token_client
-from tests.monitoring.conftest import deployed  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
 def test_monitor_runs_over_the_limit_are_429_on_the_api_and_a_message_on_the_page(
-    deployed,  # noqa: F811
+    deployed,
     scientist,
     client,
     settings,

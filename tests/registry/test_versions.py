@@ -19,7 +19,6 @@ from mlops_site.templatetags.ui import number
 from registry import cards, services
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
 from registry.services import cards as card_services
-from tests.experiments.conftest import dataset, version  # noqa: F401
 from tests.registry.servable import servable_model_bytes
 from tests.registry.test_services import model, trained_run  # noqa: F401
 
@@ -73,7 +72,7 @@ def logged_version(model, actor, *, params, metrics, signature, inputs, name):  
 
 
 @pytest.fixture
-def cleaned(version, scientist, django_capture_on_commit_callbacks):  # noqa: F811
+def cleaned(version, scientist, django_capture_on_commit_callbacks):
     """loans v2, derived from v1 by a two-step recipe: a lineage chain with a recipe in it."""
     steps = [{"op": "drop_duplicates"}, {"op": "drop_missing_target", "column": "defaulted"}]
     with django_capture_on_commit_callbacks(execute=True):
@@ -152,7 +151,7 @@ def test_version_page_lists_lineage_with_recipes_and_the_promote_form_skips_the_
     client,
     scientist,
     two_versions,
-    version,  # noqa: F811
+    version,
     cleaned,
 ):
     _, second = two_versions
@@ -210,7 +209,7 @@ def test_people_without_a_role_cannot_read_versions(client, nobody, two_versions
 # ---------------------------------------------------------------------------------------------------
 
 
-def test_diff_defaults_to_the_two_newest_and_shows_what_changed(client, reviewer, two_versions, version, cleaned):  # noqa: F811
+def test_diff_defaults_to_the_two_newest_and_shows_what_changed(client, reviewer, two_versions, version, cleaned):
     response = page(client, reviewer, "version-diff", "credit-default")
     assert response.status_code == 200
     diff = response.context["diff"]
