@@ -7,9 +7,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import Count, Max
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,7 +20,6 @@ from experiments.forms import ExperimentForm, TrainingForm
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
 from experiments.training import ALGORITHMS
 from mlops_site import ui
-from mlops_site.errors import RateLimited
 
 EXPERIMENT_SORTS = {"name": "name", "created": "created_at", "runs": "run_count", "last_run": "last_run"}
 PREFERRED_METRICS = ("f1", "roc_auc", "accuracy", "rmse", "mae", "r2")
@@ -37,11 +34,9 @@ MAX_PARALLEL_AXES = 8
 def experiment_list(request):
     form = ExperimentForm(request.POST or None, prefix="new")
     if request.method == "POST" and form.is_valid():
-        try:
+        with ui.service_errors(request, form) as call:
             experiment = services.create_experiment(actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            ui.form_errors(form, exc)
-        else:
+        if not call.failed:
             messages.success(request, f"Experiment “{experiment.name}” created. Train a first run into it.")
             return redirect(f"{reverse('run-new')}?experiment={experiment.pk}")
     experiments = Experiment.objects.select_related("owner").annotate(
@@ -199,13 +194,9 @@ def run_detail(request, pk: int):
 @permission_required("experiments.add_run", raise_exception=True)
 def run_reproduce(request, pk: int):
     run = get_object_or_404(Run, pk=pk)
-    try:
+    with ui.service_errors(request) as call:
         new = services.reproduce_run(run, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(run)
-    except RateLimited as exc:
-        messages.error(request, exc.message)
+    if call.failed:
         return redirect(run)
     messages.success(request, f"Reproducing {run}: a worker trains {new} from the same data, request and seed.")
     return redirect(new)
@@ -333,20 +324,16 @@ def _training_initial(request) -> dict:
     return initial
 
 
-def _new_experiment(form, name: str, actor) -> Experiment:
-    """Create the experiment the form names; its errors belong to `new_experiment`, not the run's name."""
-    try:
-        return services.create_experiment(name=name, actor=actor)
-    except ValidationError as exc:
-        raise ValidationError({"new_experiment": exc.messages}) from None
-
-
 @permission_required("experiments.add_run", raise_exception=True)
 def run_new(request):
     form = TrainingForm(request.POST or None, initial=_training_initial(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        request_fields = {
+        sweep = data["mode"] != "single"
+        fields = {
+            "experiment": data["experiment"].pk if data["experiment"] else None,
+            "dataset_version": data["dataset_version"].pk,
+            "name": data["name"],
             "target": data["target"].strip(),
             "algorithm": data["algorithm"],
             "params": data["params"],
@@ -356,31 +343,17 @@ def run_new(request):
             "cv_folds": data["cv_folds"],
             "seed": data["seed"],
         }
-        try:
-            with transaction.atomic():
-                experiment = data["experiment"] or _new_experiment(form, data["new_experiment"], request.user)
-                version = data["dataset_version"]
-                if data["mode"] == "single":
-                    run = services.start_training(
-                        experiment, version, actor=request.user, name=data["name"], **request_fields
-                    )
-                else:
-                    run = services.start_sweep(
-                        experiment,
-                        version,
-                        actor=request.user,
-                        name=data["name"],
-                        search=data["mode"],
-                        space=data["space"],
-                        trials=data["trials"],
-                        **request_fields,
-                    )
-        except ValidationError as exc:
-            ui.form_errors(form, exc, fallback="space" if data["mode"] != "single" else None)
-        except RateLimited as exc:
-            form.add_error(None, exc.message)
-        else:
-            what = "sweep" if data["mode"] != "single" else "training"
+        if sweep:
+            fields |= {"search": data["mode"], "space": data["space"], "trials": data["trials"]}
+        with ui.service_errors(request, form, fallback="space" if sweep else None) as call:
+            run = services.start_training_request(
+                fields,
+                actor=request.user,
+                sweep=sweep,
+                new_experiment="" if data["experiment"] else data["new_experiment"],
+            )
+        if not call.failed:
+            what = "sweep" if sweep else "training"
             messages.success(request, f"Queued the {what}: a worker picks it up; this page follows its progress.")
             return redirect(run)
     versions = DatasetVersion.objects.only("id", "schema", "target")
