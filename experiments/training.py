@@ -43,17 +43,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import (
-    accuracy_score,
     confusion_matrix,
     f1_score,
     log_loss,
     make_scorer,
-    mean_absolute_error,
     precision_recall_curve,
-    precision_score,
-    r2_score,
-    recall_score,
-    roc_auc_score,
     roc_curve,
     root_mean_squared_error,
 )
@@ -61,6 +55,8 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, tra
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from experiments.metrics import score
 
 __all__ = [
     "ALGORITHMS",
@@ -559,29 +555,13 @@ def _evaluate(
     """Holdout metrics (plain floats) and the plots' data."""
     predicted = pipeline.predict(X_test)
     if task == REGRESSION:
-        metrics = {
-            "rmse": float(root_mean_squared_error(y_test, predicted)),
-            "mae": float(mean_absolute_error(y_test, predicted)),
-            "r2": float(r2_score(y_test, predicted)),
-        }
+        metrics = score(task, y_test, predicted)
         return metrics, _regression_plots(np.asarray(y_test, dtype=float), np.asarray(predicted, dtype=float), seed)
 
     classes = list(pipeline.classes_)
     proba = pipeline.predict_proba(X_test)
     binary = len(classes) == 2
-    averaging = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
-    metrics = {
-        "accuracy": float(accuracy_score(y_test, predicted)),
-        "precision": float(precision_score(y_test, predicted, zero_division=0, **averaging)),
-        "recall": float(recall_score(y_test, predicted, zero_division=0, **averaging)),
-        "f1": float(f1_score(y_test, predicted, zero_division=0, **averaging)),
-        "log_loss": float(log_loss(y_test, proba, labels=classes)),
-    }
-    if y_test.nunique() == len(classes):  # AUC is undefined when the holdout misses a class
-        if binary:
-            metrics["roc_auc"] = float(roc_auc_score(y_test, proba[:, 1]))
-        else:
-            metrics["roc_auc"] = float(roc_auc_score(y_test, proba, multi_class="ovr", average="macro", labels=classes))
+    metrics = score(task, y_test, predicted, proba, classes)  # AUC is left out when the holdout misses a class
     matrix = confusion_matrix(y_test, predicted, labels=classes)
     evaluation: dict[str, Any] = {
         "confusion_matrix": {"labels": [_plain(label) for label in classes], "matrix": matrix.tolist()}
