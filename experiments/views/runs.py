@@ -159,6 +159,7 @@ def run_detail(request, pk: int):
             charts.roc_curve(details),
             charts.pr_curve(details),
             charts.residuals(details),
+            charts.residual_histogram(details),
             charts.feature_importance(evaluation.get("importance") or []),
         ]
     sweep = selectors.sweep_summary(run, request.GET.get("metric") or None)
