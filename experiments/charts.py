@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from experiments.metrics import lower_is_better, unit
 from mlops_site.charts import BASE_LAYOUT
 
 SMALL = {**BASE_LAYOUT, "height": 260, "margin": dict(l=55, r=15, t=45, b=55), "showlegend": False}
@@ -432,9 +433,9 @@ def feature_importance(importance: list[dict] | None) -> go.Figure | None:
     metric = rows[0].get("metric") or "score"
     # training negates error metrics (rmse) before permuting, so a positive value always means "the model needed it".
     axis = (
-        f"Rise in {metric} when shuffled (target units)"
-        if metric in ("rmse", "mae")
-        else f"Drop in {metric} when shuffled (score)"
+        f"Rise in {metric} when shuffled ({unit(metric)})"
+        if lower_is_better(metric)
+        else f"Drop in {metric} when shuffled ({unit(metric)})"
     )
     figure = go.Figure(
         go.Bar(

@@ -39,11 +39,6 @@ class Dataset(models.Model):
         return reverse("dataset-detail", args=[self.pk])
 
 
-class DatasetVersionQuerySet(models.QuerySet):
-    def for_dataset(self, dataset: Dataset) -> DatasetVersionQuerySet:
-        return self.filter(dataset=dataset)
-
-
 class DatasetVersion(models.Model):
     """One immutable content of a dataset, identified by its sha256, with profile and quality report."""
 
@@ -73,8 +68,6 @@ class DatasetVersion(models.Model):
     profile_job = models.ForeignKey(
         "mlops_site.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-
-    objects = DatasetVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["dataset", "-number"]

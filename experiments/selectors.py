@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from django.db.models import Count, QuerySet
 
-from experiments import downsample, metric_store
+from experiments import comparison, downsample, metric_store
+from experiments.metrics import lower_is_better
 from experiments.models import LatestMetric, Metric, Param, Run
 
 
@@ -77,9 +78,6 @@ def column_keys(runs: QuerySet[Run], *, limit: int = 200) -> tuple[list[str], li
     return [row["key"] for row in params], [row["key"] for row in metrics]
 
 
-LOWER_IS_BETTER = {"rmse", "mae", "log_loss"}
-
-
 def sweep_summary(parent: Run, metric: str | None = None) -> dict | None:
     """The children of a sweep with their params and final metrics, and the best child for `metric`."""
     children = list(parent.children.prefetch_related("params").order_by("id"))
@@ -102,7 +100,7 @@ def sweep_summary(parent: Run, metric: str | None = None) -> dict | None:
     scored = [row for row in rows if metric in row["metrics"]]
     best = None
     if scored:
-        pick = min if metric in LOWER_IS_BETTER else max
+        pick = min if lower_is_better(metric) else max
         winner = pick(scored, key=lambda row: row["metrics"][metric])
         best = {"run": winner["run"], "metric": metric, "value": winner["metrics"][metric]}
     return {"metric": metric, "best": best, "trials": rows}
@@ -150,3 +148,50 @@ def history_keys(run_ids: list[int]) -> list[str]:
         .distinct()
     )
     return sorted(set(keys))
+
+
+def run_comparison(
+    ids: list[int],
+    *,
+    preferred: Sequence[str],
+    max_axes: int,
+    max_points: int,
+    history: str | None = None,
+    metric: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+) -> dict:
+    """Everything the compare page shows for these runs, in their order; `{"error": ...}` when one is missing.
+
+    `history`, `metric`, `x` and `y` are the page's choices, kept when they exist among the runs' values.
+    """
+    runs = {run.pk: run for run in Run.objects.filter(pk__in=ids).select_related("experiment")}
+    if missing := [pk for pk in ids if pk not in runs]:
+        return {"error": f"No run with id {', '.join(map(str, missing))}."}
+    params, metrics = run_values(ids)
+    param_rows = comparison.param_rows(ids, params)
+    metric_rows = comparison.metric_rows(ids, metrics)
+    metric_keys = [row["key"] for row in metric_rows]
+    labels = {pk: f"#{pk} {runs[pk]}"[:40] for pk in ids}
+    varying = comparison.varying_axes(param_rows, max_axes)
+    keys = history_keys(ids)
+    history = history if history in keys else (keys[0] if keys else None)
+    histories = metric_histories(ids, history, max_points=max_points) if history else {}
+    return {
+        "runs": [runs[pk] for pk in ids],
+        "ids": ids,
+        "labels": [labels[pk] for pk in ids],
+        "rows": [{"run": pk, "label": labels[pk], "params": params[pk], "metrics": metrics[pk]} for pk in ids],
+        "param_rows": param_rows,
+        "metric_rows": metric_rows,
+        "metric_keys": metric_keys,
+        "varying": varying,
+        "history_keys": keys,
+        "history_key": history,
+        "history_series": [
+            {"label": labels[pk], **histories[pk]} for pk in ids if histories.get(pk, {}).get("total_points")
+        ],
+        **comparison.chart_choices(
+            [row["key"] for row in param_rows], metric_keys, varying, preferred, metric=metric, x=x, y=y
+        ),
+    }

@@ -2,9 +2,10 @@
 
 Two entry points, used at two different times:
 
-* `validate_request` runs in the web request, before anything is queued. It only sees the schema and
-  the row count, so every mistake it can find is reported per field (`TrainingError.errors`), and
-  hyperparameters are checked by scikit-learn's own `_validate_params()`.
+* `validate_request` runs in the web request, before anything is queued, once
+  `experiments.schemas.TrainingSettings` has checked the request's types and ranges. It only sees the
+  schema and the row count, so every mistake it can find is reported per field
+  (`TrainingError.errors`), and hyperparameters are checked by scikit-learn's own `_validate_params()`.
 * `train` runs on a worker with the data. It resolves what the schema alone cannot tell: when the
   task is left to the platform and the target is numeric, whether the target is a class label
   (at most 20 distinct integer values) is only known from the data, so the task is settled here.
@@ -42,17 +43,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import (
-    accuracy_score,
     confusion_matrix,
     f1_score,
     log_loss,
     make_scorer,
-    mean_absolute_error,
     precision_recall_curve,
-    precision_score,
-    r2_score,
-    recall_score,
-    roc_auc_score,
     roc_curve,
     root_mean_squared_error,
 )
@@ -60,6 +55,8 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, tra
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from experiments.metrics import score
 
 __all__ = [
     "ALGORITHMS",
@@ -227,6 +224,8 @@ def validate_request(
 ) -> dict[str, Any]:
     """The normalised request, or a TrainingError listing every problem found from the schema alone.
 
+    The arguments' types and ranges are `schemas.TrainingSettings`'; this checks them against the table.
+
     `task` may stay None when the target is numeric and the algorithm handles both tasks: whether such
     a target is a class label depends on its values, so `train` settles it from the data.
     """
@@ -240,7 +239,7 @@ def validate_request(
     target_kind = _target_kind(columns, target, errors)
     task = _check_task(spec, task, target_kind, errors)
     resolved_features = _check_features(columns, target, features, errors)
-    _check_split(row_count, holdout, cv_folds, seed, errors)
+    _check_split(row_count, holdout, cv_folds, errors)
     if spec is not None and "algorithm" not in errors:
         _check_params(spec, task, params, errors)
     if errors:
@@ -273,9 +272,6 @@ def _check_task(
     spec: AlgorithmSpec | None, task: str | None, target_kind: str | None, errors: dict[str, list[str]]
 ) -> str | None:
     """The task when the request or the schema settles it; None means `train` decides from the data."""
-    if task is not None and task not in TASKS:
-        errors["task"] = [f"Unknown task {task!r}; choose classification or regression."]
-        return None
     if task is None and target_kind in CLASS_KINDS:
         task = CLASSIFICATION
     if task is None and spec is not None and len(spec.tasks) == 1:
@@ -301,8 +297,6 @@ def _check_features(
         if not resolved:
             errors["features"] = ["No usable feature columns (numeric, categorical or boolean) besides the target."]
         return resolved
-    if isinstance(features, str):
-        features = [features]
     resolved = [str(name) for name in features]
     problems = []
     if not resolved:
@@ -326,36 +320,19 @@ def _split_sizes(row_count: int, holdout: float) -> tuple[int, int]:
     return row_count - test, test
 
 
-def _check_split(row_count: int, holdout: Any, cv_folds: Any, seed: Any, errors: dict[str, list[str]]) -> None:
-    """Holdout fraction, fold count, seed, and whether there are rows enough for them."""
+def _check_split(row_count: int, holdout: float, cv_folds: int | None, errors: dict[str, list[str]]) -> None:
+    """Whether the table has rows enough for the holdout and the folds (their ranges are `schemas.TrainingSettings`')."""
     if row_count < MIN_ROWS:
         errors["non_field_errors"] = [f"Training needs at least {MIN_ROWS} rows; this dataset has {row_count}."]
-    if not _is_number(holdout) or not 0 < holdout <= 0.9:
-        errors["holdout"] = ["The holdout fraction must be greater than 0 and at most 0.9."]
-    elif row_count >= MIN_ROWS:
-        n_train, n_test = _split_sizes(row_count, holdout)
-        if n_test < MIN_TEST_ROWS or n_train < MIN_TRAIN_ROWS:
-            errors["holdout"] = [
-                f"A holdout of {holdout} leaves {n_train} training and {n_test} test rows; "
-                f"at least {MIN_TRAIN_ROWS} and {MIN_TEST_ROWS} are needed."
-            ]
-    if cv_folds is not None:
-        if not _is_int(cv_folds) or not 2 <= cv_folds <= 20:
-            errors["cv_folds"] = ["Cross-validation folds must be a whole number from 2 to 20, or empty."]
-        elif "holdout" not in errors and row_count >= MIN_ROWS:
-            n_train, _ = _split_sizes(row_count, holdout)
-            if n_train < 2 * cv_folds:
-                errors["cv_folds"] = [f"{n_train} training rows are too few for {cv_folds} folds."]
-    if not _is_int(seed) or not 0 <= seed < 2**32:  # numpy's and scikit-learn's seed range
-        errors["seed"] = ["The seed must be a whole number from 0 to 4,294,967,295."]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+        return
+    n_train, n_test = _split_sizes(row_count, holdout)
+    if n_test < MIN_TEST_ROWS or n_train < MIN_TRAIN_ROWS:
+        errors["holdout"] = [
+            f"A holdout of {holdout} leaves {n_train} training and {n_test} test rows; "
+            f"at least {MIN_TRAIN_ROWS} and {MIN_TEST_ROWS} are needed."
+        ]
+    elif cv_folds is not None and n_train < 2 * cv_folds:
+        errors["cv_folds"] = [f"{n_train} training rows are too few for {cv_folds} folds."]
 
 
 def _check_params(
@@ -581,29 +558,13 @@ def _evaluate(
     """Holdout metrics (plain floats) and the plots' data."""
     predicted = pipeline.predict(X_test)
     if task == REGRESSION:
-        metrics = {
-            "rmse": float(root_mean_squared_error(y_test, predicted)),
-            "mae": float(mean_absolute_error(y_test, predicted)),
-            "r2": float(r2_score(y_test, predicted)),
-        }
+        metrics = score(task, y_test, predicted)
         return metrics, _regression_plots(np.asarray(y_test, dtype=float), np.asarray(predicted, dtype=float), seed)
 
     classes = list(pipeline.classes_)
     proba = pipeline.predict_proba(X_test)
     binary = len(classes) == 2
-    averaging = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
-    metrics = {
-        "accuracy": float(accuracy_score(y_test, predicted)),
-        "precision": float(precision_score(y_test, predicted, zero_division=0, **averaging)),
-        "recall": float(recall_score(y_test, predicted, zero_division=0, **averaging)),
-        "f1": float(f1_score(y_test, predicted, zero_division=0, **averaging)),
-        "log_loss": float(log_loss(y_test, proba, labels=classes)),
-    }
-    if y_test.nunique() == len(classes):  # AUC is undefined when the holdout misses a class
-        if binary:
-            metrics["roc_auc"] = float(roc_auc_score(y_test, proba[:, 1]))
-        else:
-            metrics["roc_auc"] = float(roc_auc_score(y_test, proba, multi_class="ovr", average="macro", labels=classes))
+    metrics = score(task, y_test, predicted, proba, classes)  # AUC is left out when the holdout misses a class
     matrix = confusion_matrix(y_test, predicted, labels=classes)
     evaluation: dict[str, Any] = {
         "confusion_matrix": {"labels": [_plain(label) for label in classes], "matrix": matrix.tolist()}

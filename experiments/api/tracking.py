@@ -1,6 +1,7 @@
 """REST API for experiment tracking: experiments, runs, and logging from outside scripts."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
@@ -12,12 +13,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from experiments import search, selectors, services
+from experiments import schemas, search, selectors, services
 from experiments.filters import RunFilter
-from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
+from experiments.models import Experiment, Run, RunArtifact
 from mlops_site.api.parsers import SafeFormParser, SafeJSONParser, SafeMultiPartParser
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobDetailSerializer
@@ -100,20 +102,6 @@ class RunDetailSerializer(RunListSerializer):
         return list(run.artifacts.values("id", "path", "content_type", "size_bytes", "sha256", "created_at"))
 
 
-LogBatchSerializer = inline_serializer(
-    "LogBatch",
-    {
-        "params": serializers.DictField(required=False, help_text="name → value; a param is set once."),
-        "metrics": serializers.ListField(
-            child=serializers.DictField(),
-            required=False,
-            help_text="[{key, value, step?, timestamp?}] — up to 10,000 points; timestamp ISO 8601 or epoch ms.",
-        ),
-        "tags": serializers.DictField(required=False),
-    },
-)
-
-
 class ExperimentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Experiments group runs."""
 
@@ -181,7 +169,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=LogBatchSerializer,
+        request=schemas.LogBatch,
         responses=inline_serializer(
             "LogBatchResult",
             {
@@ -194,17 +182,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="log-batch")
     def log_batch(self, request, pk=None):
         """Params, metric points and tags in one request, stored all together or not at all."""
-        body = request.data if isinstance(request.data, dict) else {}
-        if not isinstance(request.data, dict):
-            return Response({"detail": "Send a JSON object.", "code": "invalid", "errors": {}}, status=400)
-        counts = services.log_batch(
-            self.get_object(),
-            actor=request.user,
-            params=body.get("params"),
-            metrics=body.get("metrics"),
-            tags=body.get("tags"),
-        )
-        return Response(counts)
+        return Response(services.log_batch(self.get_object(), request.data, actor=request.user))
 
     @extend_schema(
         request=inline_serializer(
@@ -237,9 +215,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             )
         upload = request.FILES.get("file")
         if upload is None:
-            return Response(
-                {"detail": "Invalid input.", "code": "invalid", "errors": {"file": ["No file was sent."]}}, status=400
-            )
+            raise ValidationError({"file": ["No file was sent."]})
         artifact = services.upload_artifact(run, upload, actor=request.user, path=request.data.get("path", ""))
         return Response(
             {"id": artifact.pk, "path": artifact.path, "size_bytes": artifact.size_bytes, "sha256": artifact.sha256},
@@ -266,7 +242,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def artifact_download(self, request, pk=None, artifact_id=None):
         artifact = RunArtifact.objects.filter(run=self.get_object(), pk=artifact_id).first()
         if artifact is None:
-            return Response({"detail": "No such artifact.", "code": "not_found", "errors": {}}, status=404)
+            raise NotFound("No such artifact.")
         from django.core.files.storage import default_storage
 
         return FileResponse(
@@ -285,43 +261,8 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         except ValueError:
             max_points = 0
         if not 10 <= max_points <= 1_000_000:
-            return Response(
-                {
-                    "detail": "Invalid input.",
-                    "code": "invalid",
-                    "errors": {"max_points": ["A whole number from 10 to 1,000,000."]},
-                },
-                status=400,
-            )
+            raise ValidationError({"max_points": ["A whole number from 10 to 1,000,000."]})
         return Response(selectors.metric_history(self.get_object(), key, max_points=max_points))
-
-
-class TrainingRequestSerializer(serializers.Serializer):
-    experiment = serializers.PrimaryKeyRelatedField(queryset=Experiment.objects.all())
-    dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all())
-    target = serializers.CharField()
-    algorithm = serializers.CharField(
-        help_text="logistic_regression, linear_regression, ridge, random_forest, hist_gradient_boosting or knn."
-    )
-    params = serializers.DictField(required=False, default=dict, help_text="Hyperparameters of the estimator.")
-    features = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True, default=None)
-    task = serializers.ChoiceField(
-        choices=["classification", "regression"],
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text="Inferred from the target when omitted.",
-    )
-    holdout = serializers.FloatField(required=False, default=0.2)
-    cv_folds = serializers.IntegerField(required=False, allow_null=True, default=None)
-    seed = serializers.IntegerField(required=False, default=0)
-    name = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class SweepRequestSerializer(TrainingRequestSerializer):
-    search = serializers.ChoiceField(choices=["grid", "random"])
-    space = serializers.DictField(child=serializers.ListField(), help_text='e.g. {"max_depth": [3, 6, null]}')
-    trials = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
 class SweepView(APIView):
@@ -330,13 +271,9 @@ class SweepView(APIView):
     permission_classes = [HasModelPermission]
     required_permission = "experiments.add_run"
 
-    @extend_schema(request=SweepRequestSerializer, responses={202: RunDetailSerializer})
+    @extend_schema(request=schemas.SweepRequest, responses={202: RunDetailSerializer})
     def post(self, request):
-        data = SweepRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        experiment, version = fields.pop("experiment"), fields.pop("dataset_version")
-        parent = services.start_sweep(experiment, version, actor=request.user, **fields)
+        parent = services.start_training_request(request.data, actor=request.user, sweep=True)
         return Response(RunDetailSerializer(parent, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -347,17 +284,13 @@ class TrainingView(APIView):
     required_permission = "experiments.add_run"
 
     @extend_schema(
-        request=TrainingRequestSerializer,
+        request=schemas.TrainingRequest,
         responses={
             202: inline_serializer("TrainingStarted", {"run": RunDetailSerializer(), "job": JobDetailSerializer()})
         },
     )
     def post(self, request):
-        data = TrainingRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        experiment, version, name = fields.pop("experiment"), fields.pop("dataset_version"), fields.pop("name")
-        run = services.start_training(experiment, version, actor=request.user, name=name, **fields)
+        run = services.start_training_request(request.data, actor=request.user)
         return Response(
             {"run": RunDetailSerializer(run).data, "job": JobDetailSerializer(run.job).data},
             status=status.HTTP_202_ACCEPTED,

@@ -15,9 +15,11 @@ from django.db.models import Max
 
 from experiments import cleaning, tabular
 from experiments.models import Dataset, DatasetVersion
-from experiments.services.permissions import require as _require
 from mlops_site import audit, jobs
 from mlops_site.models import Job
+from mlops_site.permissions import require
+
+DENIED = "Your role does not allow {}. Ask an admin for the data-scientist role."
 
 __all__ = [
     "apply_cleaning",
@@ -39,7 +41,7 @@ __all__ = [
 @transaction.atomic
 def create_dataset(*, name: str, description: str = "", actor) -> Dataset:
     """A new, empty dataset; names are unique regardless of case."""
-    _require(actor, "experiments.add_dataset", "creating datasets")
+    require(actor, "experiments.add_dataset", DENIED.format("creating datasets"))
     taken = ValidationError({"name": f"A dataset named “{name.strip()}” already exists."})
     name = (name or "").strip()
     if not name:
@@ -63,7 +65,7 @@ def upload_version(dataset: Dataset, upload, *, actor, target: str = "") -> tupl
     The file is hashed and parsed before anything is written, so a bad file leaves no row, no
     stored file and no job behind. Returns (version, created).
     """
-    _require(actor, "experiments.add_datasetversion", "uploading data")
+    require(actor, "experiments.add_datasetversion", DENIED.format("uploading data"))
     with tempfile.TemporaryFile() as spool:
         try:
             digest = tabular.digest_upload(upload.chunks(), max_bytes=settings.DATASET_MAX_UPLOAD_BYTES, sink=spool)
@@ -180,7 +182,7 @@ def _queue_profile(version: DatasetVersion, *, actor) -> Job:
 @transaction.atomic
 def start_profile(version: DatasetVersion, *, actor) -> Job:
     """Re-run the profile and quality checks of a version (e.g. after thresholds changed)."""
-    _require(actor, "experiments.add_datasetversion", "profiling data")
+    require(actor, "experiments.add_datasetversion", DENIED.format("profiling data"))
     version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
     if version.profile_job and not version.profile_job.is_finished:
         return version.profile_job  # a double click gets the job already running
@@ -241,7 +243,7 @@ def validate_recipe(version: DatasetVersion, steps: Any) -> list[dict]:
 
 def preview_recipe(version: DatasetVersion, steps: Any, *, actor, rows: int = 20) -> dict:
     """The first rows of the version after the recipe, to check it before running it for real."""
-    _require(actor, "experiments.add_datasetversion", "cleaning data")
+    require(actor, "experiments.add_datasetversion", DENIED.format("cleaning data"))
     normalised = validate_recipe(version, steps)
     head = load_frame(version, nrows=max(rows * 10, 200))
     try:
@@ -267,7 +269,7 @@ def _jsonable_rows(frame) -> list[list]:
 @transaction.atomic
 def start_cleaning(version: DatasetVersion, steps: Any, *, actor) -> Job:
     """Queue a job that applies a recipe to a version, producing a child version."""
-    _require(actor, "experiments.add_datasetversion", "cleaning data")
+    require(actor, "experiments.add_datasetversion", DENIED.format("cleaning data"))
     normalised = validate_recipe(version, steps)
     job = jobs.enqueue(
         kind="dataset.clean",

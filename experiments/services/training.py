@@ -18,11 +18,14 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from experiments import metric_store
+from experiments import metric_store, schemas
 from experiments.models import DatasetVersion, Experiment, Param, Run, RunArtifact
-from experiments.services.permissions import require as _require
-from experiments.services.tracking import create_run
+from experiments.services.tracking import create_experiment, create_run
 from mlops_site import audit, jobs
+from mlops_site.permissions import require
+from mlops_site.schemas import validate
+
+TRAINING_DENIED = "Your role does not allow training models. Ask an admin for the data-scientist role."
 
 __all__ = [
     "Holdout",
@@ -34,6 +37,7 @@ __all__ = [
     "settle_sweep",
     "start_sweep",
     "start_training",
+    "start_training_request",
     "training_rows_of",
     "validate_training",
 ]
@@ -43,12 +47,31 @@ REQUEST_FIELDS = ("algorithm", "target", "task", "holdout", "cv_folds", "seed", 
 
 def validate_training(version: DatasetVersion, **request: Any) -> dict:
     """The normalised request, or a ValidationError naming the field, without touching the data."""
-    from experiments import training
+    return dict(validate(schemas.TrainingSettings, request, context={"version": version}))
 
-    try:
-        return training.validate_request(version.schema, version.row_count, **request)
-    except training.TrainingError as exc:
-        raise ValidationError(exc.errors or {"non_field_errors": [str(exc)]}) from None
+
+@transaction.atomic
+def start_training_request(data: Any, *, actor, sweep: bool = False, new_experiment: str = "") -> Run:
+    """A training run (`schemas.TrainingRequest`), or with `sweep` a sweep (`schemas.SweepRequest`).
+
+    The one entry of the API's training and sweep endpoints and of the training page.
+    `new_experiment` names an experiment to create first (the page's "new experiment" field); it is
+    created in the same transaction, so a refused request leaves no empty experiment behind.
+    """
+    require(actor, "experiments.add_run", TRAINING_DENIED)
+    if new_experiment:
+        try:
+            experiment = create_experiment(name=new_experiment, actor=actor)
+        except ValidationError as exc:
+            raise ValidationError({"new_experiment": exc.messages}) from None
+        data = {**data, "experiment": experiment.pk}
+    if sweep:
+        clean = dict(validate(schemas.SweepRequest, data))
+        experiment, version = clean.pop("experiment"), clean.pop("dataset_version")
+        return start_sweep(experiment, version, actor=actor, **clean)
+    clean = dict(validate(schemas.TrainingRequest, data))
+    experiment, version, name = clean.pop("experiment"), clean.pop("dataset_version"), clean.pop("name")
+    return start_training(experiment, version, actor=actor, name=name, **clean)
 
 
 @transaction.atomic
@@ -67,7 +90,7 @@ def start_training(
 
     `rate_limit=False` is for callers that already counted (a sweep) or are bounded otherwise (retraining).
     """
-    _require(actor, "experiments.add_run", "training models")
+    require(actor, "experiments.add_run", TRAINING_DENIED)
     normalised = validate_training(version, **request)
     if rate_limit:
         jobs.check_rate("training.run", actor)
@@ -168,31 +191,6 @@ def fail_training(run: Run, error: str, *, status: str = Run.Status.FAILED) -> N
             audit.record(actor=None, action=f"run.{status}", target=run, after={"error": error[:500]})
 
 
-MAX_SWEEP_TRIALS = 100
-
-
-def _sweep_trials(search: str, space: Any, trials: int | None, seed: int) -> list[dict]:
-    import itertools
-    import random
-
-    if search not in ("grid", "random"):
-        raise ValidationError({"search": "Use “grid” or “random”."})
-    if not isinstance(space, dict) or not space:
-        raise ValidationError({"space": 'Give each hyperparameter a list of values, e.g. {"C": [0.1, 1]}.'})
-    for name, values in space.items():
-        if not isinstance(values, list) or not values:
-            raise ValidationError({f"space.{name}": "A non-empty list of values."})
-    names = sorted(space)
-    grid = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(space[n] for n in names))]
-    if search == "grid":
-        if len(grid) > MAX_SWEEP_TRIALS:
-            raise ValidationError({"space": f"The grid has {len(grid)} combinations; at most {MAX_SWEEP_TRIALS}."})
-        return grid
-    if trials is None or not 1 <= trials <= MAX_SWEEP_TRIALS:
-        raise ValidationError({"trials": f"A random search needs 1 to {MAX_SWEEP_TRIALS} trials."})
-    return random.Random(seed).sample(grid, min(trials, len(grid)))  # distinct combinations, reproducible
-
-
 @transaction.atomic
 def start_sweep(
     experiment: Experiment,
@@ -209,9 +207,11 @@ def start_sweep(
 
     Every trial is validated before anything is queued, so a bad value anywhere stores nothing.
     """
-    _require(actor, "experiments.add_run", "training models")
+    require(actor, "experiments.add_run", TRAINING_DENIED)
+    sweep = validate(schemas.SweepSettings, {"search": search, "space": space, "trials": trials})
+    search, space = sweep["search"], sweep["space"]
     base_params = request.pop("params", None) or {}
-    combos = _sweep_trials(search, space, trials, request.get("seed", 0))
+    combos = schemas.sweep_trials(search, space, sweep["trials"], request.get("seed", 0))
     checked = []
     for index, combo in enumerate(combos):
         try:

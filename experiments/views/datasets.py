@@ -6,7 +6,6 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +16,7 @@ from experiments.filters import DatasetFilter
 from experiments.forms import DatasetForm, RecipeForm, UploadForm
 from experiments.models import Dataset, DatasetVersion
 from mlops_site import ui
+from mlops_site.permissions import require
 
 DATASET_SORTS = {"name": "name", "created": "created_at", "versions": "version_count"}
 
@@ -25,11 +25,9 @@ DATASET_SORTS = {"name": "name", "created": "created_at", "versions": "version_c
 def dataset_list(request):
     form = DatasetForm(request.POST or None, prefix="new")
     if request.method == "POST" and form.is_valid():
-        try:
+        with ui.service_errors(request, form) as call:
             dataset = services.create_dataset(actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            ui.form_errors(form, exc)
-        else:
+        if not call.failed:
             messages.success(request, f"Dataset “{dataset.name}” created. Upload its first version below.")
             return redirect(dataset)
     queryset = Dataset.objects.select_related("owner").annotate(
@@ -64,13 +62,11 @@ def dataset_detail(request, pk: int):
     dataset = get_object_or_404(Dataset.objects.select_related("owner"), pk=pk)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with ui.service_errors(request, form) as call:
             version, created = services.upload_version(
                 dataset, form.cleaned_data["file"], actor=request.user, target=form.cleaned_data["target"]
             )
-        except ValidationError as exc:
-            ui.form_errors(form, exc)
-        else:
+        if not call.failed:
             if created:
                 messages.success(request, f"Uploaded {version}. Its profile and quality checks are being computed.")
             else:
@@ -90,21 +86,17 @@ def version_detail(request, pk: int):
     preview = None
     status = 200
     if request.method == "POST":
-        if not request.user.has_perm("experiments.add_datasetversion"):
-            return render(request, "403.html", {"exception": "Your role does not allow cleaning data."}, status=403)
+        require(request.user, "experiments.add_datasetversion", "Your role does not allow cleaning data.")
         if recipe_form.is_valid():
             steps = recipe_form.cleaned_data["steps"]
-            try:
+            with ui.service_errors(request, recipe_form, fallback="steps") as call:
                 if request.POST.get("action") == "run":
                     job = services.start_cleaning(version, steps, actor=request.user)
-                    messages.success(request, "Cleaning queued: the job produces a new child version.")
-                    return redirect(job)
-                preview = services.preview_recipe(version, steps, actor=request.user)
-            except ValidationError as exc:
-                recipe_form.add_error(
-                    "steps",
-                    [f"{k}: {', '.join(v)}" if k != "steps" else ", ".join(v) for k, v in exc.message_dict.items()],
-                )
+                else:
+                    preview = services.preview_recipe(version, steps, actor=request.user)
+            if not call.failed and request.POST.get("action") == "run":
+                messages.success(request, "Cleaning queued: the job produces a new child version.")
+                return redirect(job)
         if recipe_form.errors:
             status = 400
     profile_columns = []

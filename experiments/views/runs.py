@@ -7,22 +7,19 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import Count, Max
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from experiments import charts, search, selectors, services
+from experiments import charts, comparison, search, selectors, services
 from experiments.filters import RunFilter
 from experiments.forms import ExperimentForm, TrainingForm
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
 from experiments.training import ALGORITHMS
 from mlops_site import ui
-from mlops_site.errors import RateLimited
 
 EXPERIMENT_SORTS = {"name": "name", "created": "created_at", "runs": "run_count", "last_run": "last_run"}
 PREFERRED_METRICS = ("f1", "roc_auc", "accuracy", "rmse", "mae", "r2")
@@ -37,11 +34,9 @@ MAX_PARALLEL_AXES = 8
 def experiment_list(request):
     form = ExperimentForm(request.POST or None, prefix="new")
     if request.method == "POST" and form.is_valid():
-        try:
+        with ui.service_errors(request, form) as call:
             experiment = services.create_experiment(actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            ui.form_errors(form, exc)
-        else:
+        if not call.failed:
             messages.success(request, f"Experiment “{experiment.name}” created. Train a first run into it.")
             return redirect(f"{reverse('run-new')}?experiment={experiment.pk}")
     experiments = Experiment.objects.select_related("owner").annotate(
@@ -164,6 +159,7 @@ def run_detail(request, pk: int):
             charts.roc_curve(details),
             charts.pr_curve(details),
             charts.residuals(details),
+            charts.residual_histogram(details),
             charts.feature_importance(evaluation.get("importance") or []),
         ]
     sweep = selectors.sweep_summary(run, request.GET.get("metric") or None)
@@ -199,13 +195,9 @@ def run_detail(request, pk: int):
 @permission_required("experiments.add_run", raise_exception=True)
 def run_reproduce(request, pk: int):
     run = get_object_or_404(Run, pk=pk)
-    try:
+    with ui.service_errors(request) as call:
         new = services.reproduce_run(run, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(run)
-    except RateLimited as exc:
-        messages.error(request, exc.message)
+    if call.failed:
         return redirect(run)
     messages.success(request, f"Reproducing {run}: a worker trains {new} from the same data, request and seed.")
     return redirect(new)
@@ -221,93 +213,36 @@ def artifact_download(request, pk: int, artifact_id: int):
     return FileResponse(handle, as_attachment=True, filename=artifact.path.rsplit("/", 1)[-1])
 
 
-def _compare_ids(request) -> tuple[list[int], str | None]:
-    raw = [part for value in request.GET.getlist("run") for part in value.split(",") if part.strip()]
-    try:
-        ids = list(dict.fromkeys(int(part) for part in raw))
-    except ValueError:
-        return [], "Run ids are whole numbers."
-    if any(not 0 < pk < 2**63 for pk in ids):
-        return [], "Run ids are positive whole numbers."
-    if not 2 <= len(ids) <= MAX_COMPARE:
-        return ids, f"Select 2 to {MAX_COMPARE} runs to compare; {len(ids)} selected."
-    return ids, None
-
-
-def _field_value(row: dict, field: str):
-    entity, _, key = field.partition(".")
-    return row.get(entity, {}).get(key)
-
-
 @permission_required("experiments.view_run", raise_exception=True)
 def run_compare(request):
-    ids, error = _compare_ids(request)
-    runs = {run.pk: run for run in Run.objects.filter(pk__in=ids).select_related("experiment")}
-    missing = [pk for pk in ids if pk not in runs]
-    if missing and not error:
-        error = f"No run with id {', '.join(map(str, missing))}."
-    if error:
-        return render(request, "experiments/run_compare.html", {"error": error}, status=400)
-    ordered = [runs[pk] for pk in ids]
-    params, metrics = selectors.run_values(ids)
-    param_keys = sorted({key for values in params.values() for key in values})
-    metric_keys = sorted({key for values in metrics.values() for key in values if not key.startswith("cv_")})
-    param_rows = []
-    for key in param_keys:
-        values = [params[pk].get(key) for pk in ids]
-        param_rows.append({"key": key, "values": values, "differs": len(set(values)) > 1})
-    metric_rows = []
-    for key in metric_keys:
-        values = [metrics[pk].get(key) for pk in ids]
-        present = [v for v in values if v is not None]
-        best = None
-        if len(present) > 1 and len(set(present)) > 1:
-            best = (min if key in selectors.LOWER_IS_BETTER or key.startswith("holdout_") else max)(present)
-        metric_rows.append({"key": key, "values": values, "best": best})
-    labels = {pk: f"#{pk} {runs[pk]}"[:40] for pk in ids}
-    rows = [{"run": pk, "label": labels[pk], "params": params[pk], "metrics": metrics[pk]} for pk in ids]
-    # Axes for the charts: params every run has and that differ (one algorithm's knobs mean nothing to another's).
-    varying = [
-        row["key"]
-        for row in param_rows
-        if row["differs"] and None not in row["values"] and row["key"] not in ("features", "space", "target")
-    ][:MAX_PARALLEL_AXES]
-
-    history_keys = selectors.history_keys(ids)
-    history_key = request.GET.get("history") if request.GET.get("history") in history_keys else None
-    history_key = history_key or (history_keys[0] if history_keys else None)
-    history_chart = None
-    if history_key:
-        histories = selectors.metric_histories(ids, history_key, max_points=settings.METRIC_HISTORY_MAX_POINTS)
-        series = [{"label": labels[pk], **histories[pk]} for pk in ids if histories[pk]["total_points"]]
-        history_chart = charts.metric_history(history_key, series)
-
-    default_metric = next(
-        (key for key in PREFERRED_METRICS if key in metric_keys), metric_keys[0] if metric_keys else ""
+    ids, error = comparison.run_ids(request.GET.getlist("run"), MAX_COMPARE)
+    found = (
+        {}
+        if error
+        else selectors.run_comparison(
+            ids,
+            preferred=PREFERRED_METRICS,
+            max_axes=MAX_PARALLEL_AXES,
+            max_points=settings.METRIC_HISTORY_MAX_POINTS,
+            history=request.GET.get("history"),
+            metric=request.GET.get("metric"),
+            x=request.GET.get("x"),
+            y=request.GET.get("y"),
+        )
     )
-    colour = request.GET.get("metric") if request.GET.get("metric") in metric_keys else default_metric
-    fields = [f"params.{key}" for key in param_keys] + [f"metrics.{key}" for key in metric_keys]
-    x_field = request.GET.get("x") if request.GET.get("x") in fields else None
-    x_field = x_field or (f"params.{varying[0]}" if varying else (fields[0] if fields else ""))
-    y_field = request.GET.get("y") if request.GET.get("y") in fields else f"metrics.{colour}"
-    context = {
-        "runs": ordered,
-        "ids": ids,
-        "labels": [labels[pk] for pk in ids],
-        "param_rows": param_rows,
-        "metric_rows": metric_rows,
+    if error or "error" in found:
+        return render(request, "experiments/run_compare.html", {"error": error or found["error"]}, status=400)
+    rows, colour, x_field, y_field = found["rows"], found["colour_metric"], found["x_field"], found["y_field"]
+    context = found | {
         "show_all_params": request.GET.get("all") == "1",
-        "history_keys": history_keys,
-        "history_key": history_key,
-        "history_chart": history_chart,
-        "metric_keys": metric_keys,
-        "colour_metric": colour,
-        "parallel_chart": charts.parallel_coordinates(rows, varying, colour) if colour else None,
-        "fields": fields,
-        "x_field": x_field,
-        "y_field": y_field,
+        "history_chart": charts.metric_history(found["history_key"], found["history_series"])
+        if found["history_key"]
+        else None,
+        "parallel_chart": charts.parallel_coordinates(rows, found["varying"], colour) if colour else None,
         "scatter_chart": charts.scatter(rows, x_field, y_field) if x_field and y_field else None,
-        "bars_chart": charts.final_metric_bars(rows, [k for k in metric_keys if not k.startswith("holdout_")][:9]),
+        "bars_chart": charts.final_metric_bars(
+            rows, [key for key in found["metric_keys"] if not key.startswith("holdout_")][:9]
+        ),
     }
     return render(request, "experiments/run_compare.html", context)
 
@@ -333,20 +268,16 @@ def _training_initial(request) -> dict:
     return initial
 
 
-def _new_experiment(form, name: str, actor) -> Experiment:
-    """Create the experiment the form names; its errors belong to `new_experiment`, not the run's name."""
-    try:
-        return services.create_experiment(name=name, actor=actor)
-    except ValidationError as exc:
-        raise ValidationError({"new_experiment": exc.messages}) from None
-
-
 @permission_required("experiments.add_run", raise_exception=True)
 def run_new(request):
     form = TrainingForm(request.POST or None, initial=_training_initial(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        request_fields = {
+        sweep = data["mode"] != "single"
+        fields = {
+            "experiment": data["experiment"].pk if data["experiment"] else None,
+            "dataset_version": data["dataset_version"].pk,
+            "name": data["name"],
             "target": data["target"].strip(),
             "algorithm": data["algorithm"],
             "params": data["params"],
@@ -356,31 +287,17 @@ def run_new(request):
             "cv_folds": data["cv_folds"],
             "seed": data["seed"],
         }
-        try:
-            with transaction.atomic():
-                experiment = data["experiment"] or _new_experiment(form, data["new_experiment"], request.user)
-                version = data["dataset_version"]
-                if data["mode"] == "single":
-                    run = services.start_training(
-                        experiment, version, actor=request.user, name=data["name"], **request_fields
-                    )
-                else:
-                    run = services.start_sweep(
-                        experiment,
-                        version,
-                        actor=request.user,
-                        name=data["name"],
-                        search=data["mode"],
-                        space=data["space"],
-                        trials=data["trials"],
-                        **request_fields,
-                    )
-        except ValidationError as exc:
-            ui.form_errors(form, exc, fallback="space" if data["mode"] != "single" else None)
-        except RateLimited as exc:
-            form.add_error(None, exc.message)
-        else:
-            what = "sweep" if data["mode"] != "single" else "training"
+        if sweep:
+            fields |= {"search": data["mode"], "space": data["space"], "trials": data["trials"]}
+        with ui.service_errors(request, form, fallback="space" if sweep else None) as call:
+            run = services.start_training_request(
+                fields,
+                actor=request.user,
+                sweep=sweep,
+                new_experiment="" if data["experiment"] else data["new_experiment"],
+            )
+        if not call.failed:
+            what = "sweep" if sweep else "training"
             messages.success(request, f"Queued the {what}: a worker picks it up; this page follows its progress.")
             return redirect(run)
     versions = DatasetVersion.objects.only("id", "schema", "target")

@@ -64,3 +64,25 @@ def test_missing_profile_is_reported_not_guessed():
     schema = [{"name": "x", "kind": "numeric", "dtype": "float64"}]
     result = compare(version(schema, None, 5), version(schema, [], 5))
     assert not result["profiles_ready"] and result["columns"][0]["stats"] == []
+
+
+# --- run comparison helpers -------------------------------------------------------------------------
+
+
+def test_run_metric_rows_pick_the_best_by_the_metrics_direction():
+    from experiments.comparison import metric_rows
+
+    metrics = {1: {"f1": 0.7, "rmse": 2.0, "holdout_rmse": 1.0, "cv_f1": 0.1}, 2: {"f1": 0.9, "rmse": 1.5}}
+    rows = {row["key"]: row for row in metric_rows([1, 2], metrics)}
+    assert rows["f1"]["best"] == 0.9 and rows["rmse"]["best"] == 1.5
+    assert rows["holdout_rmse"]["best"] is None and "cv_f1" not in rows  # one value: nothing to pick
+
+
+def test_run_ids_and_axes():
+    from experiments.comparison import param_rows, run_ids, varying_axes
+
+    assert run_ids(["3,1", "3"], 20) == ([3, 1], None)
+    assert run_ids(["x"], 20)[1] == "Run ids are whole numbers."
+    assert "Select 2 to 20" in run_ids(["1"], 20)[1]
+    rows = param_rows([1, 2], {1: {"C": "1", "target": "y", "only": "a"}, 2: {"C": "2", "target": "z"}})
+    assert varying_axes(rows, 8) == ["C"]

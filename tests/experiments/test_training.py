@@ -2,11 +2,13 @@
 
 import builtins
 import hashlib
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from django.core.exceptions import ValidationError
 from sklearn.metrics import (
     accuracy_score,
     f1_score,
@@ -21,7 +23,8 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from experiments import training
+from experiments import schemas, training
+from mlops_site import schemas as mlops_schemas
 
 SCHEMA = [
     {"name": "income", "kind": "numeric", "dtype": "float64"},
@@ -65,8 +68,10 @@ def credit_frame(rows: int = 400, seed: int = 1) -> pd.DataFrame:
 
 
 def validate(**overrides):
+    """A request checked as the service checks it: its fields (schemas), then against the table (training)."""
     request = {"target": "defaulted", "algorithm": "logistic_regression", "params": {}} | overrides
-    return training.validate_request(SCHEMA, 400, **request)
+    version = SimpleNamespace(schema=SCHEMA, row_count=400)
+    return mlops_schemas.validate(schemas.TrainingSettings, request, context={"version": version})
 
 
 def holdout_of(result, frame, target):
@@ -116,15 +121,15 @@ def test_numeric_target_on_a_two_task_algorithm_leaves_the_task_to_train():
     ],
 )
 def test_bad_requests_name_the_field(overrides, field):
-    with pytest.raises(training.TrainingError) as caught:
+    with pytest.raises(ValidationError) as caught:
         validate(**overrides)
-    assert field in caught.value.errors, caught.value.errors
+    assert field in caught.value.message_dict, caught.value.message_dict
 
 
 def test_invalid_hyperparameter_carries_scikit_learns_message():
-    with pytest.raises(training.TrainingError) as caught:
+    with pytest.raises(ValidationError) as caught:
         validate(algorithm="random_forest", params={"max_depth": -3})
-    (message,) = caught.value.errors["params.max_depth"]
+    (message,) = caught.value.message_dict["params.max_depth"]
     assert "max_depth" in message and "RandomForest" in message and "Got -3" in message
 
 
