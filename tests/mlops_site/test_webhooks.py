@@ -26,7 +26,6 @@ from mlops_site.webhooks import services as webhooks
 from mlops_site.webhooks import wire
 from registry import services
 from tests.conftest import token_client
-from tests.experiments.conftest import credit  # noqa: F401
 from tests.registry.test_services import trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
