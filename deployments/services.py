@@ -546,7 +546,7 @@ def reconcile_stages() -> dict:
 def set_guardrail(deployment: Deployment, config: dict, *, actor) -> Deployment:
     """Store the canary guardrail's limits (checked; defaults filled in); audited."""
     permissions.require(actor, CHANGE, _denied("changing guardrails"))
-    normalised = validate(schemas.GuardrailSettings, {"guardrail": config})["guardrail"]
+    normalised = validate(schemas.GuardrailSettings, {"guardrail": config})["guardrail"] or dict(guardrail.DEFAULTS)
     with transaction.atomic():
         deployment = _locked(deployment.environment, deployment.model)
         before = dict(deployment.guardrail)
