@@ -32,13 +32,16 @@ def model_serving_panel(request, model) -> dict | None:
     deployments = {
         d.environment_id: d
         for d in Deployment.objects.filter(model=model).select_related(
-            "environment", "primary", "canary", "shadow", "override_by"
+            "environment", "model", "primary__model", "canary__model", "shadow", "override_by"
         )
     }
+    holders: dict[str, ModelVersion | None] = {}  # one query per stage, not per environment
     rows = []
     for environment in Environment.objects.all():
         deployment = deployments.get(environment.pk)
-        holder = ModelVersion.objects.stage_holder(model.pk, environment.stage) if environment.stage else None
+        if environment.stage and environment.stage not in holders:
+            holders[environment.stage] = ModelVersion.objects.stage_holder(model.pk, environment.stage)
+        holder = holders.get(environment.stage)
         if deployment is None or deployment.primary is None:
             state = "not deployed"
         elif deployment.is_overridden:
@@ -61,7 +64,7 @@ def version_serving_panel(request, version) -> dict | None:
     serving = []
     overrides = []
     for deployment in Deployment.objects.filter(model_id=version.model_id).select_related(
-        "environment", "primary", "canary", "shadow", "override_by"
+        "environment", "model", "primary", "canary", "shadow", "override_by"
     ):
         roles = [
             role

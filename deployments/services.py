@@ -13,21 +13,25 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from deployments import guardrail, labels, serving
+from deployments import guardrail, labels, schemas, serving
 from deployments.models import Deployment, DeploymentRevision, Environment, Prediction, RequestStat
 from experiments import services as experiment_services
-from mlops_site import audit
+from mlops_site import audit, permissions
 from mlops_site.models import AuditEvent
+from mlops_site.schemas import validate
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "can_change",
+    "can_override",
+    "change",
     "check_guardrail",
     "check_guardrails",
     "deploy",
@@ -42,14 +46,29 @@ __all__ = [
     "set_traffic",
     "set_unseen_policy",
     "unapproved_versions",
+    "update_deployment",
 ]
 
 Kind = DeploymentRevision.Kind
 
 
-def _require(actor, perm: str, what: str) -> None:
-    if actor is not None and not actor.has_perm(perm):
-        raise PermissionDenied(f"Your role does not allow {what}; admins manage deployments.")
+CHANGE = "deployments.change_deployment"
+OVERRIDE = "deployments.override_deployment"
+PREDICT = "deployments.predict"
+
+
+def _denied(what: str) -> str:
+    return f"Your role does not allow {what}; admins manage deployments."
+
+
+def can_change(user) -> bool:
+    """May `user` change what a deployment serves (deploy, traffic, promote, roll back, settings)?"""
+    return permissions.can(user, CHANGE)
+
+
+def can_override(user) -> bool:
+    """May `user` serve a version the environment's stage has not approved (an emergency override)?"""
+    return permissions.can(user, OVERRIDE)
 
 
 def _state(deployment: Deployment) -> dict:
@@ -148,7 +167,7 @@ def _check_approval(
                 "(admins only, with a reason)."
             }
         )
-    _require(actor, "deployments.override_deployment", "serving versions without approval")
+    permissions.require(actor, OVERRIDE, _denied("serving versions without approval"))
     if not reason.strip():
         raise ValidationError(
             {"reason": "An override needs a reason: it is shown on the deployment, model and version pages."}
@@ -253,7 +272,7 @@ def deploy(
 
     In an environment that follows a stage, the version must be approved for it (`override` otherwise).
     """
-    _require(actor, "deployments.change_deployment", "deploying models")
+    permissions.require(actor, CHANGE, _denied("deploying models"))
     with transaction.atomic():
         deployment, _ = Deployment.objects.get_or_create(environment=environment, model_id=version.model_id)
     if version.model_id == deployment.model_id:  # cheap refusal before the model file is read
@@ -288,7 +307,7 @@ def set_traffic(
     A canary answers callers, so it must be approved like a primary; a shadow never answers, so any
     version of the model may be one.
     """
-    _require(actor, "deployments.change_deployment", "changing traffic")
+    permissions.require(actor, CHANGE, _denied("changing traffic"))
     for version in (canary, shadow):
         if isinstance(version, ModelVersion):
             verify_version(version, deployment, actor=actor)
@@ -324,7 +343,7 @@ def set_traffic(
 
 @transaction.atomic
 def promote_canary(deployment: Deployment, *, actor, reason: str = "") -> Deployment:
-    _require(actor, "deployments.change_deployment", "promoting canaries")
+    permissions.require(actor, CHANGE, _denied("promoting canaries"))
     deployment = _locked(deployment.environment, deployment.model)
     if deployment.canary is None:
         raise ValidationError({"canary_version": "There is no canary to promote."})
@@ -357,7 +376,7 @@ def rollback(deployment: Deployment, *, actor, reason: str = "", override: bool 
     like an undo stack, instead of flipping between two states. Restoring a revision that served an
     unapproved version is an override like any other.
     """
-    _require(actor, "deployments.change_deployment", "rolling back deployments")
+    permissions.require(actor, CHANGE, _denied("rolling back deployments"))
     deployment = _locked(deployment.environment, deployment.model)
     previous = rollback_target(deployment)
     if previous is None:
@@ -526,11 +545,8 @@ def reconcile_stages() -> dict:
 
 def set_guardrail(deployment: Deployment, config: dict, *, actor) -> Deployment:
     """Store the canary guardrail's limits (checked; defaults filled in); audited."""
-    _require(actor, "deployments.change_deployment", "changing guardrails")
-    try:
-        normalised = guardrail.normalise(config)
-    except guardrail.GuardrailConfigError as exc:
-        raise ValidationError(exc.errors) from None
+    permissions.require(actor, CHANGE, _denied("changing guardrails"))
+    normalised = validate(schemas.GuardrailSettings, {"guardrail": config})["guardrail"] or dict(guardrail.DEFAULTS)
     with transaction.atomic():
         deployment = _locked(deployment.environment, deployment.model)
         before = dict(deployment.guardrail)
@@ -614,9 +630,8 @@ def set_unseen_policy(deployment: Deployment, policy: str, *, actor) -> Deployme
     """Choose what predict does with a categorical value training never had: `flag` (answer, and count it in
     the log) or `refuse` (a 400 naming row, field and value). Admins only; audited. Moving `updated_at`
     makes every serving process see the change on its next request."""
-    _require(actor, "deployments.change_deployment", "changing how unseen values are handled")
-    if policy not in UNSEEN_POLICIES:
-        raise ValidationError({"unseen_values": f"Choose {' or '.join(UNSEEN_POLICIES)}, not {str(policy)[:40]!r}."})
+    permissions.require(actor, CHANGE, _denied("changing how unseen values are handled"))
+    policy = validate(schemas.UnseenPolicy, {"unseen_values": policy})["unseen_values"]
     with transaction.atomic():
         deployment = _locked(deployment.environment, deployment.model)
         before = deployment.unseen_values
@@ -634,7 +649,7 @@ def set_unseen_policy(deployment: Deployment, policy: str, *, actor) -> Deployme
     return deployment
 
 
-MAX_LABELS = 10_000
+MAX_LABELS = schemas.MAX_LABELS
 MAX_LABEL_ERRORS = 20
 
 
@@ -646,12 +661,12 @@ def record_ground_truth(items: Any, *, actor) -> int:
     a ValidationError keyed `items[<index>].<field>`, and nothing of the batch is stored. One audit event
     per batch. Returns the number of predictions updated.
     """
-    _require(actor, "deployments.predict", "attaching ground truth")
+    permissions.require(actor, PREDICT, _denied("attaching ground truth"))
     items = items if isinstance(items, list) else [items]
-    if not items:
-        raise ValidationError({"non_field_errors": "Send at least one {prediction_id, label}."})
-    if len(items) > MAX_LABELS:
-        raise ValidationError({"non_field_errors": f"At most {MAX_LABELS:,} labels per request."})
+    try:
+        clean = validate(schemas.GroundTruthBatch, {"items": items})["items"]
+    except ValidationError as exc:  # a batch of 10,000 bad labels answers with the first few
+        raise ValidationError(dict(list(exc.message_dict.items())[:MAX_LABEL_ERRORS])) from None
     errors: dict[str, list[str]] = {}
 
     def add(where: str, message: str) -> None:
@@ -659,19 +674,8 @@ def record_ground_truth(items: Any, *, actor) -> int:
             errors.setdefault(where, []).append(message)
 
     wanted: dict[uuid.UUID, int] = {}
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            add(f"items[{index}]", "Each item is an object {prediction_id, label}.")
-            continue
-        if unknown := sorted(set(item) - {"prediction_id", "label"}):
-            add(f"items[{index}]", f"Unknown field(s): {', '.join(str(k)[:40] for k in unknown[:5])}.")
-        if "label" not in item:
-            add(f"items[{index}].label", "This field is required.")
-        try:
-            key = uuid.UUID(str(item.get("prediction_id")))
-        except ValueError:
-            add(f"items[{index}].prediction_id", "A prediction id (a UUID) as predict returned it.")
-            continue
+    for index, item in enumerate(clean):
+        key = item["prediction_id"]
         if key in wanted:
             add(f"items[{index}].prediction_id", f"Also at index {wanted[key]}: send each prediction once.")
             continue
@@ -693,7 +697,7 @@ def record_ground_truth(items: Any, *, actor) -> int:
                 continue
             try:
                 prediction.ground_truth = labels.check(
-                    items[index]["label"], prediction.version.signature.get("output")
+                    clean[index]["label"], prediction.version.signature.get("output")
                 )
             except labels.LabelError as exc:
                 add(f"items[{index}].label", f"{exc} (prediction {key}, answered by {prediction.version})")
@@ -711,3 +715,110 @@ def record_ground_truth(items: Any, *, actor) -> int:
             after={"labels": len(found), "deployments": deployments},
         )
     return len(found)
+
+
+def _fresh(deployment: Deployment) -> Deployment:
+    return Deployment.objects.select_related("environment", "model", "primary", "canary", "shadow").get(
+        pk=deployment.pk
+    )
+
+
+def _version(deployment: Deployment, number: int | None, field: str) -> ModelVersion | None:
+    """Version `number` of the deployment's model (None stays None), or a ValidationError on `field`."""
+    if number is None:
+        return None
+    version = (
+        ModelVersion.objects.select_related("artifact", "model").filter(model=deployment.model, number=number).first()
+    )
+    if version is None:
+        raise ValidationError({field: f"{deployment.model.name} has no version {number}."})
+    return version
+
+
+def update_deployment(deployment: Deployment, data: Any, *, actor) -> Deployment:
+    """The deployment PATCH (`schemas.DeploymentChange`): primary, canary and share, shadow, guardrail and
+    unseen-value policy, all or nothing.
+
+    Every named version is resolved and its file checked first, outside the transaction, so an unknown
+    number is refused before anything changes and a refused file's audit event is not rolled back.
+    """
+    permissions.require(actor, CHANGE, _denied("changing deployments"))
+    clean = validate(schemas.DeploymentChange, data)
+    reason, override = clean["reason"], clean["override"]
+    fields = ("primary_version", "canary_version", "shadow_version")
+    chosen = {field: _version(deployment, clean[field], field) for field in fields if field in clean}
+    for version in chosen.values():
+        if version is not None:
+            verify_version(version, deployment, actor=actor)
+    with transaction.atomic():
+        if "primary_version" in chosen:
+            deploy(deployment.environment, chosen["primary_version"], actor=actor, reason=reason, override=override)
+            deployment = _fresh(deployment)
+        traffic = {}
+        if "canary_version" in chosen:
+            traffic["canary"] = chosen["canary_version"]
+        if "canary_percent" in clean:
+            traffic["canary_percent"] = clean["canary_percent"]
+        if "shadow_version" in chosen:
+            traffic["shadow"] = chosen["shadow_version"]
+        if traffic:
+            set_traffic(deployment, actor=actor, reason=reason, override=override, **traffic)
+        if "guardrail" in clean:
+            set_guardrail(_fresh(deployment), clean["guardrail"], actor=actor)
+        if "unseen_values" in clean:
+            set_unseen_policy(_fresh(deployment), clean["unseen_values"], actor=actor)
+    return _fresh(deployment)
+
+
+# The changes a person asks for by name (the deployment page's buttons, the API's verbs).
+ACTIONS = ("deploy", "traffic", "promote_canary", "rollback", "unseen_values")
+
+
+def primary_change(deployment: Deployment, action: str, data: Any) -> dict | None:
+    """What `action` would serve as the primary, for a confirmation; None when it leaves the primary alone."""
+    if action == "deploy":
+        after = _version(deployment, validate(schemas.Deploy, data)["version"], "version")
+    elif action == "promote_canary":
+        after = deployment.canary
+    elif action == "rollback":
+        previous = rollback_target(deployment)
+        after = previous.primary if previous else None
+    else:
+        return None
+    approved = approved_version_ids(deployment)
+    in_effect = {deployment.primary_id, deployment.canary_id} if deployment.is_overridden else set()
+    return {
+        "before": deployment.primary,
+        "after": after,
+        "approved": after is None or approved is None or after.pk in approved,
+        "under_override": after is not None and after.pk in in_effect,
+    }
+
+
+def change(deployment: Deployment, action: str, data: Any, *, actor) -> tuple[Deployment, str]:
+    """Run one named change with its input (see ACTIONS); returns the deployment after it and what was done.
+
+    `traffic` takes the PATCH's fields (`canary_version`, `canary_percent`, `shadow_version`).
+    """
+    if action not in ACTIONS:
+        raise ValidationError("Unknown action.")
+    permissions.require(actor, CHANGE, _denied("changing deployments"))
+    if action == "deploy":
+        clean = validate(schemas.Deploy, data)
+        version = _version(deployment, clean["version"], "version")
+        deployment = deploy(
+            deployment.environment, version, actor=actor, reason=clean["reason"], override=clean["override"]
+        )
+        return _fresh(deployment), f"Deployed v{version.number}."
+    if action == "traffic":
+        return update_deployment(deployment, data, actor=actor), "Traffic updated."
+    if action == "promote_canary":
+        return _fresh(promote_canary(deployment, actor=actor, **validate(schemas.Reason, data))), (
+            "The canary is now the primary version."
+        )
+    if action == "rollback":
+        return _fresh(rollback(deployment, actor=actor, **validate(schemas.DeploymentRollback, data))), (
+            "Rolled back to the previous revision."
+        )
+    policy = validate(schemas.UnseenPolicy, data)["unseen_values"]
+    return _fresh(set_unseen_policy(deployment, policy, actor=actor)), f"Unseen values: {policy}."

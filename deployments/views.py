@@ -6,22 +6,18 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from deployments import charts, guardrail, panels, selectors, services
+from deployments.filters import DeploymentFilter
 from deployments.models import Deployment, Environment
 from mlops_site import idempotency, ui
+from mlops_site.filters import sort_key
 
 CHART_HOURS = 24
-
-
-def _whole(text: str) -> bool:
-    """A small whole number as typed in a form ("²" and 5,000-digit strings are not)."""
-    return text.isascii() and text.isdecimal() and len(text) < 10
 
 
 @permission_required("deployments.view_deployment", raise_exception=True)
@@ -35,10 +31,17 @@ def deployment_list(request):
             "request_stats", filter=Q(request_stats__created_at__gte=since, request_stats__status_code__gte=400)
         ),
     )
+    filterset = DeploymentFilter(request.GET, queryset=deployments, request=request)
     return render(
         request,
         "deployments/deployment_list.html",
-        {"deployments": deployments, "environments": Environment.objects.all(), "hours": CHART_HOURS},
+        {
+            "filter": filterset,
+            "deployments": filterset.qs,
+            "sort": sort_key(filterset),
+            "environments": Environment.objects.all(),
+            "hours": CHART_HOURS,
+        },
     )
 
 
@@ -100,67 +103,47 @@ def deployment_detail(request, environment: str, model: str):
         **_charts(deployment),
         "unseen": selectors.unseen_summary(deployment, timezone.now() - timedelta(hours=CHART_HOURS), timezone.now()),
         "panels": ui.panels("deployment", request, deployment),  # e.g. monitoring's drift and alerts summary
+        "can_change": services.can_change(request.user),
+        "can_override": services.can_override(request.user),
     }
     return render(request, "deployments/deployment_detail.html", context)
 
 
-def _primary_change(deployment: Deployment, action: str, chosen) -> dict | None:
-    """What a primary-changing action would serve, for the confirmation page; None for other actions."""
+def _posted(request, action: str) -> dict:
+    """The posted widgets under the service's field names (an empty version field: none)."""
+    post = request.POST
+    data = {"reason": post.get("reason", ""), "override": post.get("override") in ("on", "1", "true")}
     if action == "deploy":
-        after = chosen
-    elif action == "promote_canary":
-        after = deployment.canary
-    elif action == "rollback":
-        previous = services.rollback_target(deployment)
-        after = previous.primary if previous else None
-    else:
-        return None
-    approved = services.approved_version_ids(deployment)
-    in_effect = {deployment.primary_id, deployment.canary_id} if deployment.is_overridden else set()
-    return {
-        "before": deployment.primary,
-        "after": after,
-        "approved": after is None or approved is None or after.pk in approved,
-        "under_override": after is not None and after.pk in in_effect,
-    }
+        data["version"] = post.get("version") or None
+    elif action == "traffic":
+        data |= {
+            "canary_version": post.get("canary") or None,
+            "canary_percent": post.get("canary_percent") or "0",
+            "shadow_version": post.get("shadow") or None,
+        }
+    elif action == "unseen_values":
+        data["unseen_values"] = post.get("unseen_values", "")
+    return data
 
 
 @require_POST
 @permission_required("deployments.view_deployment", raise_exception=True)
 def deployment_change(request, environment: str, model: str):
-    """Deploy, canary, shadow, promote the canary or roll back, through the same services as the API.
+    """Deploy, canary, shadow, promote the canary or roll back, through the same service as the API.
 
     A change of the primary (what every caller gets) is shown on a confirmation page first.
     """
     deployment = _deployment(environment, model)
-    action, reason = request.POST.get("action"), request.POST.get("reason", "")
-    override = request.POST.get("override") in ("on", "1", "true")
-
-    def version(field):
-        value = request.POST.get(field) or ""
-        if not value:
-            return None
-        found = deployment.model.versions.filter(number=int(value)).first() if _whole(value) else None
-        if found is None:
-            raise ValidationError({field: f"{deployment.model.name} has no version {value}."})
-        return found
-
-    try:
-        if action == "deploy":
-            chosen = version("version")
-            if chosen is None:
-                raise ValidationError({"version": "Choose the version to deploy."})
-        else:
-            chosen = None
-        change = _primary_change(deployment, action, chosen)
-        if (
-            change is not None
-            and request.POST.get("confirm") != "yes"
-            and request.user.has_perm("deployments.change_deployment")
-        ):
+    action = request.POST.get("action", "")
+    data = _posted(request, action)
+    can_change = services.can_change(request.user)
+    with ui.service_errors(request, denied="message") as call:
+        change = services.primary_change(deployment, action, data)
+        if change is not None and request.POST.get("confirm") != "yes" and can_change:
             # The confirmation is a new form with its own one-time token; the first one was spent on this page.
             spent = ("csrfmiddlewaretoken", "confirm", idempotency.FORM_FIELD)
             fields = {k: v for k, v in request.POST.items() if k not in spent}
+            override, reason = data["override"], data["reason"]
             return render(
                 request,
                 "deployments/deployment_confirm.html",
@@ -175,37 +158,7 @@ def deployment_change(request, environment: str, model: str):
                     and not (change["approved"] or change["under_override"] or (override and reason.strip())),
                 },
             )
-        if action == "deploy":
-            services.deploy(deployment.environment, chosen, actor=request.user, reason=reason, override=override)
-            done = f"Deployed v{chosen.number}."
-        elif action == "traffic":
-            percent = request.POST.get("canary_percent") or "0"
-            if not _whole(percent):
-                raise ValidationError({"canary_percent": "A whole percentage from 0 to 100."})
-            services.set_traffic(
-                deployment,
-                actor=request.user,
-                reason=reason,
-                canary=version("canary"),
-                canary_percent=int(percent),
-                shadow=version("shadow"),
-                override=override,
-            )
-            done = "Traffic updated."
-        elif action == "promote_canary":
-            services.promote_canary(deployment, actor=request.user, reason=reason)
-            done = "The canary is now the primary version."
-        elif action == "rollback":
-            services.rollback(deployment, actor=request.user, reason=reason, override=override)
-            done = "Rolled back to the previous revision."
-        elif action == "unseen_values":
-            policy = request.POST.get("unseen_values", "")
-            services.set_unseen_policy(deployment, policy, actor=request.user)
-            done = f"Unseen values: {policy}."
-        else:
-            raise ValidationError("Unknown action.")
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, ui.error_message(exc))
-        return redirect(deployment)
-    messages.success(request, done)
+        _, done = services.change(deployment, action, data, actor=request.user)
+    if not call.failed:
+        messages.success(request, done)
     return redirect(deployment)

@@ -1,15 +1,25 @@
-from django.urls import path
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from deployments.api import views
 
-MODEL = "<slug:environment>/<str:model>"
 
-urlpatterns = [
-    path("deployments/", views.DeploymentList.as_view(), name="api-deployment-list"),
-    path(f"deployments/{MODEL}/", views.DeploymentDetail.as_view(), name="api-deployment-detail"),
-    path(f"deployments/{MODEL}/predict", views.Predict.as_view(), name="api-deployment-predict"),
-    path(f"deployments/{MODEL}/rollback/", views.Rollback.as_view(), name="api-deployment-rollback"),
-    path(f"deployments/{MODEL}/promote-canary/", views.PromoteCanary.as_view(), name="api-deployment-promote-canary"),
-    path("ground-truth/", views.GroundTruth.as_view(), name="api-ground-truth"),
-    path("predictions/", views.PredictionList.as_view(), name="api-prediction-list"),
-]
+class DeploymentRouter(SimpleRouter):
+    """A deployment's address is `<environment>/<model>` (environment a slug, model any name without '/')."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        if viewset in (views.DeploymentViewSet, views.PredictViewSet):
+            return r"(?P<environment>[-a-zA-Z0-9_]+)/(?P<model>[^/]+)"
+        return super().get_lookup_regex(viewset, lookup_prefix)
+
+
+router = DeploymentRouter()
+router.register("deployments", views.DeploymentViewSet, basename="api-deployment")
+router.register("ground-truth", views.GroundTruthViewSet, basename="api-ground-truth")
+router.register("predictions", views.PredictionViewSet, basename="api-prediction")
+
+# predict has no trailing slash (clients call it as it was published).
+serving_router = DeploymentRouter(trailing_slash="")
+serving_router.register("deployments", views.PredictViewSet, basename="api-deployment")
+
+urlpatterns = [path("", include(router.urls)), path("", include(serving_router.urls))]

@@ -60,7 +60,8 @@ def exception_handler(exc, context):
     else:
         detail = data.get("detail", data) if isinstance(data, dict) else data
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
-        body = {"detail": str(detail), "code": code, "errors": {}}
+        # An APIException may carry field errors beside its sentence (e.g. predict's rows at fault).
+        body = {"detail": str(detail), "code": code, "errors": getattr(exc, "errors", None) or {}}
     return Response(body, status=response.status_code, headers=_headers(response))
 
 

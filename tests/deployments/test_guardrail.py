@@ -1,8 +1,10 @@
 """The guardrail's decision on crafted request lists."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from deployments import guardrail
+from deployments import guardrail, schemas
+from mlops_site.schemas import validate
 
 CONFIG = guardrail.normalise({"max_error_rate": 0.1, "max_p95_ms": 100, "min_requests": 20})
 
@@ -47,6 +49,6 @@ def test_p95_over_the_limit_trips():
     ],
 )
 def test_bad_settings_name_the_field(raw, key):
-    with pytest.raises(guardrail.GuardrailConfigError) as caught:
-        guardrail.normalise(raw)
-    assert key in caught.value.errors
+    with pytest.raises(ValidationError) as caught:
+        validate(schemas.GuardrailSettings, {"guardrail": raw})
+    assert key in caught.value.message_dict

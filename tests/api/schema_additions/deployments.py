@@ -1,5 +1,8 @@
 """Schema additions of the deployments endpoints: "<METHOD> <path> <what>" -> why."""
 
-from .kernel import SORT  # noqa: F401  (the usual reason for a list's new parameter)
+from .kernel import SORT
 
-ADDITIONS: dict[str, str] = {}
+ADDITIONS: dict[str, str] = {
+    "GET /api/deployments/.parameters.query:sort added": SORT,
+    "GET /api/predictions/.parameters.query:sort added": SORT,
+}
