@@ -12,7 +12,6 @@ from deployments.models import Deployment
 from tests.conftest import token_client
 from tests.deployments.rows import add_deployments, add_predictions, add_revisions
 from tests.deployments.test_serving import _fresh_cache, versions  # noqa: F401
-from tests.registry.conftest import credit  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
