@@ -105,11 +105,9 @@ def card_edit(request, name: str, number: int):
         raise PermissionDenied(f"Only data scientists or the owner of {version.model.name} can edit its model card.")
     form = _card_form(version, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with ui.service_errors(request, form) as call:
             card_services.update_card(version, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            ui.form_errors(form, exc)
-        else:
+        if not call.failed:
             messages.success(request, f"Model card of {version} saved.")
             return redirect(f"{version.get_absolute_url()}#card")
     return render(request, "registry/card_edit.html", {"model": version.model, "version": version, "form": form})
