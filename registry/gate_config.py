@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.gates import CLASSIFICATION_METRICS, OPERATORS, REGRESSION_METRICS  # noqa: F401  (the schema's choices)
+from experiments import metrics
+from registry.gates import OPERATORS  # noqa: F401  (the schema's choices)
 
-METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)  # what champion/challenger can score
+METRICS = (*metrics.GATE_METRICS[metrics.CLASSIFICATION], *metrics.GATE_METRICS[metrics.REGRESSION])  # champion
 # Thresholds read the version's recorded metrics, so every metric training records can be used.
 THRESHOLD_METRICS = ("f1", "accuracy", "roc_auc", "precision", "recall", "log_loss", "rmse", "mae", "r2")
 DEFAULT_TOLERANCE = 0.01
@@ -37,4 +38,4 @@ def default() -> dict[str, Any]:
 
 
 def champion_metric(config: dict[str, Any], task: str) -> str:
-    return config["champion"]["metric"] or ("f1" if task == "classification" else "rmse")
+    return config["champion"]["metric"] or metrics.PRIMARY.get(task, metrics.PRIMARY[metrics.REGRESSION])

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from registry import schemas, services
 from registry.api.permissions import ActionPermission
+from registry.filters import PromotionRequestFilter
 from registry.models import PromotionRequest, Review
 from registry.services import promotions
 
@@ -77,6 +78,7 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         ("reject", "POST"): promotions.PERMISSIONS["reject"],
     }
     serializer_class = PromotionSerializer
+    filterset_class = PromotionRequestFilter
     ordering_fields = ["created_at", "id"]
 
     @staticmethod
@@ -91,20 +93,11 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         )
 
     def get_queryset(self):
-        queryset = self._base_queryset()
-        if self.action != "list":  # list filters narrow the list, not the object a verb acts on
-            return queryset
-        params = self.request.query_params
-        for key, allowed in (("status", PromotionRequest.Status.values), ("stage", PromotionRequest.TARGET_STAGES)):
-            if params.get(key) and params[key] not in allowed:
-                raise serializers.ValidationError({key: f"One of {', '.join(allowed)}."})
-        if value := params.get("status"):
-            queryset = queryset.filter(status=value)
-        if value := params.get("model"):
-            queryset = queryset.filter(model__name=value)
-        if value := params.get("stage"):
-            queryset = queryset.filter(stage=value)
-        return queryset
+        return self._base_queryset()
+
+    def filter_queryset(self, queryset):
+        """List filters narrow the list, not the object a verb acts on (`approve/?status=pending` still finds it)."""
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def _answer(self, promotion, code=status.HTTP_200_OK):
         """The promotion as it is now, read without the URL's list filters (a verb just changed its status)."""

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -11,7 +11,9 @@ from rest_framework.response import Response
 from experiments.models import Run
 from registry import cards, schemas, services
 from registry.api.permissions import ActionPermission
+from registry.filters import ModelVersionFilter, RegisteredModelFilter
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
+from registry.selectors import models_with_counts
 from registry.services import cards as card_service
 from registry.services import catalog
 
@@ -119,10 +121,10 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
         ("alias", "DELETE"): ("registry.delete_modelalias", catalog.denied("removing aliases")),
     }
     serializer_class = RegisteredModelSerializer
-    queryset = RegisteredModel.objects.select_related("owner").prefetch_related("versions", "aliases__version")
+    queryset = models_with_counts().prefetch_related("versions", "aliases__version")
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"
-    filterset_fields = ["name"]
+    filterset_class = RegisteredModelFilter
     ordering_fields = ["name", "created_at"]
     http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
 
@@ -148,13 +150,18 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
         request=RegisterVersionSerializer,
         responses={201: ModelVersionSerializer},
     )
-    @extend_schema(methods=["GET"], responses=ModelVersionSerializer(many=True))
+    @extend_schema(
+        methods=["GET"],
+        responses=ModelVersionSerializer(many=True),
+        parameters=[OpenApiParameter("sort", str, description=ModelVersionFilter.SORT_HELP)],
+    )
     @action(detail=True, methods=["get", "post"])
     def versions(self, request, name=None):
         """GET: the model's versions, newest first. POST `{run}`: register a finished trained run as the next version."""
         model = self.get_object()
         if request.method == "GET":
             versions = model.versions.select_related("model", "created_by").prefetch_related("aliases")
+            versions = ModelVersionFilter({"sort": request.query_params.get("sort", "")}, queryset=versions).qs
             return Response(ModelVersionSerializer(versions, many=True).data)
         body = RegisterVersionSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -216,7 +216,7 @@ def evaluate_gates(promotion: PromotionRequest, *, progress=None) -> PromotionRe
 
     progress(30, "Reading the candidate's holdout rows")
     holdout, candidate, problem = _scoring_inputs(version)
-    task = (version.signature.get("output") or {}).get("task") or (holdout.task if holdout else "")
+    task = version.task or (holdout.task if holdout else "")
     metric = gate_config.champion_metric(config, task)
     if problem:
         results.append(gates.GateResult("champion_challenger", gates.FAIL, problem, {"metric": metric}))

@@ -5,16 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from mlops_site import ui
+from mlops_site.filters import sort_key
 from registry import charts, schemas, services
+from registry.filters import RegisteredModelFilter
 from registry.forms import AliasForm, DescribeForm, GatesForm, ModelForm, RegisterForm
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
-
-MODEL_SORTS = {"name": "name", "versions": "version_count", "latest": "latest_number", "created": "created_at"}
+from registry.selectors import models_with_counts
 
 
 @permission_required("registry.view_registeredmodel", raise_exception=True)
@@ -26,12 +26,11 @@ def model_list(request):
         if not call.failed:
             messages.success(request, f"Model “{model.name}” registered. Add versions from trained runs.")
             return redirect(model)
-    models = RegisteredModel.objects.select_related("owner").annotate(
-        version_count=Count("versions"), latest_number=Max("versions__number")
-    )
-    models, sort = ui.sort_queryset(request, models, MODEL_SORTS, "name")
+    filterset = RegisteredModelFilter(request.GET, queryset=models_with_counts(), request=request)
     return render(
-        request, "registry/model_list.html", {"page": ui.paginate(request, models), "sort": sort, "form": form}
+        request,
+        "registry/model_list.html",
+        {"page": ui.paginate(request, filterset.qs), "sort": sort_key(filterset), "form": form, "filter": filterset},
     )
 
 

@@ -8,11 +8,13 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from experiments import metrics
 from mlops_site import ui
-from registry import cards, services
+from mlops_site.filters import sort_key
+from registry import services
+from registry.filters import PromotionRequestFilter
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
 
-QUEUE_SORTS = {"created": "created_at", "model": "model__name", "stage": "stage", "status": "status", "id": "id"}
 QUEUE_TABS = [
     ("pending", "Awaiting review"),
     ("checking", "Gates running"),
@@ -34,7 +36,7 @@ GATE_LABELS = {
 
 def _requests():
     return (
-        PromotionRequest.objects.select_related("model", "version", "requested_by", "champion")
+        PromotionRequest.objects.select_related("model", "version__model", "requested_by", "champion")
         .annotate(approvals=Count("reviews", filter=Q(reviews__decision=Review.Decision.APPROVE)))
         .order_by("-created_at", "-pk")
     )
@@ -45,18 +47,15 @@ def queue(request):
     tab = request.GET.get("status", "pending")
     if tab not in dict(QUEUE_TABS):
         tab = "pending"
-    requests = _requests()
-    if tab != "all":
-        requests = requests.filter(status=tab)
-    if request.GET.get("mine") == "1":
-        requests = requests.filter(requested_by=request.user)
-    requests, sort = ui.sort_queryset(request, requests, QUEUE_SORTS, "-created")
+    data = request.GET.copy()
+    data["status"] = "" if tab == "all" else tab  # the tabs: one status, or all of them
+    filterset = PromotionRequestFilter(data, queryset=_requests(), request=request)
     counts = dict(PromotionRequest.objects.values_list("status").annotate(n=Count("id")))
     tabs = [(key, label, sum(counts.values()) if key == "all" else counts.get(key, 0)) for key, label in QUEUE_TABS]
     return render(
         request,
         "registry/approvals.html",
-        {"page": ui.paginate(request, requests), "sort": sort, "tab": tab, "tabs": tabs},
+        {"page": ui.paginate(request, filterset.qs), "sort": sort_key(filterset), "tab": tab, "tabs": tabs},
     )
 
 
@@ -72,7 +71,7 @@ def _metric_rows(promotion: PromotionRequest) -> list[dict]:
         mine, theirs = candidate.get(key), champion.get(key)
         better = None
         if mine is not None and theirs is not None and mine != theirs:
-            better = "candidate" if (mine < theirs) == cards.lower_is_better(key) else "champion"
+            better = "candidate" if (mine < theirs) == metrics.lower_is_better(key) else "champion"
         difference = mine - theirs if mine is not None and theirs is not None else None
         rows.append({"key": key, "candidate": mine, "champion": theirs, "difference": difference, "better": better})
     return rows
