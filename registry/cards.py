@@ -15,6 +15,8 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from experiments.metrics import lower_is_better  # the one definition (errors and losses)
+
 SECTIONS = ("intended_use", "limitations", "ethical_considerations")
 LABELS = {
     "intended_use": "Intended use",
@@ -30,12 +32,6 @@ HINTS = {
 }
 MAX_SECTION_CHARS = 10_000
 NOT_WRITTEN = "_Not written yet._"
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
-
-
-def lower_is_better(metric: str) -> bool:
-    """Errors and losses, including the per-iteration holdout curves training logs (`holdout_log_loss`)."""
-    return metric in LOWER_IS_BETTER or metric.startswith("holdout_") or metric.endswith("_loss")
 
 
 def build(facts: Mapping[str, Any]) -> dict[str, Any]:

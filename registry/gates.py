@@ -22,25 +22,17 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    mean_absolute_error,
-    r2_score,
-    roc_auc_score,
-    root_mean_squared_error,
-)
+
+from experiments import metrics
 
 Status = Literal["pass", "fail", "skipped"]
 PASS: Status = "pass"
 FAIL: Status = "fail"
 SKIPPED: Status = "skipped"
 
-# Same spelling as experiments.training (not imported: registry may only use experiments' public modules).
-CLASSIFICATION, REGRESSION = "classification", "regression"
-CLASSIFICATION_METRICS = ("f1", "accuracy", "roc_auc")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
-LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+CLASSIFICATION, REGRESSION = metrics.CLASSIFICATION, metrics.REGRESSION
+CLASSIFICATION_METRICS = metrics.GATE_METRICS[CLASSIFICATION]
+REGRESSION_METRICS = metrics.GATE_METRICS[REGRESSION]
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
@@ -178,7 +170,7 @@ def champion_challenger(
 
     candidate_value = _score(metric, truth, candidate, labels)
     champion_value = _score(metric, truth, champion, labels)
-    lower_better = metric in LOWER_IS_BETTER
+    lower_better = metrics.lower_is_better(metric)
     difference = candidate_value - champion_value
     shortfall = difference if lower_better else -difference  # > 0 means the candidate is worse
     passed = shortfall <= tolerance + EPSILON
@@ -242,29 +234,21 @@ def _bootstrap_difference(
 
 
 def _check_metric(metric: str, task: str) -> None:
-    allowed = {CLASSIFICATION: CLASSIFICATION_METRICS, REGRESSION: REGRESSION_METRICS}.get(task)
-    if allowed is None:
-        raise ValueError(f"Unknown task {task!r}; use {CLASSIFICATION!r} or {REGRESSION!r}.")
-    if metric not in allowed:
-        raise ValueError(f"{metric!r} is not a {task} metric; use one of {', '.join(allowed)}.")
+    metrics.check_gate_metric(task, metric)
 
 
 def _score(metric: str, truth: np.ndarray, scores: np.ndarray, labels: Sequence[Any]) -> float:
-    """The metric as training computes it. `labels` (sorted) are shared by both models, so both use one positive."""
-    if metric == "accuracy":
-        return float(accuracy_score(truth, scores))
-    if metric == "f1":
-        if len(labels) <= 2:
-            return float(f1_score(truth, scores, average="binary", pos_label=labels[-1], zero_division=0))
-        return float(f1_score(truth, scores, average="macro", labels=list(labels), zero_division=0))
+    """The metric as training computes it (`experiments.metrics.score`). `labels` (sorted) are shared by both
+    models, so both use one positive class; for roc_auc `scores` are the positive class's probabilities."""
+    if metrics.task_of(metric) == REGRESSION:
+        return metrics.score(REGRESSION, truth, scores).get(metric, float("nan"))
+    classes = list(labels) or _sorted_labels(np.concatenate([truth, scores]))
     if metric == "roc_auc":
-        return float(roc_auc_score(truth == labels[-1], scores.astype(float)))
-    truth_f, scores_f = truth.astype(float), scores.astype(float)
-    if metric == "rmse":
-        return float(root_mean_squared_error(truth_f, scores_f))
-    if metric == "mae":
-        return float(mean_absolute_error(truth_f, scores_f))
-    return float(r2_score(truth_f, scores_f))
+        positive = scores.astype(float)
+        predicted = np.where(positive >= 0.5, classes[-1], classes[0])
+        proba = np.column_stack([1 - positive, positive])
+        return metrics.score(CLASSIFICATION, truth, predicted, proba=proba, classes=classes)["roc_auc"]
+    return metrics.score(CLASSIFICATION, truth, scores, classes=classes)[metric]
 
 
 # ---------------------------------------------------------------------------------------------------

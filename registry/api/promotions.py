@@ -6,9 +6,11 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from mlops_site.api.permissions import HasModelPermission
-from registry import services
-from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
+from registry import schemas, services
+from registry.api.permissions import ActionPermission
+from registry.filters import PromotionRequestFilter
+from registry.models import PromotionRequest, Review
+from registry.services import promotions
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -57,41 +59,6 @@ class PromotionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PromotionCreateSerializer(serializers.Serializer):
-    model = serializers.CharField(help_text="The registered model's name.")
-    version = serializers.IntegerField(help_text="The version number to promote.")
-    stage = serializers.ChoiceField(choices=[(s, s.title()) for s in PromotionRequest.TARGET_STAGES])
-    justification = serializers.CharField(help_text="Why this version should move; reviewers read it first.")
-
-    def validate(self, data):
-        model = RegisteredModel.objects.filter(name=data["model"]).first()
-        if model is None:
-            raise serializers.ValidationError({"model": f"No registered model named “{data['model']}”."})
-        version = ModelVersion.objects.filter(model=model, number=data["version"]).first()
-        if version is None:
-            raise serializers.ValidationError({"version": f"{model.name} has no version {data['version']}."})
-        return {**data, "version": version}
-
-
-class DecisionSerializer(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
-    override_reason = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="Admins only: approve although gates failed; the reason is recorded.",
-    )
-
-
-class RejectSerializer(serializers.Serializer):
-    comment = serializers.CharField(help_text="Why; the requester reads it.")
-
-
-class RollbackSerializer(serializers.Serializer):
-    model = serializers.CharField()
-    justification = serializers.CharField()
-
-
 @extend_schema(
     parameters=[
         OpenApiParameter("status", str, enum=PromotionRequest.Status.values),
@@ -102,9 +69,16 @@ class RollbackSerializer(serializers.Serializer):
 class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Promotion requests. Creating one answers 202: the gates run on a worker; poll the request or its job."""
 
-    permission_classes = [HasModelPermission]
+    permission_classes = [ActionPermission]
     required_permission = "registry.view_promotionrequest"
+    action_permissions = {
+        ("create", "POST"): promotions.PERMISSIONS["request"],
+        ("rollback", "POST"): promotions.PERMISSIONS["rollback"],
+        ("approve", "POST"): promotions.PERMISSIONS["approve"],
+        ("reject", "POST"): promotions.PERMISSIONS["reject"],
+    }
     serializer_class = PromotionSerializer
+    filterset_class = PromotionRequestFilter
     ordering_fields = ["created_at", "id"]
 
     @staticmethod
@@ -119,50 +93,32 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         )
 
     def get_queryset(self):
-        queryset = self._base_queryset()
-        if self.action != "list":  # list filters narrow the list, not the object a verb acts on
-            return queryset
-        params = self.request.query_params
-        for key, allowed in (("status", PromotionRequest.Status.values), ("stage", PromotionRequest.TARGET_STAGES)):
-            if params.get(key) and params[key] not in allowed:
-                raise serializers.ValidationError({key: f"One of {', '.join(allowed)}."})
-        if value := params.get("status"):
-            queryset = queryset.filter(status=value)
-        if value := params.get("model"):
-            queryset = queryset.filter(model__name=value)
-        if value := params.get("stage"):
-            queryset = queryset.filter(stage=value)
-        return queryset
+        return self._base_queryset()
+
+    def filter_queryset(self, queryset):
+        """List filters narrow the list, not the object a verb acts on (`approve/?status=pending` still finds it)."""
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def _answer(self, promotion, code=status.HTTP_200_OK):
         """The promotion as it is now, read without the URL's list filters (a verb just changed its status)."""
         return Response(PromotionSerializer(self._base_queryset().get(pk=promotion.pk)).data, status=code)
 
-    @extend_schema(request=PromotionCreateSerializer, responses={202: PromotionSerializer})
+    @extend_schema(request=schemas.PromotionCreate, responses={202: PromotionSerializer})
     def create(self, request):
-        body = PromotionCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        promotion = services.request_promotion(
-            data["version"], data["stage"], justification=data["justification"], actor=request.user
-        )
+        promotion = services.request_promotion_from(request.data, actor=request.user)
         return self._answer(promotion, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=DecisionSerializer, responses=PromotionSerializer)
+    @extend_schema(request=schemas.Approval, responses=PromotionSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         """Approve with an optional comment; the last approval needed moves the version into the stage."""
-        body = DecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        promotion = services.approve(self.get_object(), actor=request.user, **body.validated_data)
+        promotion = services.approve(self.get_object(), request.data, actor=request.user)
         return self._answer(promotion)
 
-    @extend_schema(request=RejectSerializer, responses=PromotionSerializer)
+    @extend_schema(request=schemas.Rejection, responses=PromotionSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        body = RejectSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        promotion = services.reject(self.get_object(), actor=request.user, comment=body.validated_data["comment"])
+        promotion = services.reject(self.get_object(), request.data, actor=request.user)
         return self._answer(promotion)
 
     @extend_schema(request=None, responses=PromotionSerializer)
@@ -177,16 +133,9 @@ class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         promotion = services.rerun_gates(self.get_object(), actor=request.user)
         return self._answer(promotion, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=RollbackSerializer, responses={201: PromotionSerializer})
+    @extend_schema(request=schemas.Rollback, responses={201: PromotionSerializer})
     @action(detail=False, methods=["post"])
     def rollback(self, request):
         """Fast-track request to put back the version that left production last; one reviewer approves it."""
-        body = RollbackSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        model = RegisteredModel.objects.filter(name=body.validated_data["model"]).first()
-        if model is None:
-            raise serializers.ValidationError({"model": "No registered model by that name."})
-        promotion = services.request_rollback(
-            model, justification=body.validated_data["justification"], actor=request.user
-        )
+        promotion = services.request_rollback_from(request.data, actor=request.user)
         return self._answer(promotion, status.HTTP_201_CREATED)

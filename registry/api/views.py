@@ -1,18 +1,21 @@
 """REST API of the registry: registered models, their versions, and aliases."""
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from experiments.models import Run
-from mlops_site.api.permissions import HasModelPermission
-from registry import cards, services
+from registry import cards, schemas, services
+from registry.api.permissions import ActionPermission
+from registry.filters import ModelVersionFilter, RegisteredModelFilter
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
+from registry.selectors import models_with_counts
 from registry.services import cards as card_service
+from registry.services import catalog
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -64,16 +67,6 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
         return cards.build(card_service.card_facts(version))
 
 
-class VersionUpdateSerializer(serializers.Serializer):
-    """PATCH of a version: its description, tags and the model card's written sections."""
-
-    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
-    intended_use = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    limitations = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    ethical_considerations = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-
-
 class RegisteredModelSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     latest_version = serializers.SerializerMethodField()
@@ -117,13 +110,21 @@ class ModelCreateSerializer(serializers.Serializer):
 class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Registered models, addressed by name; versions and aliases under each."""
 
-    permission_classes = [HasModelPermission]
+    permission_classes = [ActionPermission]
     required_permission = "registry.view_registeredmodel"
+    action_permissions = {
+        ("create", "POST"): ("registry.add_registeredmodel", catalog.denied("registering models")),
+        ("update", "PUT"): ("registry.add_registeredmodel", catalog.denied("editing models")),
+        ("partial_update", "PATCH"): ("registry.add_registeredmodel", catalog.denied("editing models")),
+        ("versions", "POST"): ("registry.add_modelversion", catalog.denied("registering model versions")),
+        ("alias", "PUT"): ("registry.change_modelalias", catalog.denied("moving aliases")),
+        ("alias", "DELETE"): ("registry.delete_modelalias", catalog.denied("removing aliases")),
+    }
     serializer_class = RegisteredModelSerializer
-    queryset = RegisteredModel.objects.select_related("owner").prefetch_related("versions", "aliases__version")
+    queryset = models_with_counts().prefetch_related("versions", "aliases__version")
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"
-    filterset_fields = ["name"]
+    filterset_class = RegisteredModelFilter
     ordering_fields = ["name", "created_at"]
     http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
 
@@ -134,41 +135,46 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
         model = services.create_model(actor=request.user, **data.validated_data)
         return Response(RegisteredModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=schemas.ModelEdit, responses=RegisteredModelSerializer)
     def update(self, request, *args, **kwargs):
         """PATCH description, tags or the gate configuration (checked; unknown keys are refused)."""
-        model = self.get_object()
-        data = RegisteredModelSerializer(model, data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        model = services.update_model(model, actor=request.user, **data.validated_data)
+        model = services.update_model(self.get_object(), request.data, actor=request.user)
         return Response(RegisteredModelSerializer(model).data)
+
+    @extend_schema(request=schemas.ModelEdit, responses=RegisteredModelSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, **kwargs)
 
     @extend_schema(
         methods=["POST"],
         request=RegisterVersionSerializer,
         responses={201: ModelVersionSerializer},
     )
-    @extend_schema(methods=["GET"], responses=ModelVersionSerializer(many=True))
+    @extend_schema(
+        methods=["GET"],
+        responses=ModelVersionSerializer(many=True),
+        parameters=[OpenApiParameter("sort", str, description=ModelVersionFilter.SORT_HELP)],
+    )
     @action(detail=True, methods=["get", "post"])
     def versions(self, request, name=None):
         """GET: the model's versions, newest first. POST `{run}`: register a finished trained run as the next version."""
         model = self.get_object()
         if request.method == "GET":
             versions = model.versions.select_related("model", "created_by").prefetch_related("aliases")
+            versions = ModelVersionFilter({"sort": request.query_params.get("sort", "")}, queryset=versions).qs
             return Response(ModelVersionSerializer(versions, many=True).data)
         body = RegisterVersionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run = Run.objects.filter(pk=body.validated_data["run"]).first()
         if run is None:
-            return Response(
-                {"detail": "Invalid input.", "code": "invalid", "errors": {"run": ["No such run."]}}, status=400
-            )
+            raise ValidationError({"run": "No such run."})
         version = services.register_version(
             model, run, actor=request.user, description=body.validated_data["description"]
         )
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses=ModelVersionDetailSerializer)
-    @extend_schema(methods=["PATCH"], request=VersionUpdateSerializer, responses=ModelVersionDetailSerializer)
+    @extend_schema(methods=["PATCH"], request=schemas.VersionEdit, responses=ModelVersionDetailSerializer)
     @action(detail=True, methods=["get", "patch"], url_path=r"versions/(?P<number>\d+)")
     def version(self, request, name=None, number=None):
         """GET: the version with lineage, gates of its promotion requests and its model card.
@@ -179,17 +185,7 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
             number=number,
         )
         if request.method == "PATCH":
-            body = VersionUpdateSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            data = dict(body.validated_data)
-            if not data:
-                raise serializers.ValidationError({"non_field_errors": "Send description, tags or a card section."})
-            with transaction.atomic():  # all of it or nothing
-                fields = {key: data.pop(key) for key in ("description", "tags") if key in data}
-                if fields:
-                    version = services.update_version(version, actor=request.user, **fields)
-                if data:
-                    version = card_service.update_card(version, actor=request.user, **data)
+            version = services.update_version(version, request.data, actor=request.user)
         return Response(ModelVersionDetailSerializer(version).data)
 
     @extend_schema(
@@ -218,13 +214,6 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
         body.is_valid(raise_exception=True)
         version = model.versions.filter(number=body.validated_data["version"]).first()
         if version is None:
-            return Response(
-                {
-                    "detail": "Invalid input.",
-                    "code": "invalid",
-                    "errors": {"version": [f"{model.name} has no such version."]},
-                },
-                status=400,
-            )
+            raise ValidationError({"version": f"{model.name} has no such version."})
         made = services.set_alias(model, alias, version, actor=request.user)
         return Response({"alias": made.name, "version": version.number})

@@ -22,10 +22,10 @@ from experiments import selectors as experiment_selectors
 from experiments import services as experiment_services
 from experiments.models import Run
 from experiments.services import training as training_services
-from experiments.services.permissions import require as _require
 from mlops_site import audit, events
 from mlops_site.errors import Conflict
-from registry import gate_config
+from mlops_site.permissions import can, require
+from registry import cards, schemas
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "register_version",
     "set_alias",
     "update_model",
+    "update_version",
 ]
 
 MODEL_PATH = "model/pipeline.skops"
@@ -43,6 +44,10 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # "v3" would read as a version number and "latest" as the newest version, as in MLflow.
 RESERVED_ALIAS = re.compile(r"v\d+|latest")
 SIGNATURE_PATH = "model/signature.json"
+
+
+def denied(what: str) -> str:
+    return f"Your role does not allow {what}. Ask an admin for the data-scientist role."
 
 
 def _file_sha256(name: str) -> str:
@@ -55,7 +60,7 @@ def _file_sha256(name: str) -> str:
 
 @transaction.atomic
 def create_model(*, name: str, description: str = "", actor) -> RegisteredModel:
-    _require(actor, "registry.add_registeredmodel", "registering models")
+    require(actor, "registry.add_registeredmodel", denied("registering models"))
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A registered model needs a name."})
@@ -79,36 +84,26 @@ def create_model(*, name: str, description: str = "", actor) -> RegisteredModel:
 
 
 @transaction.atomic
-def update_model(
-    model: RegisteredModel,
-    *,
-    actor,
-    description: str | None = None,
-    tags: dict | None = None,
-    gates: dict | None = None,
-):
-    """Edit a model's description, tags or gate configuration; audited with before and after.
+def update_model(model: RegisteredModel, data=None, *, actor, **fields):
+    """Edit a model's description, tags or gate configuration (`schemas.ModelEdit`); audited with before and after.
 
     Only the model's owner or an admin may change any of them: gates decide what reviewers see as passed,
     and the description and tags are what others read about the model.
     """
-    _require(actor, "registry.add_registeredmodel", "editing models")
+    require(actor, "registry.add_registeredmodel", denied("editing models"))
+    clean = schemas.validate(schemas.ModelEdit, schemas.merged(data, fields), partial=True)
+    gates = clean.get("gates")
     model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
     if not can_edit_model(model, actor):
         what = "gates" if gates is not None else "description and tags"
         raise PermissionDenied(f"Only {model.name}'s owner or an admin can change its {what}.")
     before = {"description": model.description, "tags": model.tags, "gates": model.gates}
     if gates is not None:
-        try:
-            model.gates = gate_config.normalise(gates)
-        except gate_config.ConfigError as exc:
-            raise ValidationError(
-                {f"gates.{key}" if key != "gates" else key: msgs for key, msgs in exc.errors.items()}
-            ) from None
-    if description is not None:
-        model.description = description.strip()
-    if tags is not None:
-        model.tags = _clean_tags(tags)
+        model.gates = gates
+    if "description" in clean:
+        model.description = clean["description"].strip()
+    if "tags" in clean:
+        model.tags = clean["tags"]
     model.save(update_fields=["description", "tags", "gates"])
     audit.record(
         actor=actor,
@@ -121,34 +116,38 @@ def update_model(
 
 
 def can_edit_model(model: RegisteredModel, user) -> bool:
-    """The model's owner, or an admin (who holds `change_registeredmodel`)."""
-    return user.pk == model.owner_id or user.has_perm("registry.change_registeredmodel")
-
-
-def _clean_tags(tags) -> dict:
-    if not isinstance(tags, dict) or not all(isinstance(k, str) and k.strip() for k in tags):
-        raise ValidationError({"tags": "Tags are an object of names to values."})
-    return {key.strip()[:64]: "" if value is None else str(value)[:500] for key, value in tags.items()}
+    """The model's owner, or an admin (who holds `change_registeredmodel`); None is the platform."""
+    return user is None or user.pk == model.owner_id or can(user, "registry.change_registeredmodel")
 
 
 @transaction.atomic
-def update_version(version: ModelVersion, *, actor, description: str | None = None, tags: dict | None = None):
-    """Edit a version's description or tags (its pinned file, metrics and lineage never change); audited."""
-    _require(actor, "registry.add_modelversion", "editing model versions")
-    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
-    before = {"description": version.description, "tags": version.tags}
-    if description is not None:
-        version.description = description.strip()[:5000]
-    if tags is not None:
-        version.tags = _clean_tags(tags)
-    version.save(update_fields=["description", "tags"])
-    audit.record(
-        actor=actor,
-        action="model.version_updated",
-        target=version,
-        before=before,
-        after={"description": version.description, "tags": version.tags},
-    )
+def update_version(version: ModelVersion, data=None, *, actor, **fields) -> ModelVersion:
+    """Edit a version (`schemas.VersionEdit`): description, tags and the model card's written sections, all or nothing.
+
+    Its pinned file, metrics and lineage never change. The page and the API's PATCH both call this.
+    """
+    clean = dict(schemas.validate(schemas.VersionEdit, schemas.merged(data, fields), partial=True))
+    sections = {key: clean.pop(key) for key in cards.SECTIONS if key in clean}
+    if clean:
+        require(actor, "registry.add_modelversion", denied("editing model versions"))
+        version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+        before = {"description": version.description, "tags": version.tags}
+        if "description" in clean:
+            version.description = clean["description"].strip()[:5000]
+        if "tags" in clean:
+            version.tags = clean["tags"]
+        version.save(update_fields=["description", "tags"])
+        audit.record(
+            actor=actor,
+            action="model.version_updated",
+            target=version,
+            before=before,
+            after={"description": version.description, "tags": version.tags},
+        )
+    if sections:
+        from registry.services.cards import update_card
+
+        version = update_card(version, actor=actor, **sections)
     return version
 
 
@@ -238,7 +237,7 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
     matches what training recorded. A run is registered once per model (a second try, e.g. a
     double click, is a Conflict naming the version it already is), checked under the model's lock.
     """
-    _require(actor, "registry.add_modelversion", "registering model versions")
+    require(actor, "registry.add_modelversion", denied("registering model versions"))
     if run.status != Run.Status.FINISHED:
         raise ValidationError({"run": f"Run {run.pk} is {run.status}; only finished runs can be registered."})
     artifact = run.artifacts.filter(path=MODEL_PATH).first()
@@ -285,7 +284,7 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
 @transaction.atomic
 def set_alias(model: RegisteredModel, name: str, version: ModelVersion, *, actor) -> ModelAlias:
     """Point `name` at `version`, moving it if it pointed elsewhere; audited with before and after."""
-    _require(actor, "registry.change_modelalias", "moving aliases")
+    require(actor, "registry.change_modelalias", denied("moving aliases"))
     name = (name or "").strip().lower()
     if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
         raise ValidationError({"alias": "Aliases are 1–64 letters, digits, “-” or “_”, e.g. champion."})
@@ -312,7 +311,7 @@ def set_alias(model: RegisteredModel, name: str, version: ModelVersion, *, actor
 
 @transaction.atomic
 def delete_alias(model: RegisteredModel, name: str, *, actor) -> None:
-    _require(actor, "registry.delete_modelalias", "removing aliases")
+    require(actor, "registry.delete_modelalias", denied("removing aliases"))
     alias = ModelAlias.objects.select_for_update().filter(model=model, name=name).first()
     if alias is None:
         raise ValidationError({"alias": f"{model.name} has no alias “{name}”."})

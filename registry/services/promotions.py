@@ -18,16 +18,25 @@ from django.utils import timezone
 from experiments import services as experiment_services
 from mlops_site import audit, jobs
 from mlops_site.errors import Conflict
-from registry import gate_config, gates
+from mlops_site.permissions import can, require
+from registry import gate_config, gates, schemas
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
 from registry.services.catalog import move_to_stage
 
 __all__ = [
+    "actions_for",
     "approve",
+    "can_override",
+    "can_rerun",
+    "can_review",
+    "can_withdraw",
+    "decide",
     "evaluate_gates",
     "reject",
     "request_promotion",
+    "request_promotion_from",
     "request_rollback",
+    "request_rollback_from",
     "rerun_gates",
     "withdraw",
 ]
@@ -35,9 +44,57 @@ __all__ = [
 Status = PromotionRequest.Status
 
 
-def _require(actor, perm: str, message: str) -> None:
-    if not actor.has_perm(perm):
-        raise PermissionDenied(message)
+# ---------------------------------------------------------------------------------------------------
+# Who may do what: the services check these, the API and the pages show what they allow.
+# ---------------------------------------------------------------------------------------------------
+
+
+# The permission each decision needs and the sentence a refusal says; the API's permission class reads them too.
+PERMISSIONS = {
+    "request": ("registry.add_promotionrequest", "Your role does not allow requesting promotions."),
+    "rollback": ("registry.add_promotionrequest", "Your role does not allow requesting a rollback."),
+    "approve": ("registry.review_promotionrequest", "Only reviewers can approve promotion requests."),
+    "reject": ("registry.review_promotionrequest", "Only reviewers can reject promotion requests."),
+}
+
+
+def _requester_or(user, promotion: PromotionRequest, perm: str) -> bool:
+    return user is None or user.pk == promotion.requested_by_id or can(user, perm)
+
+
+def can_review(user, promotion: PromotionRequest) -> bool:
+    """A reviewer who did not open the request and has not reviewed it yet, while it awaits review."""
+    return (
+        promotion.status == Status.PENDING
+        and user is not None
+        and can(user, "registry.review_promotionrequest")
+        and user.pk != promotion.requested_by_id
+        and not promotion.reviews.filter(reviewer=user).exists()
+    )
+
+
+def can_override(user) -> bool:
+    """Approving although gates failed is an admin's recorded decision."""
+    return can(user, "registry.override_gates")
+
+
+def can_withdraw(user, promotion: PromotionRequest) -> bool:
+    return promotion.is_open and _requester_or(user, promotion, "registry.change_promotionrequest")
+
+
+def can_rerun(user, promotion: PromotionRequest) -> bool:
+    return promotion.status == Status.PENDING and _requester_or(user, promotion, "registry.override_gates")
+
+
+def actions_for(user, promotion: PromotionRequest) -> dict[str, bool]:
+    """What `user` may do with `promotion` now, for the page's buttons."""
+    return {
+        "can_review": can_review(user, promotion),
+        "can_override": can_override(user),
+        "own_request": user is not None and user.pk == promotion.requested_by_id,
+        "can_withdraw": can_withdraw(user, promotion),
+        "can_rerun": can_rerun(user, promotion),
+    }
 
 
 def _open_request_conflict(version: ModelVersion, stage: str) -> Conflict:
@@ -58,7 +115,7 @@ def _check_target(version: ModelVersion, stage: str) -> None:
 
 
 def _create(version: ModelVersion, stage: str, *, kind: str, justification: str, actor, **fields) -> PromotionRequest:
-    config = gate_config.normalise(version.model.gates)
+    config = schemas.normalise_gates(version.model.gates)
     try:
         with transaction.atomic():
             promotion = PromotionRequest.objects.create(
@@ -78,12 +135,11 @@ def _create(version: ModelVersion, stage: str, *, kind: str, justification: str,
 
 @transaction.atomic
 def request_promotion(version: ModelVersion, stage: str, *, justification: str, actor) -> PromotionRequest:
-    """Open a request and queue its gates; reviewers see it once the gates have run."""
-    _require(actor, "registry.add_promotionrequest", "Your role does not allow requesting promotions.")
+    """Open a request and queue its gates (`schemas.PromotionAsk`); reviewers see it once the gates have run."""
+    require(actor, *PERMISSIONS["request"])
+    clean = schemas.validate(schemas.PromotionAsk, {"stage": stage, "justification": justification})
+    stage, justification = clean["stage"], clean["justification"].strip()
     _check_target(version, stage)
-    justification = (justification or "").strip()
-    if not justification:
-        raise ValidationError({"justification": "Say why this version should move; reviewers read it first."})
     promotion = _create(version, stage, kind=PromotionRequest.Kind.PROMOTION, justification=justification, actor=actor)
     _queue_gates(promotion, actor)
     audit.record(
@@ -94,6 +150,13 @@ def request_promotion(version: ModelVersion, stage: str, *, justification: str, 
         comment=justification,
     )
     return promotion
+
+
+def request_promotion_from(data, *, actor) -> PromotionRequest:
+    """`request_promotion` for a version named by model and number (`schemas.PromotionCreate`, the API's body)."""
+    require(actor, *PERMISSIONS["request"])
+    clean = schemas.validate(schemas.PromotionCreate, data)
+    return request_promotion(clean["version"], clean["stage"], justification=clean["justification"], actor=actor)
 
 
 def _queue_gates(promotion: PromotionRequest, actor) -> None:
@@ -113,7 +176,7 @@ def _queue_gates(promotion: PromotionRequest, actor) -> None:
 def rerun_gates(promotion: PromotionRequest, *, actor) -> PromotionRequest:
     """Run the gates again (after fixing a threshold or the data); reviews given so far stay."""
     promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
-    if not (actor.pk == promotion.requested_by_id or actor.has_perm("registry.override_gates")):
+    if not _requester_or(actor, promotion, "registry.override_gates"):
         raise PermissionDenied("Only the requester or an admin can run the gates again.")
     if promotion.status != Status.PENDING:
         raise Conflict(
@@ -134,7 +197,7 @@ def evaluate_gates(promotion: PromotionRequest, *, progress=None) -> PromotionRe
     """
     progress = progress or (lambda percent, message: None)
     version = ModelVersion.objects.select_related("model", "artifact", "run").get(pk=promotion.version_id)
-    config = gate_config.normalise(version.model.gates)
+    config = schemas.normalise_gates(version.model.gates)
     champion = (
         ModelVersion.objects.select_related("artifact")
         .filter(model_id=version.model_id, stage=ModelVersion.Stage.PRODUCTION)
@@ -153,7 +216,7 @@ def evaluate_gates(promotion: PromotionRequest, *, progress=None) -> PromotionRe
 
     progress(30, "Reading the candidate's holdout rows")
     holdout, candidate, problem = _scoring_inputs(version)
-    task = (version.signature.get("output") or {}).get("task") or (holdout.task if holdout else "")
+    task = version.task or (holdout.task if holdout else "")
     metric = gate_config.champion_metric(config, task)
     if problem:
         results.append(gates.GateResult("champion_challenger", gates.FAIL, problem, {"metric": metric}))
@@ -334,8 +397,8 @@ def _locked_open(promotion: PromotionRequest) -> PromotionRequest:
 
 
 def _check_reviewer(promotion: PromotionRequest, actor, verb: str) -> None:
-    _require(actor, "registry.review_promotionrequest", f"Only reviewers can {verb} promotion requests.")
-    if actor.pk == promotion.requested_by_id:
+    require(actor, *PERMISSIONS[verb])
+    if actor is not None and actor.pk == promotion.requested_by_id:
         raise PermissionDenied(f"You opened request #{promotion.pk}; someone else has to {verb} it.")
     if promotion.reviews.filter(reviewer=actor).exists():
         raise Conflict(f"You have already reviewed request #{promotion.pk}.")
@@ -356,18 +419,20 @@ def _verify_file(version: ModelVersion) -> None:
 
 
 @transaction.atomic
-def approve(promotion: PromotionRequest, *, actor, comment: str = "", override_reason: str = "") -> PromotionRequest:
-    """Add an approval; the one that reaches `approvals_required` moves the version into the stage."""
+def approve(promotion: PromotionRequest, data=None, *, actor, **fields) -> PromotionRequest:
+    """Add an approval (`schemas.Approval`); the one that reaches `approvals_required` moves the version into the stage."""
+    clean = schemas.validate(schemas.Approval, schemas.merged(data, fields))
+    comment, override_reason = clean["comment"], clean["override_reason"].strip()
     promotion = _locked_open(promotion)
     _check_reviewer(promotion, actor, "approve")
-    override_reason = (override_reason or "").strip()
     if promotion.gates_status != PromotionRequest.Gates.PASS:
         if not override_reason:
             failed = ", ".join(g["name"] for g in promotion.gates if g["status"] == gates.FAIL) or "the gates"
             raise Conflict(
                 f"Request #{promotion.pk} failed gates ({failed}): approving it needs an admin's override reason."
             )
-        _require(actor, "registry.override_gates", "Only admins can override failed gates.")
+        if not can_override(actor):
+            raise PermissionDenied("Only admins can override failed gates.")
     _verify_file(promotion.version)  # what reaches the stage is byte for byte what the gates scored
     _add_review(promotion, actor, Review.Decision.APPROVE, (comment or "").strip())
     if override_reason:
@@ -397,13 +462,11 @@ def approve(promotion: PromotionRequest, *, actor, comment: str = "", override_r
 
 
 @transaction.atomic
-def reject(promotion: PromotionRequest, *, actor, comment: str) -> PromotionRequest:
-    """One rejection closes the request; its gates and reviews stay as history."""
+def reject(promotion: PromotionRequest, data=None, *, actor, **fields) -> PromotionRequest:
+    """One rejection (`schemas.Rejection`) closes the request; its gates and reviews stay as history."""
     promotion = _locked_open(promotion)
     _check_reviewer(promotion, actor, "reject")
-    comment = (comment or "").strip()
-    if not comment:
-        raise ValidationError({"comment": "Say why: the requester reads it to fix the version."})
+    comment = schemas.validate(schemas.Rejection, schemas.merged(data, fields))["comment"].strip()
     _add_review(promotion, actor, Review.Decision.REJECT, comment)
     promotion.status, promotion.decided_at = Status.REJECTED, timezone.now()
     promotion.save(update_fields=["status", "decided_at"])
@@ -414,7 +477,7 @@ def reject(promotion: PromotionRequest, *, actor, comment: str) -> PromotionRequ
 @transaction.atomic
 def withdraw(promotion: PromotionRequest, *, actor) -> PromotionRequest:
     promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
-    if actor.pk != promotion.requested_by_id and not actor.has_perm("registry.change_promotionrequest"):
+    if not _requester_or(actor, promotion, "registry.change_promotionrequest"):
         raise PermissionDenied("Only the requester or an admin can withdraw a request.")
     if not promotion.is_open:
         raise Conflict(f"Request #{promotion.pk} is already {promotion.status}.")
@@ -422,6 +485,25 @@ def withdraw(promotion: PromotionRequest, *, actor) -> PromotionRequest:
     promotion.save(update_fields=["status", "decided_at"])
     audit.record(actor=actor, action="promotion.withdrawn", target=promotion, after=_summary(promotion))
     return promotion
+
+
+DECISIONS = ("approve", "reject", "withdraw", "rerun")
+
+
+def decide(promotion: PromotionRequest, action: str, data, *, actor) -> tuple[PromotionRequest, str]:
+    """One of the page's decisions (approve / reject / withdraw / rerun), and the sentence that reports it."""
+    if action == "approve":
+        promotion = approve(promotion, data, actor=actor)
+        if promotion.status == Status.APPROVED:
+            return promotion, f"Approved: {promotion.version} is now in {promotion.stage}."
+        return promotion, "Your approval is recorded; more reviewers must approve."
+    if action == "reject":
+        return reject(promotion, data, actor=actor), "Rejected; the requester sees your comment."
+    if action == "withdraw":
+        return withdraw(promotion, actor=actor), "Request withdrawn; it stays in the history."
+    if action == "rerun":
+        return rerun_gates(promotion, actor=actor), "The gates run again on a worker."
+    raise ValidationError({"action": f"Unknown action; one of {', '.join(DECISIONS)}."})
 
 
 def _summary(promotion: PromotionRequest, **extra) -> dict:
@@ -433,6 +515,13 @@ def _summary(promotion: PromotionRequest, **extra) -> dict:
         "status": promotion.status,
         **extra,
     }
+
+
+def request_rollback_from(data, *, actor) -> PromotionRequest:
+    """`request_rollback` for a model named in the body (`schemas.Rollback`, the API's body)."""
+    require(actor, *PERMISSIONS["rollback"])
+    clean = schemas.validate(schemas.Rollback, data)
+    return request_rollback(clean["model"], justification=clean["justification"], actor=actor)
 
 
 def rollback_target(model: RegisteredModel) -> ModelVersion | None:
@@ -451,10 +540,8 @@ def request_rollback(model: RegisteredModel, *, justification: str, actor) -> Pr
     It was production already, so the metric, champion and fairness gates are not re-run; its file's
     sha256 and its signature against the current production version are checked here and now.
     """
-    _require(actor, "registry.add_promotionrequest", "Your role does not allow requesting a rollback.")
-    justification = (justification or "").strip()
-    if not justification:
-        raise ValidationError({"justification": "Say why production must roll back."})
+    require(actor, *PERMISSIONS["rollback"])
+    justification = schemas.validate(schemas.RollbackAsk, {"justification": justification})["justification"].strip()
     target = rollback_target(model)
     if target is None:
         raise ValidationError({"model": f"{model.name} has no earlier production version to roll back to."})

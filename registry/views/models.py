@@ -4,37 +4,33 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from mlops_site import ui
-from mlops_site.errors import Conflict
-from registry import charts, gate_config, services
+from mlops_site.filters import sort_key
+from registry import charts, schemas, services
+from registry.filters import RegisteredModelFilter
 from registry.forms import AliasForm, DescribeForm, GatesForm, ModelForm, RegisterForm
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
-
-MODEL_SORTS = {"name": "name", "versions": "version_count", "latest": "latest_number", "created": "created_at"}
+from registry.selectors import models_with_counts
 
 
 @permission_required("registry.view_registeredmodel", raise_exception=True)
 def model_list(request):
     form = ModelForm(request.POST or None, prefix="new")
     if request.method == "POST" and form.is_valid():
-        try:
+        with ui.service_errors(request, form) as call:
             model = services.create_model(actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            ui.form_errors(form, exc)
-        else:
+        if not call.failed:
             messages.success(request, f"Model “{model.name}” registered. Add versions from trained runs.")
             return redirect(model)
-    models = RegisteredModel.objects.select_related("owner").annotate(
-        version_count=Count("versions"), latest_number=Max("versions__number")
-    )
-    models, sort = ui.sort_queryset(request, models, MODEL_SORTS, "name")
+    filterset = RegisteredModelFilter(request.GET, queryset=models_with_counts(), request=request)
     return render(
-        request, "registry/model_list.html", {"page": ui.paginate(request, models), "sort": sort, "form": form}
+        request,
+        "registry/model_list.html",
+        {"page": ui.paginate(request, filterset.qs), "sort": sort_key(filterset), "form": form, "filter": filterset},
     )
 
 
@@ -50,6 +46,7 @@ def model_detail(request, name: str):
         chart = charts.metric_across_versions(
             metric, [{"number": v.number, "stage": v.stage, "value": v.metrics.get(metric)} for v in versions]
         )
+    gates = schemas.normalise_gates(model.gates)
     context = {
         "model": model,
         "versions": versions,
@@ -61,8 +58,8 @@ def model_detail(request, name: str):
         # The newest 100 choices; the form accepts any finished trained run by id.
         "recent_runs": RegisterForm().fields["run"].queryset[:100],
         "describe_form": DescribeForm.for_object(model),
-        "gates": gate_config.normalise(model.gates),
-        "gates_form": GatesForm.from_config(gate_config.normalise(model.gates)),
+        "gates": gates,
+        "gates_form": GatesForm.from_config(gates),
         "can_edit_gates": services.can_edit_model(model, request.user),
         "can_edit": services.can_edit_model(model, request.user),
         "open_requests": model.promotion_requests.filter(status__in=PromotionRequest.OPEN).select_related("version"),
@@ -82,13 +79,9 @@ def model_register(request, name: str):
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(model)
-    try:
+    with ui.service_errors(request) as call:
         version = services.register_version(model, form.cleaned_data["run"], actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(model)
-    except Conflict as exc:
-        messages.warning(request, exc.message)
+    if call.failed:
         return redirect(model)
     messages.success(request, f"Registered {version} from run #{version.run_id}.")
     return redirect(model)
@@ -103,10 +96,9 @@ def model_gates(request, name: str):
     if not form.is_valid():
         messages.error(request, " ".join(f"{k}: {e}" for k, errors in form.errors.items() for e in errors))
         return redirect(model)
-    try:
-        services.update_model(model, actor=request.user, gates=form.to_config())
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, ui.error_message(exc))
+    with ui.service_errors(request, denied="message") as call:
+        services.update_model(model, {"gates": form.to_config()}, actor=request.user)
+    if call.failed:
         return redirect(model)
     messages.success(request, "Gates saved; they apply to requests opened from now on.")
     return redirect(model)
@@ -118,7 +110,7 @@ def model_alias(request, name: str):
     """Point an alias at a version, or remove it (the `delete` button)."""
     model = get_object_or_404(RegisteredModel, name=name)
     form = AliasForm(request.POST)
-    try:
+    with ui.service_errors(request, denied="message"):
         if request.POST.get("delete"):
             services.delete_alias(model, request.POST.get("alias", ""), actor=request.user)
             messages.success(request, f"Alias “{request.POST.get('alias')}” removed.")
@@ -130,8 +122,6 @@ def model_alias(request, name: str):
                 raise ValidationError({"version": f"{model.name} has no version {form.cleaned_data['version']}."})
             alias = services.set_alias(model, form.cleaned_data["alias"], version, actor=request.user)
             messages.success(request, f"{alias.name} → v{version.number}.")
-    except (ValidationError, PermissionDenied, Conflict) as exc:
-        messages.error(request, ui.error_message(exc))
     return redirect(model)
 
 
@@ -144,10 +134,9 @@ def model_edit(request, name: str):
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(model)
-    try:
-        services.update_model(model, actor=request.user, **form.cleaned_data)
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, ui.error_message(exc))
+    with ui.service_errors(request, denied="message") as call:
+        services.update_model(model, form.cleaned_data, actor=request.user)
+    if call.failed:
         return redirect(model)
     messages.success(request, "Description and tags saved.")
     return redirect(model)
@@ -162,6 +151,9 @@ def version_edit(request, name: str, number: int):
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(version)
-    services.update_version(version, actor=request.user, **form.cleaned_data)
+    with ui.service_errors(request) as call:
+        services.update_version(version, form.cleaned_data, actor=request.user)
+    if call.failed:
+        return redirect(version)
     messages.success(request, "Description and tags saved.")
     return redirect(version)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from experiments import metrics
 from mlops_site import ui
-from mlops_site.errors import Conflict
-from registry import cards, services
+from mlops_site.filters import sort_key
+from registry import services
+from registry.filters import PromotionRequestFilter
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
 
-QUEUE_SORTS = {"created": "created_at", "model": "model__name", "stage": "stage", "status": "status", "id": "id"}
 QUEUE_TABS = [
     ("pending", "Awaiting review"),
     ("checking", "Gates running"),
@@ -36,7 +36,7 @@ GATE_LABELS = {
 
 def _requests():
     return (
-        PromotionRequest.objects.select_related("model", "version", "requested_by", "champion")
+        PromotionRequest.objects.select_related("model", "version__model", "requested_by", "champion")
         .annotate(approvals=Count("reviews", filter=Q(reviews__decision=Review.Decision.APPROVE)))
         .order_by("-created_at", "-pk")
     )
@@ -47,18 +47,15 @@ def queue(request):
     tab = request.GET.get("status", "pending")
     if tab not in dict(QUEUE_TABS):
         tab = "pending"
-    requests = _requests()
-    if tab != "all":
-        requests = requests.filter(status=tab)
-    if request.GET.get("mine") == "1":
-        requests = requests.filter(requested_by=request.user)
-    requests, sort = ui.sort_queryset(request, requests, QUEUE_SORTS, "-created")
+    data = request.GET.copy()
+    data["status"] = "" if tab == "all" else tab  # the tabs: one status, or all of them
+    filterset = PromotionRequestFilter(data, queryset=_requests(), request=request)
     counts = dict(PromotionRequest.objects.values_list("status").annotate(n=Count("id")))
     tabs = [(key, label, sum(counts.values()) if key == "all" else counts.get(key, 0)) for key, label in QUEUE_TABS]
     return render(
         request,
         "registry/approvals.html",
-        {"page": ui.paginate(request, requests), "sort": sort, "tab": tab, "tabs": tabs},
+        {"page": ui.paginate(request, filterset.qs), "sort": sort_key(filterset), "tab": tab, "tabs": tabs},
     )
 
 
@@ -74,7 +71,7 @@ def _metric_rows(promotion: PromotionRequest) -> list[dict]:
         mine, theirs = candidate.get(key), champion.get(key)
         better = None
         if mine is not None and theirs is not None and mine != theirs:
-            better = "candidate" if (mine < theirs) == cards.lower_is_better(key) else "champion"
+            better = "candidate" if (mine < theirs) == metrics.lower_is_better(key) else "champion"
         difference = mine - theirs if mine is not None and theirs is not None else None
         rows.append({"key": key, "candidate": mine, "champion": theirs, "difference": difference, "better": better})
     return rows
@@ -86,13 +83,6 @@ def request_detail(request, pk: int):
         _requests().select_related("version__run", "version__model", "overridden_by", "job"), pk=pk
     )
     gates = {gate["name"]: gate for gate in promotion.gates}
-    user = request.user
-    can_review = (
-        promotion.status == PromotionRequest.Status.PENDING
-        and user.has_perm("registry.review_promotionrequest")
-        and user.pk != promotion.requested_by_id
-        and not promotion.reviews.filter(reviewer=user).exists()
-    )
     context = {
         "promotion": promotion,
         "version": promotion.version,
@@ -101,13 +91,7 @@ def request_detail(request, pk: int):
         "champion_gate": gates.get("champion_challenger"),
         "metric_rows": _metric_rows(promotion),
         "reviews": promotion.reviews.select_related("reviewer"),
-        "can_review": can_review,
-        "can_override": user.has_perm("registry.override_gates"),
-        "own_request": user.pk == promotion.requested_by_id,
-        "can_withdraw": promotion.is_open
-        and (user.pk == promotion.requested_by_id or user.has_perm("registry.change_promotionrequest")),
-        "can_rerun": promotion.status == PromotionRequest.Status.PENDING
-        and (user.pk == promotion.requested_by_id or user.has_perm("registry.override_gates")),
+        **services.actions_for(request.user, promotion),  # can_review, can_withdraw, can_rerun, ...
         "lineage": promotion.version.lineage,
     }
     return render(request, "registry/promotion_detail.html", context)
@@ -119,32 +103,10 @@ def decide(request, pk: int):
     """approve / reject / withdraw / rerun, all through the same services as the API."""
     promotion = get_object_or_404(PromotionRequest, pk=pk)
     action = request.POST.get("action")
-    comment = request.POST.get("comment", "")
-    try:
-        if action == "approve":
-            promotion = services.approve(
-                promotion, actor=request.user, comment=comment, override_reason=request.POST.get("override_reason", "")
-            )
-            if promotion.status == PromotionRequest.Status.APPROVED:
-                done = f"Approved: {promotion.version} is now in {promotion.stage}."
-            else:
-                done = "Your approval is recorded; more reviewers must approve."
-        elif action == "reject":
-            services.reject(promotion, actor=request.user, comment=comment)
-            done = "Rejected; the requester sees your comment."
-        elif action == "withdraw":
-            services.withdraw(promotion, actor=request.user)
-            done = "Request withdrawn; it stays in the history."
-        elif action == "rerun":
-            services.rerun_gates(promotion, actor=request.user)
-            done = "The gates run again on a worker."
-        else:
-            messages.error(request, "Unknown action.")
-            return redirect(promotion)
-    except (ValidationError, PermissionDenied, Conflict) as exc:
-        messages.error(request, ui.error_message(exc))
-        return redirect(promotion)
-    messages.success(request, done)
+    with ui.service_errors(request, denied="message") as call:
+        promotion, done = services.decide(promotion, action, request.POST, actor=request.user)
+    if not call.failed:
+        messages.success(request, done)
     return redirect(promotion)
 
 
@@ -152,15 +114,14 @@ def decide(request, pk: int):
 @permission_required("registry.add_promotionrequest", raise_exception=True)
 def request_new(request, name: str, number: int):
     version = get_object_or_404(ModelVersion.objects.select_related("model"), model__name=name, number=number)
-    try:
+    with ui.service_errors(request) as call:
         promotion = services.request_promotion(
             version,
             request.POST.get("stage", ""),
             justification=request.POST.get("justification", ""),
             actor=request.user,
         )
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, ui.error_message(exc))
+    if call.failed:
         return redirect(version)
     messages.success(request, f"Request #{promotion.pk} opened; the gates are running on a worker.")
     return redirect(promotion)
@@ -170,12 +131,11 @@ def request_new(request, name: str, number: int):
 @permission_required("registry.add_promotionrequest", raise_exception=True)
 def rollback(request, name: str):
     model = get_object_or_404(RegisteredModel, name=name)
-    try:
+    with ui.service_errors(request) as call:
         promotion = services.request_rollback(
             model, justification=request.POST.get("justification", ""), actor=request.user
         )
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, ui.error_message(exc))
+    if call.failed:
         return redirect(model)
     messages.success(request, f"Rollback request #{promotion.pk} opened; a reviewer must approve it.")
     return redirect(promotion)

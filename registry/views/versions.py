@@ -15,8 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_safe
 
+from experiments import metrics
 from mlops_site import ui
-from registry import cards, charts
+from registry import cards, charts, diff
 from registry.forms import DescribeForm
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
 from registry.services import cards as card_services
@@ -105,11 +106,9 @@ def card_edit(request, name: str, number: int):
         raise PermissionDenied(f"Only data scientists or the owner of {version.model.name} can edit its model card.")
     form = _card_form(version, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with ui.service_errors(request, form) as call:
             card_services.update_card(version, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            ui.form_errors(form, exc)
-        else:
+        if not call.failed:
             messages.success(request, f"Model card of {version} saved.")
             return redirect(f"{version.get_absolute_url()}#card")
     return render(request, "registry/card_edit.html", {"model": version.model, "version": version, "form": form})
@@ -165,110 +164,12 @@ def version_diff(request, name: str):
     if data is not None and form.is_valid():
         by_number = {v.number: v for v in versions}
         a, b = by_number[form.cleaned_data["a"]], by_number[form.cleaned_data["b"]]
-        diff = compare(a, b)
-        context["diff"] = diff
+        context["diff"] = {"a": a, "b": b, **diff.compare(diff.snapshot(a), diff.snapshot(b))}
         context["chart"] = charts.metrics_side_by_side(
             f"v{a.number}",
             a.metrics,
             f"v{b.number}",
             b.metrics,
-            lower_is_better=frozenset(key for key in {*a.metrics, *b.metrics} if cards.lower_is_better(key)),
+            lower_is_better=frozenset(key for key in {*a.metrics, *b.metrics} if metrics.lower_is_better(key)),
         )
     return render(request, "registry/version_diff.html", context)
-
-
-def compare(a: ModelVersion, b: ModelVersion) -> dict[str, Any]:
-    """Rows for each side-by-side table; reads only the versions' snapshots, no queries."""
-    params = param_rows(a.params or {}, b.params or {})
-    return {
-        "a": a,
-        "b": b,
-        "params": params,
-        "params_changed": [row for row in params if row["differs"]],
-        "params_same": [row for row in params if not row["differs"]],
-        "metrics": metric_rows(a.metrics or {}, b.metrics or {}),
-        "signature": signature_rows(a.signature or {}, b.signature or {}),
-        "output": output_rows(a.signature or {}, b.signature or {}),
-        "lineage": lineage_rows(a.lineage or {}, b.lineage or {}),
-    }
-
-
-def param_rows(a: dict, b: dict) -> list[dict[str, Any]]:
-    return [
-        {"name": key, "a": a.get(key), "b": b.get(key), "differs": a.get(key) != b.get(key)} for key in sorted({*a, *b})
-    ]
-
-
-def metric_rows(a: dict, b: dict) -> list[dict[str, Any]]:
-    """b − a for each metric both have, and which side is better (lower for losses and errors)."""
-    rows = []
-    for key in sorted({*a, *b}):
-        left, right = a.get(key), b.get(key)
-        lower = cards.lower_is_better(key)
-        row = {"name": key, "a": left, "b": right, "delta": None, "better": None, "lower": lower}
-        if _is_number(left) and _is_number(right):
-            row["delta"] = right - left
-            if right == left:
-                row["better"] = "same"
-            else:
-                row["better"] = "b" if (right < left) == lower else "a"
-        rows.append(row)
-    return rows
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def signature_rows(a: dict, b: dict) -> list[dict[str, Any]]:
-    """One row per input column: added, removed, kind or dtype changed, or unchanged."""
-    left = {column.get("name"): column for column in a.get("inputs") or []}
-    right = {column.get("name"): column for column in b.get("inputs") or []}
-    names = list(left) + [name for name in right if name not in left]
-    rows = []
-    for name in names:
-        old, new = left.get(name), right.get(name)
-        if old is None:
-            change = "added"
-        elif new is None:
-            change = "removed"
-        elif old.get("kind") != new.get("kind"):
-            change = "kind changed"
-        elif old.get("dtype") != new.get("dtype"):
-            change = "dtype changed"
-        else:
-            change = ""
-        rows.append({"name": name, "a": old, "b": new, "change": change})
-    return rows
-
-
-def output_rows(a: dict, b: dict) -> list[dict[str, Any]]:
-    left, right = a.get("output") or {}, b.get("output") or {}
-    rows = []
-    for key, label in (("task", "Task"), ("classes", "Classes")):
-        old, new = left.get(key), right.get(key)
-        rows.append({"name": label, "a": _listed(old), "b": _listed(new), "differs": old != new})
-    return rows
-
-
-def _listed(value: Any) -> Any:
-    return ", ".join(map(str, value)) if isinstance(value, list) else value
-
-
-def lineage_rows(a: dict, b: dict) -> list[dict[str, Any]]:
-    """Per input dataset: the version each side trained on and whether its bytes (sha256) are the same."""
-    left = {item.get("dataset"): _input(item) for item in a.get("inputs") or []}
-    right = {item.get("dataset"): _input(item) for item in b.get("inputs") or []}
-    rows = []
-    for dataset in list(left) + [name for name in right if name not in left]:
-        old, new = left.get(dataset), right.get(dataset)
-        same = bool(old and new and old["sha256"] == new["sha256"])
-        rows.append({"dataset": dataset, "a": old, "b": new, "same": same})
-    return rows
-
-
-def _input(item: dict) -> dict[str, Any]:
-    chain = item.get("chain") or []
-    head = chain[0] if chain else {}
-    steps = [cards.describe_step(step) for node in chain for step in (node.get("recipe") or [])]
-    return {"id": item.get("version"), "number": head.get("number"), "sha256": head.get("sha256") or "", "steps": steps}
