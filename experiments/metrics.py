@@ -7,7 +7,7 @@ app, which the layer rule allows).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,12 +107,15 @@ def score(
     predicted: Sequence[Any],
     proba: np.ndarray | None = None,
     classes: Sequence[Any] | None = None,
+    *,
+    only: Collection[str] | None = None,
 ) -> dict[str, float]:
-    """Every metric the rows allow, as training reports them.
+    """Every metric the rows allow, as training reports them (or just those named in `only`).
 
     Classification: `classes` in the model's order (sorted, as scikit-learn keeps them); the positive class
     of a binary task is the second. `proba` (rows × classes) adds log loss and ROC AUC; AUC is left out when
-    the rows miss a class, where it is undefined. Regression: r2 needs two rows with some spread.
+    the rows miss a class, where it is undefined. Regression: r2 needs two rows with some spread. `only`
+    is for hot loops such as the gates' bootstrap, which needs one metric 200 times.
     """
     from sklearn import metrics as sk
 
@@ -120,13 +123,13 @@ def score(
         y_true, y_pred = np.asarray(truth, dtype=float), np.asarray(predicted, dtype=float)
         if not len(y_true):
             return {}
-        result = {
-            "rmse": float(sk.root_mean_squared_error(y_true, y_pred)),
-            "mae": float(sk.mean_absolute_error(y_true, y_pred)),
+        scorers = {
+            "rmse": lambda: sk.root_mean_squared_error(y_true, y_pred),
+            "mae": lambda: sk.mean_absolute_error(y_true, y_pred),
         }
         if len(y_true) > 1 and np.std(y_true) > 0:
-            result["r2"] = float(sk.r2_score(y_true, y_pred))
-        return result
+            scorers["r2"] = lambda: sk.r2_score(y_true, y_pred)
+        return _computed(scorers, only)
     if task != CLASSIFICATION:
         raise ValueError(f"Unknown task {task!r}; use {CLASSIFICATION!r} or {REGRESSION!r}.")
     if not len(truth):
@@ -134,20 +137,24 @@ def score(
     classes = list(classes) if classes is not None else sorted(set(truth) | set(predicted))
     binary = len(classes) == 2
     averaging = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
-    result = {
-        "accuracy": float(sk.accuracy_score(truth, predicted)),
-        "precision": float(sk.precision_score(truth, predicted, labels=classes, zero_division=0, **averaging)),
-        "recall": float(sk.recall_score(truth, predicted, labels=classes, zero_division=0, **averaging)),
-        "f1": float(sk.f1_score(truth, predicted, labels=classes, zero_division=0, **averaging)),
+    scorers = {
+        "accuracy": lambda: sk.accuracy_score(truth, predicted),
+        "precision": lambda: sk.precision_score(truth, predicted, labels=classes, zero_division=0, **averaging),
+        "recall": lambda: sk.recall_score(truth, predicted, labels=classes, zero_division=0, **averaging),
+        "f1": lambda: sk.f1_score(truth, predicted, labels=classes, zero_division=0, **averaging),
     }
     if proba is not None:
         proba = np.asarray(proba, dtype=float)
-        result["log_loss"] = float(sk.log_loss(truth, proba, labels=classes))
+        scorers["log_loss"] = lambda: sk.log_loss(truth, proba, labels=classes)
         if len(set(truth)) == len(classes):
             if binary:
-                result["roc_auc"] = float(sk.roc_auc_score([t == classes[1] for t in truth], proba[:, 1]))
+                scorers["roc_auc"] = lambda: sk.roc_auc_score([t == classes[1] for t in truth], proba[:, 1])
             else:
-                result["roc_auc"] = float(
-                    sk.roc_auc_score(truth, proba, multi_class="ovr", average="macro", labels=classes)
+                scorers["roc_auc"] = lambda: sk.roc_auc_score(
+                    truth, proba, multi_class="ovr", average="macro", labels=classes
                 )
-    return result
+    return _computed(scorers, only)
+
+
+def _computed(scorers: dict[str, Callable[[], Any]], only: Collection[str] | None) -> dict[str, float]:
+    return {name: float(compute()) for name, compute in scorers.items() if only is None or name in only}

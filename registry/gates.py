@@ -241,14 +241,16 @@ def _score(metric: str, truth: np.ndarray, scores: np.ndarray, labels: Sequence[
     """The metric as training computes it (`experiments.metrics.score`). `labels` (sorted) are shared by both
     models, so both use one positive class; for roc_auc `scores` are the positive class's probabilities."""
     if metrics.task_of(metric) == REGRESSION:
-        return metrics.score(REGRESSION, truth, scores).get(metric, float("nan"))
+        return metrics.score(REGRESSION, truth, scores, only=(metric,)).get(metric, float("nan"))
     classes = list(labels) or _sorted_labels(np.concatenate([truth, scores]))
     if metric == "roc_auc":
         positive = scores.astype(float)
         predicted = np.where(positive >= 0.5, classes[-1], classes[0])
         proba = np.column_stack([1 - positive, positive])
-        return metrics.score(CLASSIFICATION, truth, predicted, proba=proba, classes=classes)["roc_auc"]
-    return metrics.score(CLASSIFICATION, truth, scores, classes=classes)[metric]
+        return metrics.score(CLASSIFICATION, truth, predicted, proba=proba, classes=classes, only=("roc_auc",))[
+            "roc_auc"
+        ]
+    return metrics.score(CLASSIFICATION, truth, scores, classes=classes, only=(metric,))[metric]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -46,3 +46,12 @@ def test_task_from_signature_and_gate_metrics():
         metrics.check_gate_metric("regression", "f1")
     with pytest.raises(ValueError):
         metrics.score("ranking", [1], [1])
+
+
+def test_only_computes_the_named_metrics_with_the_same_values():
+    truth, predicted = ["a", "b", "b", "a", "b"], ["a", "b", "a", "a", "b"]
+    proba = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.9, 0.1], [0.2, 0.8]])
+    every = metrics.score("classification", truth, predicted, proba=proba, classes=["a", "b"])
+    some = metrics.score("classification", truth, predicted, proba=proba, classes=["a", "b"], only=("f1", "roc_auc"))
+    assert some == {"f1": every["f1"], "roc_auc": every["roc_auc"]}
+    assert metrics.score("regression", [1.0, 2.0, 4.0], [1.5, 2.0, 3.0], only=("mae",)) == {"mae": pytest.approx(0.5)}
