@@ -13,16 +13,33 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from experiments import search
-from experiments.models import Dataset, DatasetVersion, LatestMetric, Param, Run
+from experiments.models import Dataset, DatasetVersion, Experiment, LatestMetric, Param, Run
+from mlops_site.filters import SortFilter
 
 
 class DatasetFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", label="Name contains")
     owner = django_filters.CharFilter(field_name="owner__username", label="Owner (username)")
+    # `version_count` is annotated by the page's and the API's queryset.
+    sort = SortFilter(fields={"name": "name", "created": "created_at", "versions": "version_count"}, default="name")
 
     class Meta:
         model = Dataset
         fields = ["name", "owner"]
+
+
+class ExperimentFilter(django_filters.FilterSet):
+    """The experiment list, page and API; `run_count` and `last_run` are annotated by `selectors.experiments_with_counts()`."""
+
+    name = django_filters.CharFilter()
+    sort = SortFilter(
+        fields={"name": "name", "created": "created_at", "runs": "run_count", "last_run": "last_run"},
+        default="name",
+    )
+
+    class Meta:
+        model = Experiment
+        fields = ["name"]
 
 
 class DatasetVersionFilter(django_filters.FilterSet):

@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from experiments import comparison, downsample, metric_store
 from experiments.metrics import lower_is_better
-from experiments.models import LatestMetric, Metric, Param, Run
+from experiments.models import Experiment, LatestMetric, Metric, Param, Run
+
+
+def experiments_with_counts() -> QuerySet:
+    """Experiments with `run_count` and `last_run`, the columns the experiment list shows and sorts by."""
+    return Experiment.objects.select_related("owner").annotate(
+        run_count=Count("runs"), last_run=Max("runs__started_at")
+    )
 
 
 def metric_history(run: Run, key: str, *, max_points: int) -> dict:

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from experiments import schemas, search, selectors, services
-from experiments.filters import RunFilter
+from experiments.filters import ExperimentFilter, RunFilter
 from experiments.models import Experiment, Run, RunArtifact
 from mlops_site.api.parsers import SafeFormParser, SafeJSONParser, SafeMultiPartParser
 from mlops_site.api.permissions import HasModelPermission
@@ -108,8 +108,8 @@ class ExperimentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [HasModelPermission]
     required_permission = "experiments.view_experiment"
     serializer_class = ExperimentSerializer
-    queryset = Experiment.objects.select_related("owner")
-    filterset_fields = ["name"]
+    queryset = selectors.experiments_with_counts()
+    filterset_class = ExperimentFilter
     ordering_fields = ["name", "created_at"]
 
     def create(self, request):

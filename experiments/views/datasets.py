@@ -16,9 +16,8 @@ from experiments.filters import DatasetFilter
 from experiments.forms import DatasetForm, RecipeForm, UploadForm
 from experiments.models import Dataset, DatasetVersion
 from mlops_site import ui
+from mlops_site.filters import sort_key
 from mlops_site.permissions import require
-
-DATASET_SORTS = {"name": "name", "created": "created_at", "versions": "version_count"}
 
 
 @permission_required("experiments.view_dataset", raise_exception=True)
@@ -34,8 +33,12 @@ def dataset_list(request):
         version_count=Count("versions"), latest_number=Max("versions__number")
     )
     filterset = DatasetFilter(request.GET, queryset=queryset, request=request)
-    datasets, sort = ui.sort_queryset(request, filterset.qs, DATASET_SORTS, "name")
-    context = {"filter": filterset, "page": ui.paginate(request, datasets), "sort": sort, "form": form}
+    context = {
+        "filter": filterset,
+        "page": ui.paginate(request, filterset.qs),
+        "sort": sort_key(filterset),
+        "form": form,
+    }
     return render(request, "experiments/dataset_list.html", context)
 
 

@@ -8,20 +8,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.files.storage import default_storage
-from django.db.models import Count, Max
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from experiments import charts, comparison, search, selectors, services
-from experiments.filters import RunFilter
+from experiments.filters import ExperimentFilter, RunFilter
 from experiments.forms import ExperimentForm, TrainingForm
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
 from experiments.training import ALGORITHMS
 from mlops_site import ui
+from mlops_site.filters import sort_key
 
-EXPERIMENT_SORTS = {"name": "name", "created": "created_at", "runs": "run_count", "last_run": "last_run"}
 PREFERRED_METRICS = ("f1", "roc_auc", "accuracy", "rmse", "mae", "r2")
 PREFERRED_PARAMS = ("algorithm",)
 DEFAULT_COLUMNS = 4
@@ -39,11 +38,10 @@ def experiment_list(request):
         if not call.failed:
             messages.success(request, f"Experiment “{experiment.name}” created. Train a first run into it.")
             return redirect(f"{reverse('run-new')}?experiment={experiment.pk}")
-    experiments = Experiment.objects.select_related("owner").annotate(
-        run_count=Count("runs"), last_run=Max("runs__started_at")
-    )
-    experiments, sort = ui.sort_queryset(request, experiments, EXPERIMENT_SORTS, "-last_run")
-    context = {"page": ui.paginate(request, experiments), "sort": sort, "form": form}
+    data = request.GET.copy()
+    data.setdefault("sort", "-last_run")  # the page opens on recent activity; the API keeps alphabetical order
+    filterset = ExperimentFilter(data, queryset=selectors.experiments_with_counts(), request=request)
+    context = {"page": ui.paginate(request, filterset.qs), "sort": sort_key(filterset), "form": form}
     return render(request, "experiments/experiment_list.html", context)
 
 

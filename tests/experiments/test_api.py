@@ -128,3 +128,31 @@ def test_version_list_is_query_bounded(scientist, version, django_assert_max_num
         assert client.get("/api/dataset-versions/").status_code == 200
     with django_assert_max_num_queries(8):
         assert client.get("/api/datasets/").status_code == 200
+
+
+def test_experiment_and_dataset_lists_sort_alike_on_the_page_and_the_api(scientist, client):
+    from experiments import services
+    from experiments.models import Experiment, Run
+
+    for name, runs in (("b-two", 2), ("a-none", 0), ("c-one", 1)):
+        experiment = services.create_experiment(name=name, actor=scientist)
+        Run.objects.bulk_create(Run(experiment=experiment, user=scientist, name=f"r{i}") for i in range(runs))
+    api = token_client(scientist)
+
+    def names(query=""):
+        return [row["name"] for row in api.get(f"/api/experiments/{query}").json()["results"]]
+
+    assert names() == ["a-none", "b-two", "c-one"]  # the API keeps its alphabetical default
+    assert names("?sort=-runs") == ["b-two", "c-one", "a-none"]
+    assert names("?sort=no-such-key") == ["a-none", "b-two", "c-one"]  # an unknown key is the default order
+    assert Experiment.objects.count() == 3
+    client.force_login(scientist)
+    page = client.get("/experiments/?sort=runs")
+    assert [e.name for e in page.context["page"].object_list] == ["a-none", "c-one", "b-two"]
+    assert page.context["sort"] == "runs"
+    assert client.get("/experiments/").context["sort"] == "-last_run"  # the page opens on recent activity
+
+    Dataset.objects.create(name="zeta", owner=scientist)
+    Dataset.objects.create(name="alpha", owner=scientist)
+    rows = api.get("/api/datasets/?sort=-name").json()["results"]
+    assert [row["name"] for row in rows] == ["zeta", "alpha"]
