@@ -1,4 +1,4 @@
-"""Shared page helpers: sorting and pagination of lists, service errors on pages, cards and panels apps contribute."""
+"""Shared page helpers: pagination of lists, service errors on pages, cards and panels apps contribute."""
 
 from __future__ import annotations
 
@@ -8,22 +8,10 @@ from dataclasses import dataclass, field
 from django.contrib import messages as django_messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
 
 from mlops_site.errors import Conflict, RateLimited
 
 PAGE_SIZES = (25, 50, 100)
-
-
-def sort_queryset(request, queryset: QuerySet, allowed: dict[str, str], default: str) -> tuple[QuerySet, str]:
-    """Order by ?sort=<key> or ?sort=-<key>, where key is one of `allowed` (key -> field)."""
-    requested = request.GET.get("sort", default)
-    key = requested.lstrip("-")
-    if key not in allowed:
-        requested, key = default, default.lstrip("-")
-    field = allowed[key]
-    descending = requested.startswith("-")
-    return queryset.order_by(f"-{field}" if descending else field, "-pk"), requested
 
 
 def paginate(request, queryset, per_page: int = 25) -> Page:
