@@ -6,11 +6,6 @@ import os
 
 import pytest
 
-pytest.register_assert_rewrite("tests.builders")  # imported below, before pytest_plugins loads it
-
-# The helpers many test modules import from here live in the builders plugin now.
-from tests.builders import PASSWORD, make_user, token_client  # noqa: E402, F401
-
 pytest_plugins = ["tests.builders"]
 
 

@@ -29,8 +29,7 @@ from mlops_site.webhooks import services as webhook_services
 from monitoring.models import Monitor
 from monitoring.services import alerts as alert_services
 from registry import services as registry_services
-from tests.conftest import make_user
-from tests.experiments.conftest import upload
+from tests.builders import make_user, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ import pytest
 from experiments.demo_data import DEMO_RECIPE, credit_scoring_csv
 from mlops_site import roles
 from tests.browser.test_pages import log_in, shot, watch
-from tests.conftest import make_user
+from tests.builders import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,8 +11,7 @@ from experiments.demo_data import credit_scoring_frame
 from mlops_site import roles
 from registry import services as registry_services
 from tests.browser.test_pages import log_in, shot, watch
-from tests.conftest import make_user
-from tests.experiments.conftest import upload
+from tests.builders import make_user, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from experiments.models import Run
 from registry import services as registry_services
 from registry.models import ModelVersion
 from tests.browser.test_pages import log_in, watch
-from tests.conftest import make_user
+from tests.builders import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +48,7 @@ def test_double_clicks_on_register_and_start_training_do_one_thing(live_server, 
     dana = make_user("dana", "data-scientist")
     dataset = experiment_services.create_dataset(name="credit", actor=dana)
     from experiments.demo_data import credit_scoring_frame
-    from tests.experiments.conftest import upload
+    from tests.builders import upload
 
     frame = credit_scoring_frame(rows=600, seed=3).drop(columns=["customer_id"])
     frame = frame[frame["defaulted"].notna() & (frame["age"] < 200)].drop_duplicates()

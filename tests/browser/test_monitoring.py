@@ -7,8 +7,7 @@ import pytest
 from experiments import services as experiment_services
 from mlops_site import roles
 from tests.browser.test_pages import log_in, shot, watch
-from tests.conftest import make_user
-from tests.experiments.conftest import upload
+from tests.builders import make_user, upload
 from tests.monitoring.conftest import frame
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlops_site import roles
-from tests.conftest import PASSWORD, make_user
+from tests.builders import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -18,8 +18,7 @@ from mlops_site.models import Webhook, WebhookDelivery
 from mlops_site.webhooks import wire as webhooks
 from registry.models import ModelVersion, PromotionRequest
 from tests.browser.test_pages import log_in, shot, watch
-from tests.conftest import make_user
-from tests.experiments.conftest import upload
+from tests.builders import make_user, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

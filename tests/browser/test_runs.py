@@ -9,8 +9,7 @@ from experiments.demo_data import credit_scoring_frame
 from experiments.models import Run
 from mlops_site import roles
 from tests.browser.test_pages import log_in, shot, watch
-from tests.conftest import make_user
-from tests.experiments.conftest import upload
+from tests.builders import make_user, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

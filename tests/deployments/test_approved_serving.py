@@ -10,7 +10,7 @@ from deployments.models import Deployment
 from mlops_site.models import AuditEvent, Webhook
 from registry import services as registry_services
 from registry.models import ModelVersion, PromotionRequest
-from tests.conftest import make_user, token_client
+from tests.builders import make_user, token_client
 from tests.deployments.test_serving import _fresh_cache, approve, production, versions  # noqa: F401
 from tests.registry.test_concurrency import race
 

@@ -12,7 +12,7 @@ from deployments.models import Deployment, Environment, Prediction
 from experiments import services as experiment_services
 from mlops_site.models import AuditEvent
 from registry import services as registry_services
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.deployments.test_serving import production, rows, versions  # noqa: F401
 
 pytestmark = pytest.mark.django_db

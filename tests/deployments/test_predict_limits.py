@@ -7,7 +7,7 @@ import pytest
 
 from deployments import serving
 from deployments.models import Prediction
-from tests.conftest import token_client
+from tests.builders import token_client
 
 pytestmark = pytest.mark.django_db
 

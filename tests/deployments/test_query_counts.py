@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from deployments.models import Deployment
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.deployments.rows import add_deployments, add_predictions, add_revisions
 from tests.deployments.test_serving import _fresh_cache, versions  # noqa: F401
 

@@ -15,7 +15,7 @@ from experiments import services as experiment_services
 from mlops_site.models import AuditEvent
 from registry import services as registry_services
 from registry.models import ModelVersion
-from tests.conftest import make_user, token_client
+from tests.builders import make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

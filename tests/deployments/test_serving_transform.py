@@ -9,8 +9,7 @@ from deployments.models import Environment, Prediction
 from experiments import services as experiment_services
 from experiments.demo_data import DEMO_RECIPE, credit_scoring_frame
 from registry import services as registry_services
-from tests.conftest import token_client
-from tests.experiments.conftest import upload
+from tests.builders import token_client, upload
 
 pytestmark = pytest.mark.django_db
 URL = "/api/deployments/production/credit-default/predict"

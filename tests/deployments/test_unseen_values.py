@@ -12,7 +12,7 @@ from mlops_site.models import AuditEvent
 from monitoring import services as monitoring_services
 from monitoring.models import Alert, Monitor
 from monitoring.services import alerts
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.deployments.test_serving import production, rows, versions  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from experiments import metric_store
 from experiments.models import Dataset, DatasetVersion, Experiment, Param, Run, RunArtifact
-from tests.conftest import make_user
+from tests.builders import make_user
 
 SCHEMA = [{"name": "x", "kind": "numeric", "dtype": "float64"}, {"name": "y", "kind": "boolean", "dtype": "bool"}]
 

@@ -4,8 +4,7 @@ import pytest
 
 from experiments.models import Dataset, DatasetVersion
 from mlops_site.models import Job
-from tests.conftest import token_client
-from tests.experiments.conftest import MESSY_CSV, upload
+from tests.builders import MESSY_CSV, token_client, upload
 
 pytestmark = pytest.mark.django_db
 

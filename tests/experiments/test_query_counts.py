@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from experiments.models import Dataset, Experiment, Run, RunArtifact
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.experiments import rows
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 
 from experiments import services
 from experiments.models import LatestMetric, Run
-from tests.conftest import token_client
+from tests.builders import token_client
 
 pytestmark = pytest.mark.django_db
 

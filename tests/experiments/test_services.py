@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from experiments import services
 from experiments.models import Dataset, DatasetVersion
 from mlops_site.models import AuditEvent, Job
-from tests.experiments.conftest import MESSY_CSV, upload
+from tests.builders import MESSY_CSV, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from experiments import services
 from experiments.models import Experiment, Metric, Param, Run, RunArtifact
-from tests.conftest import token_client
+from tests.builders import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +118,7 @@ def test_nothing_can_be_logged_to_a_finished_run(scientist, run):
 
 
 def test_other_users_cannot_log_and_reviewers_cannot_create(reviewer, run, admin_user):
-    from tests.conftest import make_user
+    from tests.builders import make_user
 
     other = make_user("other-scientist", "data-scientist")
     response = token_client(other).post(

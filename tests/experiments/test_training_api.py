@@ -10,8 +10,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from experiments import services, training
 from experiments.models import Run, RunArtifact
 from mlops_site.models import Job
-from tests.conftest import token_client
-from tests.experiments.conftest import upload
+from tests.builders import token_client, upload
 
 pytestmark = pytest.mark.django_db
 

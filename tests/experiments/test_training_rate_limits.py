@@ -5,7 +5,7 @@ import pytest
 from experiments import services
 from experiments.models import Run
 from mlops_site.models import Job
-from tests.conftest import PASSWORD, token_client
+from tests.builders import PASSWORD, token_client
 from tests.experiments.test_training_api import request
 
 pytestmark = pytest.mark.django_db

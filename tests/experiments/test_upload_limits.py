@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from experiments import services
 from experiments.models import DatasetVersion
 from mlops_site.models import Job
-from tests.experiments.conftest import upload
+from tests.builders import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_the_cell_limit_counts_rows_times_columns(settings, dataset, scientist):
 
 
 def test_a_file_within_the_limits_is_accepted_through_the_api(dataset, scientist):
-    from tests.conftest import token_client
+    from tests.builders import token_client
 
     answer = token_client(scientist).post(
         f"/api/datasets/{dataset.pk}/versions/",

@@ -6,7 +6,7 @@ import pytest
 
 from experiments.models import Dataset, DatasetVersion
 from mlops_site.models import Job
-from tests.experiments.conftest import upload
+from tests.builders import upload
 
 pytestmark = pytest.mark.django_db
 

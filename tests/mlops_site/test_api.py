@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from mlops_site import services
 from mlops_site.models import ApiToken, AuditEvent, Job
-from tests.conftest import PASSWORD, token_client
+from tests.builders import PASSWORD, token_client
 
 pytestmark = pytest.mark.django_db
 

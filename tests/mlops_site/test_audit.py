@@ -7,7 +7,7 @@ from django.db import DatabaseError, connection, transaction
 
 from mlops_site import audit, services
 from mlops_site.models import ApiToken, AppendOnlyError, AuditEvent
-from tests.conftest import token_client
+from tests.builders import token_client
 
 pytestmark = pytest.mark.django_db
 

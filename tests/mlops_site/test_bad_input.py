@@ -13,7 +13,7 @@ from experiments.models import Experiment, LatestMetric, Metric, Param, Run
 from mlops_site.api import exceptions as api_exceptions
 from mlops_site.api.parsers import MAX_DEPTH, check_value
 from registry.models import RegisteredModel
-from tests.conftest import token_client
+from tests.builders import token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from mlops_site.management.commands.serve import _DemoWatcher
 from mlops_site.models import Job
 from monitoring import demo as monitoring_demo
 from registry import demo as registry_demo
-from tests.conftest import PASSWORD, make_user
+from tests.builders import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from mlops_site import idempotency, services
 from mlops_site.models import ApiToken, IdempotencyKey
 from registry import services as registry_services
 from registry.models import ModelVersion
-from tests.conftest import PASSWORD, make_user, token_client
+from tests.builders import PASSWORD, make_user, token_client
 
 # How slow the slowed-down POSTs are, and how far apart the two clicks: the issue measured 1.5 s and 200 ms.
 SLOW_SECONDS = float(os.environ.get("DOUBLE_CLICK_SLOW_SECONDS", "0.6"))

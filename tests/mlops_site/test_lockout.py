@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from mlops_site.models import AuditEvent
-from tests.conftest import PASSWORD
+from tests.builders import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def test_page_login_locks_the_username_out_after_the_limit_even_with_the_right_p
     assert event.target_id == str(scientist.pk) and event.actor is None
     assert event.after == {"by": "username", "username": "sci", "address": "10.0.0.1", "failures": 3, "seconds": 600}
     # The lockout is by username: another user logs in from the same address.
-    from tests.conftest import make_user
+    from tests.builders import make_user
 
     make_user("other")
     assert page_login(client, "other", PASSWORD).status_code == 302

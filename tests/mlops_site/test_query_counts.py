@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from mlops_site import audit
 from mlops_site.models import Job
-from tests.conftest import make_user, token_client
+from tests.builders import make_user, token_client
 
 
 def queries(client, url: str) -> int:

@@ -7,7 +7,7 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from mlops_site.models import Job
-from tests.conftest import PASSWORD, token_client
+from tests.builders import PASSWORD, token_client
 
 pytestmark = pytest.mark.django_db
 

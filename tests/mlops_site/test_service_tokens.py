@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from mlops_site import services
 from mlops_site.models import ApiToken, AuditEvent
-from tests.conftest import make_user
+from tests.builders import make_user
 
 pytestmark = pytest.mark.django_db
 

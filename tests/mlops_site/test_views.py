@@ -8,7 +8,7 @@ from django.test import Client
 
 from mlops_site.context_processors import NAVIGATION
 from mlops_site.models import ApiToken, AuditEvent, Job
-from tests.conftest import PASSWORD
+from tests.builders import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

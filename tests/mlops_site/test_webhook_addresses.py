@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from mlops_site.models import AuditEvent, Webhook, WebhookDelivery
 from mlops_site.webhooks import services as webhooks
 from mlops_site.webhooks import wire
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.mlops_site.test_webhooks import SECRET, Receiver, emit  # noqa: F401
 
 pytestmark = pytest.mark.django_db

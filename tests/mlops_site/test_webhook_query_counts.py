@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from mlops_site.models import Webhook, WebhookDelivery
-from tests.conftest import make_user, token_client
+from tests.builders import make_user, token_client
 from tests.mlops_site.test_query_counts import queries
 
 pytestmark = pytest.mark.django_db

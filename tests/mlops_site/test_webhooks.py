@@ -25,7 +25,7 @@ from mlops_site.models import AuditEvent, Webhook, WebhookDelivery
 from mlops_site.webhooks import services as webhooks
 from mlops_site.webhooks import wire
 from registry import services
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.registry.test_services import trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -544,7 +544,7 @@ def test_reviewers_and_scientists_get_403_on_webhook_pages(client, reviewer, sci
 def test_api_writes_need_their_own_permission_not_just_view(admin_user, hook):
     from django.contrib.auth.models import Permission
 
-    from tests.conftest import make_user
+    from tests.builders import make_user
 
     watcher = make_user("watcher")
     watcher.user_permissions.add(Permission.objects.get(content_type__app_label="mlops_site", codename="view_webhook"))

@@ -5,7 +5,7 @@ import pytest
 
 from experiments import services as experiment_services
 from experiments.demo_data import credit_scoring_frame
-from tests.builders import inputs_of, serve, upload  # noqa: F401  (the deployed model is a builder)
+from tests.builders import upload
 
 
 def frame(seed: int, shift: float = 0.0) -> pd.DataFrame:

@@ -15,8 +15,7 @@ from mlops_site.webhooks import services as webhooks
 from mlops_site.webhooks import wire
 from monitoring import services
 from monitoring.models import Alert, AlertRule, Monitor
-from tests.conftest import token_client
-from tests.monitoring.conftest import inputs_of, serve
+from tests.builders import inputs_of, serve, token_client
 
 pytestmark = pytest.mark.django_db
 

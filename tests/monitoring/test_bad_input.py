@@ -4,7 +4,7 @@ import pytest
 
 from monitoring.models import AlertRule, Monitor
 from registry.models import ModelVersion
-from tests.conftest import token_client
+from tests.builders import token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,7 @@ import pytest
 from scipy import stats
 
 from experiments import services as experiment_services
-from tests.conftest import token_client
-from tests.experiments.conftest import upload
+from tests.builders import token_client, upload
 
 pytestmark = pytest.mark.django_db
 URL = "/api/drift/compare/"

@@ -8,7 +8,7 @@ from django.utils import timezone
 from deployments.models import Prediction
 from monitoring import demo, services
 from monitoring.models import Alert, DriftReport
-from tests.monitoring.conftest import inputs_of, serve
+from tests.builders import inputs_of, serve
 
 pytestmark = pytest.mark.django_db
 

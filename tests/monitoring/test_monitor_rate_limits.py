@@ -5,7 +5,7 @@ from django.contrib.messages import get_messages
 
 from mlops_site.models import Job
 from monitoring import services
-from tests.conftest import PASSWORD, token_client
+from tests.builders import PASSWORD, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from experiments import services as experiment_services
 from monitoring import charts, services
 from monitoring.models import DriftReport, FeatureDrift, Monitor
 from monitoring.services import monitors
-from tests.conftest import token_client
-from tests.monitoring.conftest import inputs_of, serve
+from tests.builders import inputs_of, serve, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from monitoring.models import DriftReport, Monitor
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.monitoring.rows import add_monitored
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,7 @@ from mlops_site.models import Job
 from monitoring import services
 from monitoring.models import Alert, Retraining, RetrainingPolicy
 from registry.models import ModelVersion, PromotionRequest
-from tests.conftest import token_client
-from tests.monitoring.conftest import inputs_of, serve
+from tests.builders import inputs_of, serve, token_client
 from tests.monitoring.test_alerts import shifted
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from experiments.demo_data import DEMO_RECIPE, credit_scoring_frame
 from monitoring import services
 from monitoring.models import Monitor
 from registry import services as registry_services
-from tests.experiments.conftest import upload
+from tests.builders import upload
 
 pytestmark = pytest.mark.django_db
 

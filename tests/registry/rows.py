@@ -2,7 +2,7 @@
 
 from experiments.models import Experiment, Run, RunArtifact
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
-from tests.conftest import make_user
+from tests.builders import make_user
 
 SIGNATURE = {"inputs": [{"name": "x", "kind": "numeric"}], "output": {"task": "classification", "classes": [0, 1]}}
 

@@ -4,7 +4,7 @@ import pytest
 
 from mlops_site.models import AuditEvent
 from registry.models import ModelVersion, RegisteredModel
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.registry.test_services import model, trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db

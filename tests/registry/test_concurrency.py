@@ -13,7 +13,7 @@ from experiments import services as experiment_services
 from mlops_site.errors import Conflict
 from registry import services
 from registry.models import ModelVersion, PromotionRequest, Review
-from tests.conftest import make_user
+from tests.builders import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

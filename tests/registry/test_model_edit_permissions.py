@@ -6,7 +6,7 @@ from mlops_site import roles
 from mlops_site.models import AuditEvent
 from registry import services
 from registry.models import RegisteredModel
-from tests.conftest import PASSWORD, make_user, token_client
+from tests.builders import PASSWORD, make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 
 from registry import services
 from registry.models import PromotionRequest
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.registry.test_services import model, trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db

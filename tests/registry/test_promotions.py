@@ -15,7 +15,7 @@ from mlops_site.errors import Conflict
 from mlops_site.models import AuditEvent
 from registry import services
 from registry.models import ModelVersion, PromotionRequest, Review
-from tests.conftest import make_user
+from tests.builders import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 
 from registry import services
 from registry.models import ModelVersion, PromotionRequest, Review
-from tests.conftest import make_user, token_client
+from tests.builders import make_user, token_client
 from tests.registry.test_services import model, second_run, trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db

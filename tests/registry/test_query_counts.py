@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from registry.models import RegisteredModel
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.registry.rows import add_rows
 
 N = 3

@@ -10,7 +10,7 @@ from experiments import services as experiment_services
 from mlops_site.models import AuditEvent
 from registry import services
 from registry.models import ModelVersion
-from tests.conftest import token_client
+from tests.builders import token_client
 from tests.registry.servable import servable_model_bytes
 from tests.registry.test_services import model  # noqa: F401
 
