@@ -292,3 +292,18 @@ def _loaded_once(monkeypatch):
         return pipeline
 
     monkeypatch.setattr(training, "load_model", load_model)
+
+
+def queries(client, url: str) -> int:
+    """Queries of a warm GET of `url` (the first call of a token also stamps its last use), asserting a 200.
+
+    The query-count tests compare this for N and 2N rows: equal counts mean no query per row.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    return len(captured)

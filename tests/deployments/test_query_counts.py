@@ -5,25 +5,15 @@ adds to the model and version pages. Counts are of a warm request (the first tok
 """
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from deployments.models import Deployment
-from tests.builders import token_client
+from tests.builders import queries, token_client
 from tests.deployments.rows import add_deployments, add_predictions, add_revisions
 from tests.deployments.test_serving import _fresh_cache, versions  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 N = 3
-
-
-def queries(client, url: str) -> int:
-    client.get(url)
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return len(captured)
 
 
 def counts(admin_user, client, urls) -> dict[str, int]:

@@ -1,24 +1,13 @@
 """Every experiments list costs the same number of queries for N rows as for 2N (no query per row)."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from experiments.models import Dataset, Experiment, Run, RunArtifact
-from tests.builders import token_client
+from tests.builders import queries, token_client
 from tests.experiments import rows
 
 pytestmark = pytest.mark.django_db
 N = 3
-
-
-def queries(client, url: str) -> int:
-    """Queries of a warm request (the first one of a token also stamps its last use)."""
-    client.get(url)
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return len(captured)
 
 
 class Lists:

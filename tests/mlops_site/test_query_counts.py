@@ -1,21 +1,10 @@
 """The kernel's lists cost the same number of queries for N rows as for 2N (no query per row)."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from mlops_site import audit
 from mlops_site.models import Job
-from tests.builders import make_user, token_client
-
-
-def queries(client, url: str) -> int:
-    """Queries of a warm request (the first one of a token also stamps its last use)."""
-    client.get(url)
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, url
-    return len(captured)
+from tests.builders import make_user, queries, token_client
 
 
 def add_rows(owner, count: int, start: int) -> None:

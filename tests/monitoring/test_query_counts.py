@@ -1,12 +1,10 @@
 """Monitoring's lists cost the same number of queries for N rows as for 2N (no query per row)."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from monitoring.models import DriftReport, Monitor
-from tests.builders import token_client
+from tests.builders import queries, token_client
 from tests.monitoring.rows import add_monitored
 
 pytestmark = pytest.mark.django_db
@@ -20,15 +18,6 @@ ENDPOINTS = [
     "/api/alerts/?status=acknowledged",
     "/api/models/model-0/retrainings/",
 ]
-
-
-def queries(client, url: str) -> int:
-    """Queries of a warm request (the first one of a token also stamps its last use)."""
-    client.get(url)
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, (url, response.content[:300])
-    return len(captured)
 
 
 @pytest.mark.parametrize("url", PAGES + ENDPOINTS)

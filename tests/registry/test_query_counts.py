@@ -1,11 +1,9 @@
 """Every registry list costs the same number of queries for N rows as for 2N (no query per row)."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from registry.models import RegisteredModel
-from tests.builders import token_client
+from tests.builders import queries, token_client
 from tests.registry.rows import add_rows
 
 N = 3
@@ -25,15 +23,6 @@ ENDPOINTS = [
     "/api/promotions/",
     "/api/promotions/?status=pending&sort=-id",  # each with its reviews
 ]
-
-
-def queries(client, url: str) -> int:
-    """Queries of a warm request (the first one of a token also stamps its last use)."""
-    client.get(url)
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, (url, response.content[:500])
-    return len(captured)
 
 
 @pytest.mark.parametrize("url", PAGES + ENDPOINTS)
