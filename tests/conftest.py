@@ -29,6 +29,26 @@ def pytest_configure(config):
     settings.SECURE_HSTS_SECONDS = 0
     settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_migration_rows, dispatch_uid="tests.migration_rows")
+
+
+def _migration_rows(sender, **kwargs):
+    """Put back the rows the migrations create (the staging and production environments) after a flush.
+
+    A transactional test (browser, worker, races) ends by flushing every table, then Django sends
+    post_migrate, which re-syncs the roles and schedules but not data migrations. pytest orders tests by
+    their fixtures, so a plain test can run after a transactional one and must still see a migrated database.
+    """
+    if sender.name != "deployments":
+        return
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("deployments.migrations.0001_initial").default_environments(apps, None)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):

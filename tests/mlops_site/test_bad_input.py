@@ -159,3 +159,23 @@ def test_an_id_past_the_bigint_range_is_a_404_not_a_500(scientist, client):
     assert api.get("/api/runs/99999999999999999999999/").status_code == 404
     client.force_login(scientist)
     assert client.get("/jobs/99999999999999999999999/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_options_on_every_api_route_describes_it_and_never_fails(admin_user):
+    """OPTIONS (what browsers send before a cross-site call, and what fuzzers try) on every route of the schema."""
+    import re
+
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    api = token_client(admin_user)
+    answers = {}
+    for path in paths:
+        url = re.sub(r"\{[^}]+\}", "0", path)
+        response = api.options(url)
+        answers[url] = response.status_code
+        assert response.status_code in (200, 404), (url, response.status_code, response.content[:200])
+        assert response.json()  # a description or the JSON error shape, never an HTML page
+    assert answers["/api/ground-truth/"] == 200  # a verb-only ViewSet (no serializer_class) describes itself
+    assert len(answers) > 50
