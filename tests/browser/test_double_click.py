@@ -86,7 +86,7 @@ def test_double_clicks_on_register_and_start_training_do_one_thing(live_server, 
     assert sent == 2  # the browser did send the form twice
     assert ModelVersion.objects.count() == 1
 
-    trainings = slowed(monkeypatch, experiment_services, "start_training")
+    trainings = slowed(monkeypatch, experiment_services, "start_training_request")  # what the training page calls
     page.goto(f"{live_server.url}/runs/new/?version={version.pk}&experiment={experiment.pk}")
     page.select_option("[name=algorithm]", "knn")
     double_click(page, "#train-button")

@@ -325,7 +325,7 @@ def logged_in(user) -> Client:
 def test_a_double_clicked_training_form_starts_one_run(scientist, credit, monkeypatch, settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}  # queue the job, do not train in the request
     experiment, version = credit
-    slowed(monkeypatch, experiment_services, "start_training")
+    slowed(monkeypatch, experiment_services, "start_training_request")  # what the training page calls
     page = logged_in(scientist).get(reverse("run-new"))
     form = {
         "experiment": experiment.pk,
