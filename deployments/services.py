@@ -742,7 +742,7 @@ def update_deployment(deployment: Deployment, data: Any, *, actor) -> Deployment
     Every named version is resolved and its file checked first, outside the transaction, so an unknown
     number is refused before anything changes and a refused file's audit event is not rolled back.
     """
-    permissions.require(actor, CHANGE, _denied("changing deployments"))
+    permissions.require(actor, CHANGE, _denied(_purpose_of(data)))
     clean = validate(schemas.DeploymentChange, data)
     reason, override = clean["reason"], clean["override"]
     fields = ("primary_version", "canary_version", "shadow_version")
@@ -770,8 +770,29 @@ def update_deployment(deployment: Deployment, data: Any, *, actor) -> Deployment
     return _fresh(deployment)
 
 
-# The changes a person asks for by name (the deployment page's buttons, the API's verbs).
-ACTIONS = ("deploy", "traffic", "promote_canary", "rollback", "unseen_values")
+def _purpose_of(data: Any) -> str:
+    """What a PATCH asks for, in the words of the refusal each single change has always given."""
+    keys = set(data) if isinstance(data, dict) else set()
+    if "primary_version" in keys:
+        return ACTIONS["deploy"]
+    if keys & {"canary_version", "canary_percent", "shadow_version"}:
+        return ACTIONS["traffic"]
+    if "guardrail" in keys:
+        return "changing guardrails"
+    if "unseen_values" in keys:
+        return ACTIONS["unseen_values"]
+    return "changing deployments"
+
+
+# The changes a person asks for by name (the deployment page's buttons, the API's verbs), and what a
+# refusal says each one is.
+ACTIONS = {
+    "deploy": "deploying models",
+    "traffic": "changing traffic",
+    "promote_canary": "promoting canaries",
+    "rollback": "rolling back deployments",
+    "unseen_values": "changing how unseen values are handled",
+}
 
 
 def primary_change(deployment: Deployment, action: str, data: Any) -> dict | None:
@@ -802,7 +823,7 @@ def change(deployment: Deployment, action: str, data: Any, *, actor) -> tuple[De
     """
     if action not in ACTIONS:
         raise ValidationError("Unknown action.")
-    permissions.require(actor, CHANGE, _denied("changing deployments"))
+    permissions.require(actor, CHANGE, _denied(ACTIONS[action]))
     if action == "deploy":
         clean = validate(schemas.Deploy, data)
         version = _version(deployment, clean["version"], "version")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -211,11 +211,11 @@ def rule_create(request, pk: int):
     if form.is_valid():
         with ui.service_errors(request, form, denied="message") as call:
             rule = services.create_rule(monitor, form.cleaned, actor=request.user)
-        if isinstance(call.error, PermissionDenied):
-            return redirect(monitor)
         if not call.failed:
             messages.success(request, f"Rule “{rule.name}” added; it is checked after each report.")
             return redirect(f"{monitor.get_absolute_url()}#rules")
+        if not form.errors:  # refused as a whole (role, conflict, rate limit): the message says why
+            return redirect(monitor)
     messages.error(request, "The rule was not added: " + _form_errors(form))
     return monitor_detail(request, pk, rule_form=form, status=400)  # the form keeps what was typed
 

@@ -241,7 +241,13 @@ def _score(metric: str, truth: np.ndarray, scores: np.ndarray, labels: Sequence[
     """The metric as training computes it (`experiments.metrics.score`). `labels` (sorted) are shared by both
     models, so both use one positive class; for roc_auc `scores` are the positive class's probabilities."""
     if metrics.task_of(metric) == REGRESSION:
-        return metrics.score(REGRESSION, truth, scores, only=(metric,)).get(metric, float("nan"))
+        found = metrics.score(REGRESSION, truth, scores, only=(metric,))
+        if metric == "r2" and metric not in found and len(truth) > 1:
+            # A constant truth (a tiny resample): scikit-learn's finite r2 (1 if exact, else 0), as the gate always had.
+            from sklearn.metrics import r2_score
+
+            return float(r2_score(truth, scores))
+        return found.get(metric, float("nan"))
     classes = list(labels) or _sorted_labels(np.concatenate([truth, scores]))
     if metric == "roc_auc":
         positive = scores.astype(float)

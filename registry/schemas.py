@@ -191,7 +191,7 @@ def normalise_gates(raw: Any) -> dict[str, Any]:
 
 
 class Tags(serializers.DictField):
-    """Names to values; values are kept as text."""
+    """Names to values; values are kept as text (any JSON value, cut at 500 characters, as always)."""
 
     child = serializers.CharField(allow_blank=True, allow_null=True, max_length=500)
 
@@ -202,14 +202,16 @@ class Tags(serializers.DictField):
     def to_internal_value(self, data):
         if isinstance(data, Mapping) and not all(isinstance(key, str) and key.strip() for key in data):
             self.fail("not_a_dict", input_type=type(data).__name__)
+        if isinstance(data, Mapping):
+            data = {key: None if value is None else str(value)[:500] for key, value in data.items()}
         tags = super().to_internal_value(data)
-        return {key.strip()[:64]: "" if value is None else str(value) for key, value in tags.items()}
+        return {key.strip()[:64]: "" if value is None else value for key, value in tags.items()}
 
 
 class ModelEdit(serializers.Serializer):
     """An edit of a registered model: any of its description, tags and gate configuration."""
 
-    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    description = serializers.CharField(required=False, allow_blank=True)  # a model's description has no limit
     tags = Tags(required=False)
     gates = serializers.JSONField(
         required=False,
@@ -228,11 +230,14 @@ class ModelEdit(serializers.Serializer):
 class VersionEdit(serializers.Serializer):
     """PATCH of a version: its description, tags and the model card's written sections."""
 
-    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    description = serializers.CharField(required=False, allow_blank=True)
     tags = Tags(required=False)
     intended_use = serializers.CharField(required=False, allow_blank=True, max_length=cards.MAX_SECTION_CHARS)
     limitations = serializers.CharField(required=False, allow_blank=True, max_length=cards.MAX_SECTION_CHARS)
     ethical_considerations = serializers.CharField(required=False, allow_blank=True, max_length=cards.MAX_SECTION_CHARS)
+
+    def validate_description(self, value):
+        return value[:5000]  # a version's description is cut at 5,000 characters, as it always was
 
     def validate(self, data):
         if not data:

@@ -39,7 +39,8 @@ def experiment_list(request):
             messages.success(request, f"Experiment “{experiment.name}” created. Train a first run into it.")
             return redirect(f"{reverse('run-new')}?experiment={experiment.pk}")
     data = request.GET.copy()
-    data.setdefault("sort", "-last_run")  # the page opens on recent activity; the API keeps alphabetical order
+    if data.get("sort", "").lstrip("-") not in ExperimentFilter.base_filters["sort"].sort_fields:
+        data["sort"] = "-last_run"  # the page opens on recent activity; the API keeps alphabetical order
     filterset = ExperimentFilter(data, queryset=selectors.experiments_with_counts(), request=request)
     context = {"page": ui.paginate(request, filterset.qs), "sort": sort_key(filterset), "form": form}
     return render(request, "experiments/experiment_list.html", context)

@@ -70,6 +70,7 @@ def _policy_summary(policy: RetrainingPolicy) -> dict:
 
 def patch_policy(model: RegisteredModel, data: dict[str, Any], *, actor) -> RetrainingPolicy:
     """Change some settings; the others keep their current values (the defaults, without a policy)."""
+    # Checked here for the shape and the fields as sent; put_policy checks the merged whole again.
     validation.validate(schemas.RetrainingPolicyInput, data, partial=True)
     policy = policy_of(model)
     changes = {field: value for field, value in data.items() if field in POLICY_FIELDS}

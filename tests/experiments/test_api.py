@@ -150,6 +150,7 @@ def test_experiment_and_dataset_lists_sort_alike_on_the_page_and_the_api(scienti
     assert [e.name for e in page.context["page"].object_list] == ["a-none", "c-one", "b-two"]
     assert page.context["sort"] == "runs"
     assert client.get("/experiments/").context["sort"] == "-last_run"  # the page opens on recent activity
+    assert client.get("/experiments/?sort=bogus").context["sort"] == "-last_run"
 
     Dataset.objects.create(name="zeta", owner=scientist)
     Dataset.objects.create(name="alpha", owner=scientist)

@@ -425,3 +425,11 @@ def test_champion_challenger_gives_a_paired_bootstrap_interval_of_the_difference
     assert same.details["difference_ci95"] == [0.0, 0.0]
     again = champion_challenger(y, candidate, champion, metric="accuracy", tolerance=0.0, task="classification")
     assert again.details["difference_ci95"] == [low, high]
+
+
+def test_r2_of_a_constant_truth_is_finite_as_scikit_learn_gives_it():
+    from registry.gates import _score
+
+    truth = np.array([2.0, 2.0, 2.0])
+    assert _score("r2", truth, np.array([2.0, 2.0, 2.0]), []) == 1.0
+    assert _score("r2", truth, np.array([1.0, 2.0, 3.0]), []) == 0.0

@@ -63,3 +63,17 @@ def test_another_scientist_cannot_edit_on_the_page_and_sees_no_edit_form(client,
 def test_the_owner_sees_the_edit_form(client, model, scientist):
     client.login(username=scientist.username, password=PASSWORD)
     assert "Edit description and tags" in client.get(f"/models/{model.name}/").content.decode()
+
+
+def test_tag_values_of_any_type_are_kept_as_text_cut_at_500_characters(admin_user):
+    services.create_model(name="tagged", actor=admin_user)
+    api = token_client(admin_user)
+    answer = api.patch(
+        "/api/models/tagged/",
+        {"tags": {"flag": True, "n": 3, "long": "x" * 600}, "description": "d" * 6000},
+        format="json",
+    )
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["tags"] == {"flag": "True", "n": "3", "long": "x" * 500}
+    assert len(body["description"]) == 6000
