@@ -121,7 +121,14 @@ def test_register_request_review_and_approve(live_server, page, receiver):
     for delivery in received:
         assert webhooks.verify(secret, delivery["signature"], delivery["body"])
         events.append(json.loads(delivery["body"])["event"])
+    # The approval moved the version to production, and the production environment followed it.
     assert sorted(events) == sorted(
-        ["model.version_created", "promotion.requested", "promotion.approved", "model.stage_changed"]
+        [
+            "model.version_created",
+            "promotion.requested",
+            "promotion.approved",
+            "model.stage_changed",
+            "deployment.changed",
+        ]
     )
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
