@@ -21,9 +21,7 @@ class DeploymentsConfig(AppConfig):
     name = "deployments"
 
     def ready(self) -> None:
-        from deployments.demo import create_demo_traffic, demo_waiting
         from deployments.models import Deployment
-        from deployments.panels import model_serving_panel, version_serving_panel
         from mlops_site import demo, events, schedules, ui
         from mlops_site.models import Webhook
 
@@ -33,7 +31,9 @@ class DeploymentsConfig(AppConfig):
                 label="Deployments", url_name="deployments", count=Deployment.objects.count, hint="served", order=50
             )
         )
-        demo.register_step(40, "deployment traffic", create_demo_traffic, waiting=demo_waiting)
+        demo.register_step(
+            40, "deployment traffic", "deployments.demo.create_demo_traffic", waiting="deployments.demo.demo_waiting"
+        )
         schedules.register("check-canary-guardrails", "deployments.tasks.check_guardrails", 1)
         # What is served must be what the registry approved: repair a missed stage move, report a deliberate one.
         schedules.register("reconcile-deployments", "deployments.tasks.reconcile_stages", 5)
@@ -44,7 +44,11 @@ class DeploymentsConfig(AppConfig):
             "deployment.reconciled",
             "deployment.stage_mismatch",
         )
-        ui.register_panel("model-top", ui.Panel("deployments/_model_serving_panel.html", model_serving_panel, order=10))
         ui.register_panel(
-            "version-top", ui.Panel("deployments/_version_serving_panel.html", version_serving_panel, order=10)
+            "model-top",
+            ui.Panel("deployments/_model_serving_panel.html", "deployments.panels.model_serving_panel", order=10),
+        )
+        ui.register_panel(
+            "version-top",
+            ui.Panel("deployments/_version_serving_panel.html", "deployments.panels.version_serving_panel", order=10),
         )

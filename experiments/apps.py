@@ -7,7 +7,6 @@ class ExperimentsConfig(AppConfig):
     name = "experiments"
 
     def ready(self) -> None:
-        from experiments.demo import create_demo_datasets, create_demo_runs
         from experiments.models import Dataset
         from mlops_site import demo, ui
 
@@ -16,5 +15,5 @@ class ExperimentsConfig(AppConfig):
                 label="Datasets", url_name="datasets", count=Dataset.objects.count, hint="versioned tables", order=10
             )
         )
-        demo.register_step(10, "datasets", create_demo_datasets)
-        demo.register_step(20, "training runs", create_demo_runs)
+        demo.register_step(10, "datasets", "experiments.demo.create_demo_datasets")
+        demo.register_step(20, "training runs", "experiments.demo.create_demo_runs")

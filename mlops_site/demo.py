@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from mlops_site import audit, roles, services
 from mlops_site.models import Job
@@ -35,16 +36,22 @@ class DemoContext:
     log: Callable[[str], None]
 
 
-_steps: list[tuple[int, str, Callable[[DemoContext], None]]] = []
-_waiting: dict[str, Callable[[], str | None]] = {}
+_steps: list[tuple[int, str, Callable[[DemoContext], None] | str]] = []
+_waiting: dict[str, Callable[[], str | None] | str] = {}
 
 
 def register_step(
-    order: int, name: str, step: Callable[[DemoContext], None], *, waiting: Callable[[], str | None] | None = None
+    order: int,
+    name: str,
+    step: Callable[[DemoContext], None] | str,
+    *,
+    waiting: Callable[[], str | None] | str | None = None,
 ) -> None:
     """Upper apps add demo steps (datasets, runs, deployments...); they run in `order`.
 
     `waiting()` returns what the step's background work has still to make (a phrase), or None once done.
+    Either may be a dotted path, imported when the demo runs: the demo modules pull in pandas and
+    scikit-learn, which every other process (a page, `manage.py check`) need not load at start.
     """
     if all(existing != name for _, existing, _ in _steps):
         _steps.append((order, name, step))
@@ -119,7 +126,7 @@ def progress() -> DemoProgress:
     for kind in Job.objects.active().filter(created_by__username__in=usernames).values_list("kind", flat=True):
         label = JOB_LABELS.get(kind, kind)
         jobs[label] = jobs.get(label, 0) + 1
-    waiting = [phrase for check in _waiting.values() if (phrase := check())]
+    waiting = [phrase for check in _waiting.values() if (phrase := _loaded(check)())]
     state = DemoProgress(started=True, jobs=dict(sorted(jobs.items())), waiting=waiting)
     if state.ready:
         cache.set(_READY_KEY, True, timeout=None)  # stays ready: later jobs of the demo users are not the demo's
@@ -173,5 +180,10 @@ def run(log: Callable[[str], None]) -> None:
         log("Queued a platform self-check job; the worker runs it once the site is up.")
     context = DemoContext(users=users, log=log)
     for _, name, step in sorted(_steps, key=lambda item: item[0]):
+        step = _loaded(step)
         log(f"Demo step: {name}")
         step(context)
+
+
+def _loaded(function):
+    return import_string(function) if isinstance(function, str) else function

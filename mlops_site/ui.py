@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.contrib import messages as django_messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
+from django.utils.module_loading import import_string
 
 from mlops_site.errors import Conflict, RateLimited
 
@@ -122,10 +123,13 @@ class service_errors:
 
 @dataclass(frozen=True)
 class Panel:
-    """A section an upper app adds to a lower app's page: a template and the context it needs (or None to hide)."""
+    """A section an upper app adds to a lower app's page: a template and the context it needs (or None to hide).
+
+    `context` may be a dotted path, imported on the first page that shows the panel, so that loading the apps
+    does not import what the panel's queries need (serving pulls in pandas and scikit-learn)."""
 
     template: str
-    context: Callable[[object, object], dict | None]
+    context: Callable[[object, object], dict | None] | str
     order: int = 100
 
 
@@ -143,7 +147,8 @@ def panels(page: str, request, obj) -> list[dict]:
     """The panels of `page` for this request and object, as {"template", "context"}, in order."""
     shown = []
     for panel in sorted(_panels.get(page, []), key=lambda p: p.order):
-        context = panel.context(request, obj)
+        build = import_string(panel.context) if isinstance(panel.context, str) else panel.context
+        context = build(request, obj)
         if context is not None:
             shown.append({"template": panel.template, "context": context})
     return shown

@@ -37,16 +37,18 @@ class MonitoringConfig(AppConfig):
         from deployments.models import Deployment
         from mlops_site import demo, events, schedules, ui
         from mlops_site.models import Webhook
-        from monitoring.demo import create_demo_drift, demo_waiting
         from monitoring.models import Alert
-        from monitoring.panels import monitoring_panel, retraining_panel
 
         post_save.connect(_monitor_new_deployment, sender=Deployment, dispatch_uid="monitoring.monitor_new_deployment")
         events.audit_event_recorded.connect(_settle_retraining, dispatch_uid="monitoring.settle_retraining")
         Webhook.add_events(*WEBHOOK_EVENTS)
         schedules.register("run-due-monitors", "monitoring.tasks.run_due_monitors", 1)
-        ui.register_panel("model", ui.Panel("monitoring/_retraining_panel.html", retraining_panel, order=50))
-        ui.register_panel("deployment", ui.Panel("monitoring/_deployment_panel.html", monitoring_panel, order=50))
+        ui.register_panel(
+            "model", ui.Panel("monitoring/_retraining_panel.html", "monitoring.panels.retraining_panel", order=50)
+        )
+        ui.register_panel(
+            "deployment", ui.Panel("monitoring/_deployment_panel.html", "monitoring.panels.monitoring_panel", order=50)
+        )
         ui.register_dashboard_card(
             ui.DashboardCard(
                 label="Open alerts",
@@ -56,4 +58,6 @@ class MonitoringConfig(AppConfig):
                 order=60,
             )
         )
-        demo.register_step(50, "monitoring drift", create_demo_drift, waiting=demo_waiting)
+        demo.register_step(
+            50, "monitoring drift", "monitoring.demo.create_demo_drift", waiting="monitoring.demo.demo_waiting"
+        )

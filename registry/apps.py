@@ -18,7 +18,6 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         from mlops_site import demo, ui
         from mlops_site.models import Webhook
-        from registry.demo import create_demo_registry, demo_waiting
         from registry.models import PromotionRequest, RegisteredModel
 
         Webhook.add_events(*WEBHOOK_EVENTS)
@@ -36,4 +35,6 @@ class RegistryConfig(AppConfig):
                 order=40,
             )
         )
-        demo.register_step(30, "model registry", create_demo_registry, waiting=demo_waiting)
+        demo.register_step(
+            30, "model registry", "registry.demo.create_demo_registry", waiting="registry.demo.demo_waiting"
+        )
