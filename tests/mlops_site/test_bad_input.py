@@ -179,3 +179,28 @@ def test_options_on_every_api_route_describes_it_and_never_fails(admin_user):
         assert response.json()  # a description or the JSON error shape, never an HTML page
     assert answers["/api/ground-truth/"] == 200  # a verb-only ViewSet (no serializer_class) describes itself
     assert len(answers) > 50
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["-", "--name", "x" * 5000, "pk__gt", "-created_at; DROP TABLE x", "é"])
+def test_any_sort_value_on_any_list_is_the_default_order_not_an_error(admin_user, client, value):
+    """The shared SortFilter: an unknown key (a stale bookmark, a fuzzer) falls back to the list's default."""
+    api = token_client(admin_user)
+    client.force_login(admin_user)
+    for url in (
+        "/api/jobs/",
+        "/api/audit-events/",
+        "/api/experiments/",
+        "/api/datasets/",
+        "/api/models/",
+        "/api/promotions/",
+        "/api/deployments/",
+        "/api/predictions/",
+        "/api/alerts/",
+        "/api/alert-rules/",
+        "/api/drift-reports/",
+        "/api/webhooks/",
+    ):
+        assert api.get(url, {"sort": value}).status_code == 200, url
+    for url in ("/jobs/", "/experiments/", "/datasets/", "/models/", "/approvals/", "/deployments/", "/webhooks/"):
+        assert client.get(url, {"sort": value}).status_code == 200, url
