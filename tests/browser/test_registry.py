@@ -10,6 +10,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from playwright.sync_api import expect
 
 from experiments import services as experiment_services
 from experiments.demo_data import credit_scoring_frame
@@ -102,7 +103,7 @@ def test_register_request_review_and_approve(live_server, page, receiver):
     # Rui sees it in the queue, with its evidence, and approves.
     log_in(page, live_server.url, "rui")
     page.click("nav >> text=Approvals")
-    assert page.locator("table tbody tr").count() == 1
+    expect(page.locator("table tbody tr")).to_have_count(1)
     shot(page, "approvals")
     page.click(f"text=#{promotion.pk}")
     page.fill("[name=comment]", "Gates pass; baseline accepted.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from experiments import services
 from experiments.demo_data import credit_scoring_frame
@@ -64,12 +65,13 @@ def test_train_sweep_search_compare_reproduce(live_server, page):
     page.goto(f"{live_server.url}/runs/?experiment={forest.experiment_id}")
     page.fill("[name=search]", 'params.algorithm = "knn" and metrics.f1 > -1')
     page.click("#run-filters button[type=submit]")
-    rows = page.locator("table.runs tbody tr")
-    assert rows.count() == 6
+    # The submit navigates; expect() waits for the new page where count() would read the old one.
+    expect(page.locator("table.runs tbody tr")).to_have_count(6)
     page.goto(f"{live_server.url}/runs/?experiment={forest.experiment_id}&search=metrics.f1+%3E%3E")
     assert "Search:" in page.inner_text(".messages")
     page.goto(f"{live_server.url}/runs/?experiment={forest.experiment_id}&top_level=true")
     page.click("th >> text=f1")  # sort by f1, best first
+    page.wait_for_url("**ordering=*")
     first_f1 = page.locator("table.runs tbody tr").first.locator("td.num").first.inner_text()
     shot(page, "run-list")
     page.goto(f"{live_server.url}/runs/?experiment={forest.experiment_id}")
