@@ -56,6 +56,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from experiments import model_files
 from experiments.metrics import score
 
 __all__ = [
@@ -730,60 +731,14 @@ def library_versions() -> dict[str, str]:
 # Loading a stored model
 # ---------------------------------------------------------------------------------------------------
 
-# Every type a pipeline built by `train` can contain; skops refuses to load anything else.
-TRUSTED_TYPES = frozenset(
-    {
-        f"{module}.{name}"
-        for module, names in {
-            "sklearn.pipeline": ["Pipeline"],
-            "sklearn.compose._column_transformer": ["ColumnTransformer"],
-            "sklearn.preprocessing._function_transformer": ["FunctionTransformer"],
-            "sklearn.preprocessing._data": ["StandardScaler"],
-            "sklearn.preprocessing._encoders": ["OneHotEncoder"],
-            "sklearn.impute._base": ["SimpleImputer"],
-            "sklearn.linear_model._logistic": ["LogisticRegression"],
-            "sklearn.linear_model._base": ["LinearRegression"],
-            "sklearn.linear_model._ridge": ["Ridge"],
-            "sklearn.ensemble._forest": ["RandomForestClassifier", "RandomForestRegressor"],
-            "sklearn.ensemble._hist_gradient_boosting.gradient_boosting": [
-                "HistGradientBoostingClassifier",
-                "HistGradientBoostingRegressor",
-            ],
-            "sklearn.ensemble._hist_gradient_boosting.binning": ["_BinMapper"],
-            "sklearn.ensemble._hist_gradient_boosting.predictor": ["TreePredictor"],
-            "sklearn.neighbors._classification": ["KNeighborsClassifier"],
-            "sklearn.neighbors._regression": ["KNeighborsRegressor"],
-            "sklearn.neighbors._kd_tree": ["KDTree"],
-            "sklearn.neighbors._ball_tree": ["BallTree"],
-            "sklearn.tree._classes": ["DecisionTreeClassifier", "DecisionTreeRegressor"],
-            "sklearn.tree._tree": ["Tree"],
-            "sklearn._loss.loss": [
-                "HalfBinomialLoss",
-                "HalfMultinomialLoss",
-                "HalfSquaredError",
-            ],
-            "sklearn._loss.link": ["IdentityLink", "LogitLink", "MultinomialLogit", "Interval"],
-            "sklearn.metrics._dist_metrics": [
-                f"{metric}Distance64" for metric in ("Euclidean", "Manhattan", "Minkowski", "Chebyshev")
-            ],
-            "sklearn.utils._bunch": ["Bunch"],
-            "numpy": ["dtype", "ndarray", "float64", "int64", "intp", "bool_", "str_", "object_"],
-            "numpy.random": ["RandomState"],
-            "numpy.random._mt19937": ["MT19937"],
-            "builtins": ["slice", "object", "str", "float", "int"],
-            "experiments.training": ["as_float", "as_text"],
-        }.items()
-        for name in names
-    }
-)
+# Every type a pipeline built by `train` can contain besides scikit-learn's estimators, which skops trusts.
+TRUSTED_TYPES = model_files.PLATFORM_TRUSTED_TYPES
 
 
-def load_model(model_bytes: bytes, expected_sha256: str) -> Pipeline:
-    """A stored pipeline, after checking its hash and that it holds only allow-listed types."""
-    actual = hashlib.sha256(model_bytes).hexdigest()
-    if actual != expected_sha256:
-        raise ValueError(f"Model hash mismatch: expected {expected_sha256}, got {actual}.")
-    untrusted = sio.get_untrusted_types(data=model_bytes)
-    if refused := sorted(set(untrusted) - TRUSTED_TYPES):
-        raise ValueError(f"Model contains types outside the allow-list: {', '.join(refused)}.")
-    return sio.loads(model_bytes, trusted=untrusted)
+def load_model(model_bytes: bytes, expected_sha256: str, **options):
+    """A stored model (a pipeline, or an ONNX model with a pipeline's face), after checking its hash and types.
+
+    `options` are `experiments.model_files.load`'s: `extra_trusted` (the MODEL_TRUSTED_TYPES setting),
+    and the signature's `classes` and `task` for an ONNX model.
+    """
+    return model_files.load(model_bytes, expected_sha256=expected_sha256, **options)

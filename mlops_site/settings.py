@@ -185,6 +185,12 @@ METRIC_HISTORY_MAX_POINTS = 2_000  # default downsampling for charts and the his
 TRAINING_IMPORTANCE_REPEATS = env_int("TRAINING_IMPORTANCE_REPEATS", 5)  # shuffles per feature
 TRAINING_IMPORTANCE_MAX_ROWS = env_int("TRAINING_IMPORTANCE_MAX_ROWS", 10_000)  # holdout rows sampled per shuffle
 
+# --- Model files ------------------------------------------------------------------------
+# Types (module.Name, comma-separated) a skops model may hold beyond scikit-learn's estimators and the
+# platform's allow-list (experiments.model_files), e.g. a FunctionTransformer's function from your package.
+MODEL_TRUSTED_TYPES = tuple(env_list("MODEL_TRUSTED_TYPES", []))
+MODEL_MAX_UPLOAD_BYTES = env_int("MODEL_MAX_UPLOAD_MB", 200) * 1024 * 1024
+
 # --- Idempotency (Idempotency-Key header, one-time form tokens) -------------------------
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)  # a key's first answer is replayed this long
 IDEMPOTENCY_STALE_SECONDS = env_int("IDEMPOTENCY_STALE_SECONDS", 900)  # a claim this old lost its request

@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -295,13 +296,23 @@ def training_rows_of(run: Run):
     return frame.drop(index=[label for label in index if label in frame.index])
 
 
-def load_pipeline(artifact: RunArtifact):
-    """The fitted pipeline stored as `artifact`, refused (ValueError) unless its bytes match the recorded sha256."""
+def load_pipeline(artifact: RunArtifact, signature: dict | None = None):
+    """The fitted model stored as `artifact`, refused (ValueError) unless its bytes match the recorded sha256.
+
+    A skops file loads with the platform's allow-list plus the admin's MODEL_TRUSTED_TYPES; an ONNX
+    file reads its task and class labels from `signature` (the version's), which its outputs lack.
+    """
     from experiments import training
 
     with default_storage.open(artifact.file, "rb") as handle:
         data = handle.read()
-    return training.load_model(data, artifact.sha256)
+    options = {}
+    if settings.MODEL_TRUSTED_TYPES:
+        options["extra_trusted"] = settings.MODEL_TRUSTED_TYPES
+    if data[:4] != b"PK\x03\x04" and signature:
+        output = signature.get("output") or {}
+        options.update(classes=output.get("classes"), task=output.get("task"))
+    return training.load_model(data, artifact.sha256, **options)
 
 
 def holdout_of(run: Run) -> Holdout:
