@@ -136,6 +136,7 @@ class Run(models.Model):
     class Source(models.TextChoices):
         TRAINED = "trained", "Trained here"
         LOGGED = "logged", "Logged from outside"
+        UPLOADED = "uploaded", "Model uploaded"
 
     experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
     name = models.CharField(max_length=200, blank=True)

@@ -270,6 +270,7 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
             params=params,
             lineage=lineage,
             description=description,
+            metrics_source="platform" if run.source == Run.Source.TRAINED else "uploader",
             created_by=actor,
         )
         audit.record(
