@@ -326,3 +326,71 @@ class Rollback(RollbackAsk):
         if model is None:
             raise serializers.ValidationError("No registered model by that name.")
         return model
+
+
+class SignatureColumn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=["numeric", "categorical", "boolean", "datetime", "text"])
+    categories = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, max_length=1000)
+
+
+class SignatureOutput(serializers.Serializer):
+    task = serializers.ChoiceField(choices=["classification", "regression"], required=False, allow_null=True)
+    classes = serializers.ListField(child=serializers.JSONField(), required=False, allow_null=True, max_length=10_000)
+
+
+class Signature(serializers.Serializer):
+    """A model's inputs (one per column, with its kind and, for categories, the known values) and its output."""
+
+    inputs = serializers.ListField(child=SignatureColumn(), min_length=1, max_length=5000)
+    output = SignatureOutput(required=False)
+
+    def validate_inputs(self, value):
+        names = [column["name"] for column in value]
+        if len(set(names)) != len(names):
+            raise serializers.ValidationError("Each input column is named once.")
+        return value
+
+
+class JsonText(serializers.JSONField):
+    """A JSON value sent as text (a multipart form field) or as JSON itself."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            import json
+
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise serializers.ValidationError(f"Not valid JSON: {exc}.") from None
+        return super().to_internal_value(data)
+
+
+class VersionUpload(serializers.Serializer):
+    """A model trained anywhere: its file (skops or ONNX) and what the platform cannot read from it."""
+
+    file = serializers.FileField(help_text="The model: a skops file (scikit-learn) or an ONNX model.")
+    signature = JsonText(
+        required=False,
+        help_text='Input columns and output: {"inputs": [{"name", "kind", "categories"?}], "output": {"task", "classes"}}.',
+    )
+    sample = serializers.FileField(
+        required=False, help_text="A few input rows (CSV, or a JSON list of objects) to infer the signature from."
+    )
+    task = serializers.ChoiceField(choices=["classification", "regression"], required=False)
+    run = serializers.IntegerField(required=False, min_value=1, help_text="A logged run the version belongs to.")
+    training_dataset_version = serializers.IntegerField(
+        required=False, min_value=1, help_text="The dataset version the model was fitted on (lineage, drift, refit)."
+    )
+    target = serializers.CharField(required=False, max_length=200, help_text="The label column of that data.")
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+    def validate_signature(self, value):
+        return validate(Signature, value)
+
+    def validate(self, attrs):
+        if "signature" not in attrs and "sample" not in attrs:
+            raise serializers.ValidationError({"signature": "Send a signature, or a sample of input rows to infer it."})
+        if "target" in attrs and "training_dataset_version" not in attrs:
+            raise serializers.ValidationError({"target": "A target names a column of training_dataset_version."})
+        return attrs

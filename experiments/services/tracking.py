@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -28,6 +29,7 @@ from mlops_site.permissions import require
 from mlops_site.schemas import validate
 
 __all__ = [
+    "attach_model_file",
     "create_experiment",
     "create_run",
     "finish_run",
@@ -217,6 +219,38 @@ def upload_artifact(run: Run, upload, *, actor, path: str = "") -> RunArtifact:
                 content_type=getattr(upload, "content_type", "") or "",
                 size_bytes=size,
                 sha256=sha.hexdigest(),
+            )
+            audit.record(
+                actor=actor, action="run.artifact_added", target=run, after={"path": path, "sha256": artifact.sha256}
+            )
+    except BaseException:
+        default_storage.delete(stored)
+        raise
+    return artifact
+
+
+def attach_model_file(run: Run, data: bytes, *, extension: str, actor) -> RunArtifact:
+    """Store a model file (already checked by the registry) under the run, at the first free `model/model[-N].ext`.
+
+    Unlike `upload_artifact` this also serves finished runs: registering an upload pins the file to the run
+    it came from. The stored file is removed again if the row cannot be written.
+    """
+    taken = set(RunArtifact.objects.filter(run=run, path__startswith="model/").values_list("path", flat=True))
+    path = next(
+        candidate
+        for n in range(1, len(taken) + 2)
+        if (candidate := f"model/model.{extension}" if n == 1 else f"model/model-{n}.{extension}") not in taken
+    )
+    stored = default_storage.save(f"runs/{run.pk}/{path}", ContentFile(data))
+    try:
+        with transaction.atomic():
+            artifact = RunArtifact.objects.create(
+                run=run,
+                path=path,
+                file=stored,
+                content_type="application/octet-stream",
+                size_bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
             )
             audit.record(
                 actor=actor, action="run.artifact_added", target=run, after={"path": path, "sha256": artifact.sha256}

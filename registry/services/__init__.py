@@ -1,6 +1,6 @@
 """Every state change of the registry, called alike by pages, the API and tasks.
 
-catalog: models, versions, aliases and stage moves. promotions: requests, gates, reviews,
+catalog: models, versions, aliases and stage moves. uploads: versions from model files trained anywhere. promotions: requests, gates, reviews,
 rollback. cards: model-card sections. (Webhooks are the kernel's: mlops_site.webhooks.)
 """
 
@@ -28,6 +28,7 @@ from registry.services.promotions import (
     rollback_target,
     withdraw,
 )
+from registry.services.uploads import register_run_file, upload_version
 
 __all__ = [
     "actions_for",
@@ -38,6 +39,7 @@ __all__ = [
     "delete_alias",
     "evaluate_gates",
     "move_to_stage",
+    "register_run_file",
     "register_version",
     "reject",
     "request_promotion",
@@ -49,5 +51,6 @@ __all__ = [
     "set_alias",
     "update_model",
     "update_version",
+    "upload_version",
     "withdraw",
 ]

@@ -15,7 +15,6 @@ import pandas as pd
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from experiments import selectors as experiment_selectors
@@ -31,6 +30,7 @@ from registry.models import ModelAlias, ModelVersion, RegisteredModel
 __all__ = [
     "can_edit_model",
     "create_model",
+    "create_version",
     "delete_alias",
     "move_to_stage",
     "register_version",
@@ -250,34 +250,70 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
     if actual != artifact.sha256:
         raise ValidationError({"run": f"The model file of run {run.pk} no longer matches its recorded sha256."})
     signature = _servable_signature(run, artifact)
+    return create_version(
+        model,
+        run,
+        artifact,
+        signature=signature,
+        fmt="skops",
+        actor=actor,
+        description=description,
+        metrics_source="platform" if run.source == Run.Source.TRAINED else "uploader",
+    )
+
+
+def create_version(
+    model: RegisteredModel,
+    run: Run,
+    artifact,
+    *,
+    signature: dict,
+    fmt: str,
+    actor,
+    description: str = "",
+    metrics_source: str = "platform",
+    extra_lineage: dict | None = None,
+) -> ModelVersion:
+    """The version row for a checked model file of `run`: numbered under the model's lock, audited.
+
+    Its card starts as the previous version's, marked as carried over for review (a card rewritten
+    from nothing for each retrain is a card nobody keeps up).
+    """
     metrics = {k: v for k, v in experiment_selectors.latest_metrics(run).items() if not k.startswith("cv_")}
     params = dict(run.params.order_by("key").values_list("key", "value"))
-    lineage = _lineage(run, signature)  # may read training data: before the model's row lock
+    lineage = {**_lineage(run, signature), **(extra_lineage or {})}  # may read training data: before the lock
     with transaction.atomic():
         model = RegisteredModel.objects.select_for_update().get(pk=model.pk)  # numbers are handed out in turn
-        existing = model.versions.filter(run=run).order_by("number").first()
+        existing = model.versions.filter(run=run, sha256=artifact.sha256).order_by("number").first()
         if existing is not None:
             raise Conflict(f"Run {run.pk} is already registered as {model.name} v{existing.number}.")
-        number = (model.versions.aggregate(top=Max("number"))["top"] or 0) + 1
+        previous = model.versions.order_by("-number").first()
+        number = (previous.number if previous else 0) + 1
+        card = {}
+        if previous is not None and any(previous.card.get(key) for key in cards.SECTIONS):
+            card = {key: previous.card[key] for key in cards.SECTIONS if previous.card.get(key)}
+            card["carried_over_from"] = previous.number
         version = ModelVersion.objects.create(
             model=model,
             number=number,
             run=run,
             artifact=artifact,
             sha256=artifact.sha256,
+            format=fmt,
             signature=signature,
             metrics=metrics,
+            metrics_source=metrics_source,
             params=params,
             lineage=lineage,
+            card=card,
             description=description,
-            metrics_source="platform" if run.source == Run.Source.TRAINED else "uploader",
             created_by=actor,
         )
         audit.record(
             actor=actor,
             action="model.version_created",
             target=version,
-            after={"model": model.name, "number": number, "run": run.pk, "sha256": version.sha256},
+            after={"model": model.name, "number": number, "run": run.pk, "sha256": version.sha256, "format": fmt},
         )
     return version
 

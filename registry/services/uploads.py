@@ -1,0 +1,245 @@
+"""Versions of models trained anywhere: a skops or ONNX file, checked before anything is stored.
+
+The file must load (skops' trusted types plus MODEL_TRUSTED_TYPES; ONNX through onnxruntime), agree with
+its signature's columns, and predict (with probabilities, for a classifier) on probe rows; only then are
+its run, its artifact and its version written, in one transaction. The version then goes through the
+same gates, approval, serving, monitoring and retraining as one trained here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from experiments import model_files
+from experiments import services as experiment_services
+from experiments.models import DatasetVersion, Experiment, Run
+from mlops_site.permissions import require
+from registry import schemas
+from registry.models import ModelVersion, RegisteredModel
+from registry.services.catalog import create_version, denied
+
+__all__ = ["read_sample", "upload_version"]
+
+MAX_SAMPLE_BYTES = 1024 * 1024
+MAX_SAMPLE_ROWS = 1000
+
+
+def read_sample(upload) -> pd.DataFrame:
+    """Sample input rows from a CSV or a JSON list of objects; ValidationError under `sample` otherwise."""
+    data = upload.read(MAX_SAMPLE_BYTES + 1) if hasattr(upload, "read") else bytes(upload)
+    if len(data) > MAX_SAMPLE_BYTES:
+        raise ValidationError({"sample": f"A sample is at most {MAX_SAMPLE_BYTES // 1024} KB: a few rows are enough."})
+    if b"\x00" in data:
+        raise ValidationError({"sample": "The sample is binary data; send CSV text or a JSON list of objects."})
+    text = data.decode("utf-8", errors="replace").strip()
+    try:
+        if text.startswith("["):
+            rows = json.loads(text)
+            if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                raise ValueError("a JSON sample is a list of objects, one per row")
+            frame = pd.DataFrame.from_records(rows)
+        else:
+            frame = pd.read_csv(io.StringIO(text), nrows=MAX_SAMPLE_ROWS)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ValidationError({"sample": f"The sample cannot be read: {exc}."}) from None
+    if frame.empty or not len(frame.columns):
+        raise ValidationError({"sample": "The sample has no rows: send a header and at least one row."})
+    return frame.head(MAX_SAMPLE_ROWS)
+
+
+def _read_file(upload) -> bytes:
+    size = getattr(upload, "size", None)
+    if size is not None and size > settings.MODEL_MAX_UPLOAD_BYTES:
+        raise ValidationError({"file": f"Model files are limited to {settings.MODEL_MAX_UPLOAD_BYTES // 2**20} MB."})
+    data = upload.read(settings.MODEL_MAX_UPLOAD_BYTES + 1)
+    if len(data) > settings.MODEL_MAX_UPLOAD_BYTES:
+        raise ValidationError({"file": f"Model files are limited to {settings.MODEL_MAX_UPLOAD_BYTES // 2**20} MB."})
+    return data
+
+
+def checked_model(data: bytes, signature: dict | None, sample: pd.DataFrame | None, task: str | None):
+    """(format, loaded model, signature) once the file loads, matches the signature and predicts on probe rows.
+
+    The signature is the one given, or one inferred from the sample; the task comes from the request, the
+    signature or the estimator; a classifier's classes from the estimator (skops) or its outputs (ONNX).
+    """
+    try:
+        fmt = model_files.detect(data)
+        given_output = (signature or {}).get("output") or {}
+        task = task or given_output.get("task")
+        model = model_files.load(
+            data, extra_trusted=settings.MODEL_TRUSTED_TYPES, classes=given_output.get("classes"), task=task
+        )
+    except model_files.ModelFileError as exc:
+        raise ValidationError({"file": str(exc)}) from None
+    task = task or model_files.task_of(model)
+    if task is None:
+        raise ValidationError(
+            {
+                "task": "The model does not say whether it classifies or regresses: send task=classification or regression."
+            }
+        )
+    if signature is None:
+        signature = model_files.infer_signature(sample, model=model, task=task)
+    signature = {"inputs": signature["inputs"], "output": {**given_output, "task": task}}
+    if sample is not None:
+        missing = [column["name"] for column in signature["inputs"] if column["name"] not in sample.columns]
+        if missing:
+            raise ValidationError({"sample": f"The sample lacks the signature's columns {', '.join(missing)}."})
+    try:
+        model_files.check_columns(model, signature)
+        model_files.probe(model, signature, sample)
+    except model_files.ModelFileError as exc:
+        raise ValidationError({"file": str(exc)}) from None
+    if task == model_files.CLASSIFICATION:
+        classes = getattr(model, "classes_", None)
+        if classes is None:
+            raise ValidationError({"signature": "Give the classifier's class labels as output.classes."})
+        signature["output"]["classes"] = [value.item() if hasattr(value, "item") else value for value in classes]
+    else:
+        signature["output"]["classes"] = None
+    return fmt, model, signature
+
+
+def _estimator_params(model) -> dict[str, str]:
+    """The final estimator's own parameters, as the run's params (what a refit clones)."""
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    if not hasattr(final, "get_params"):
+        return {}
+    params = {"estimator": f"{type(final).__module__}.{type(final).__name__}"}
+    for key, value in sorted(final.get_params(deep=False).items()):
+        if not hasattr(value, "get_params"):
+            params[key] = str(value)[:500]
+    return params
+
+
+def upload_version(model: RegisteredModel, data=None, *, actor, **fields) -> ModelVersion:
+    """Version n+1 of `model` from a model file trained anywhere (`schemas.VersionUpload`).
+
+    Nothing is stored unless the file loads, matches its signature and predicts. Without `run`, the file
+    gets a run of its own (source "uploaded") in the experiment "<model> uploads".
+    """
+    require(actor, "registry.add_modelversion", denied("registering model versions"))
+    clean = schemas.validate(schemas.VersionUpload, schemas.merged(data, fields))
+    sample = read_sample(clean["sample"]) if "sample" in clean else None
+    run = None
+    if "run" in clean:
+        run = Run.objects.filter(pk=clean["run"]).first()
+        if run is None:
+            raise ValidationError({"run": f"There is no run {clean['run']}."})
+        if run.status != Run.Status.FINISHED:
+            raise ValidationError({"run": f"Run {run.pk} is {run.status}; finish it before registering its model."})
+    training_data, target = None, clean.get("target")
+    if "training_dataset_version" in clean:
+        training_data = DatasetVersion.objects.filter(pk=clean["training_dataset_version"]).first()
+        if training_data is None:
+            raise ValidationError(
+                {"training_dataset_version": f"There is no dataset version {clean['training_dataset_version']}."}
+            )
+        columns = [column["name"] for column in training_data.schema or []]
+        if target is not None and columns and target not in columns:
+            raise ValidationError({"target": f"{training_data} has no column “{target}”."})
+    file_bytes = _read_file(clean["file"])
+    fmt, loaded, signature = checked_model(file_bytes, clean.get("signature"), sample, clean.get("task"))
+    if training_data is not None:
+        columns = {column["name"] for column in training_data.schema or []}
+        if columns and (missing := [c["name"] for c in signature["inputs"] if c["name"] not in columns]):
+            raise ValidationError(
+                {"training_dataset_version": f"{training_data} lacks the model's columns {', '.join(missing)}."}
+            )
+    stored = []
+    try:
+        with transaction.atomic():
+            if run is None:
+                experiment = _uploads_experiment(model, actor)
+                run = experiment_services.create_run(
+                    experiment,
+                    actor=actor,
+                    name=f"{getattr(clean['file'], 'name', 'model')}"[:200],
+                    source=Run.Source.UPLOADED,
+                    input_versions=[training_data.pk] if training_data is not None else [],
+                )
+                if params := _estimator_params(loaded):
+                    experiment_services.log_batch(run, actor=actor, params=params)
+                run = experiment_services.finish_run(run, actor=actor)
+            elif training_data is not None:
+                run.input_versions.add(training_data)
+            artifact = experiment_services.attach_model_file(
+                run, file_bytes, extension=model_files.EXTENSIONS[fmt], actor=actor
+            )
+            stored.append(artifact.file)
+            return create_version(
+                model,
+                run,
+                artifact,
+                signature=signature,
+                fmt=fmt,
+                actor=actor,
+                description=clean.get("description", ""),
+                metrics_source="platform" if run.source == Run.Source.TRAINED else "uploader",
+                extra_lineage={"target": target, "uploaded": {"format": fmt, "size_bytes": len(file_bytes)}},
+            )
+    except BaseException:
+        for name in stored:
+            default_storage.delete(name)
+        raise
+
+
+def _uploads_experiment(model: RegisteredModel, actor) -> Experiment:
+    name = f"{model.name} uploads"
+    found = Experiment.objects.filter(name__iexact=name).first()
+    return found or experiment_services.create_experiment(
+        name=name, description=f"Model files uploaded as versions of {model.name}.", actor=actor
+    )
+
+
+def register_run_file(
+    model: RegisteredModel,
+    run: Run,
+    *,
+    path: str,
+    actor,
+    signature=None,
+    sample=None,
+    task: str | None = None,
+    description: str = "",
+) -> ModelVersion:
+    """Version n+1 from a model file a finished run already holds (logged or trained), checked like an upload."""
+    require(actor, "registry.add_modelversion", denied("registering model versions"))
+    if run.status != Run.Status.FINISHED:
+        raise ValidationError({"run": f"Run {run.pk} is {run.status}; only finished runs can be registered."})
+    artifact = run.artifacts.filter(path=path).first()
+    if artifact is None:
+        raise ValidationError({"path": f"Run {run.pk} has no artifact at “{path}”."})
+    if signature is not None:
+        signature = schemas.validate(schemas.VersionUpload, {"signature": signature, "file": None}, partial=True)[
+            "signature"
+        ]
+    frame = read_sample(sample) if sample is not None else None
+    if signature is None and frame is None:
+        raise ValidationError({"signature": "Send a signature, or a sample of input rows to infer it."})
+    try:
+        with default_storage.open(artifact.file, "rb") as handle:
+            data = handle.read(settings.MODEL_MAX_UPLOAD_BYTES + 1)
+    except OSError:
+        raise ValidationError({"path": f"The file of “{path}” is missing from storage."}) from None
+    if model_files.sha256(data) != artifact.sha256:
+        raise ValidationError({"path": f"The file of “{path}” no longer matches its recorded sha256."})
+    fmt, _, signature = checked_model(data, signature, frame, task)
+    return create_version(
+        model,
+        run,
+        artifact,
+        signature=signature,
+        fmt=fmt,
+        actor=actor,
+        description=description,
+        metrics_source="platform" if run.source == Run.Source.TRAINED else "uploader",
+    )
