@@ -127,3 +127,45 @@ class DescribeForm(forms.Form):
                 raise forms.ValidationError(f"Line {number}: a tag needs a name before “=”.")
             tags[key.strip()] = value.strip()
         return tags
+
+
+class UploadForm(forms.Form):
+    """A model trained anywhere: step 1 infers the signature from sample rows, step 2 uploads the file with it."""
+
+    sample = forms.FileField(
+        required=False, help_text="A few input rows as CSV (or a JSON list of objects), without the target column."
+    )
+    task = forms.ChoiceField(
+        required=False,
+        choices=[("", "read it from the model"), ("classification", "classification"), ("regression", "regression")],
+        help_text="Needed for ONNX files, which do not say.",
+    )
+    signature = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "class": "mono", "spellcheck": "false"}),
+        help_text='{"inputs": [{"name": "income", "kind": "numeric"}, …]}: filled in by step 1; check it.',
+    )
+    file = forms.FileField(required=False, help_text="The model: a skops file (scikit-learn) or an ONNX model.")
+    training_dataset_version = forms.ModelChoiceField(
+        queryset=None, required=False, help_text="The data it was fitted on: lineage, drift reference and refits."
+    )
+    target = forms.CharField(required=False, max_length=200, help_text="The label column of that data.")
+    run = forms.IntegerField(required=False, min_value=1, help_text="Optional: the id of a logged run it belongs to.")
+    description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        from experiments.models import DatasetVersion
+
+        super().__init__(*args, **kwargs)
+        versions = DatasetVersion.objects.select_related("dataset").order_by("-created_at")
+        self.fields["training_dataset_version"].queryset = versions
+        self.fields["training_dataset_version"].label_from_instance = lambda v: f"{v.dataset.name} v{v.number}"
+
+    def service_data(self) -> dict:
+        """What `registry.services.upload_version` takes: only the fields given."""
+        data = {key: value for key, value in self.cleaned_data.items() if value not in (None, "")}
+        if "training_dataset_version" in data:
+            data["training_dataset_version"] = data["training_dataset_version"].pk
+        if data.get("signature"):
+            data.pop("sample", None)  # the confirmed signature wins over the rows it came from
+        return data

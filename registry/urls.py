@@ -1,11 +1,12 @@
 from django.urls import path
 
-from registry.views import models, promotions, versions
+from registry.views import models, promotions, uploads, versions
 
 urlpatterns = [
     path("models/", models.model_list, name="models"),
     path("models/<str:name>/", models.model_detail, name="model-detail"),
     path("models/<str:name>/register/", models.model_register, name="model-register"),
+    path("models/<str:name>/upload/", uploads.version_upload, name="version-upload"),
     path("models/<str:name>/gates/", models.model_gates, name="model-gates"),
     path("models/<str:name>/edit/", models.model_edit, name="model-edit"),
     path("models/<str:name>/versions/<int:number>/edit/", models.version_edit, name="version-edit"),
