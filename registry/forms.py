@@ -169,3 +169,27 @@ class UploadForm(forms.Form):
         if data.get("signature"):
             data.pop("sample", None)  # the confirmed signature wins over the rows it came from
         return data
+
+
+class RunRegisterForm(forms.Form):
+    """Register a model file a finished run holds (logged from a notebook, or trained here) as a model's next version."""
+
+    model = forms.ModelChoiceField(
+        queryset=None, empty_label=None, help_text="The registered model it becomes a version of."
+    )
+    path = forms.ChoiceField(label="Model file", help_text="A skops or ONNX artifact of the run.")
+    sample = forms.FileField(required=False, help_text="A few input rows (CSV), when the run logged no signature.")
+    signature = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "class": "mono", "spellcheck": "false"}),
+        help_text="Leave empty to use the run's model/signature.json, or to infer it from the sample.",
+    )
+    task = UploadForm.base_fields["task"]
+    description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, paths: list[str], **kwargs):
+        from registry.models import RegisteredModel
+
+        super().__init__(*args, **kwargs)
+        self.fields["model"].queryset = RegisteredModel.objects.order_by("name")
+        self.fields["path"].choices = [(path, path) for path in paths]

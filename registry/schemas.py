@@ -331,6 +331,7 @@ class Rollback(RollbackAsk):
 class SignatureColumn(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=["numeric", "categorical", "boolean", "datetime", "text"])
+    dtype = serializers.CharField(required=False, max_length=50, help_text="The pandas dtype it was fitted with.")
     categories = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, max_length=1000)
 
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("models/<str:name>/versions/<int:number>/card.md", versions.card_markdown, name="version-card-markdown"),
     path("models/<str:name>/versions/<int:number>/promote/", promotions.request_new, name="version-promote"),
     path("models/<str:name>/diff/", versions.version_diff, name="version-diff"),
+    path("runs/<int:pk>/register/", uploads.run_register, name="run-register"),
     path("approvals/", promotions.queue, name="approvals"),
     path("approvals/<int:pk>/", promotions.request_detail, name="promotion-detail"),
     path("approvals/<int:pk>/decide/", promotions.decide, name="promotion-decide"),

@@ -23,9 +23,9 @@ from experiments.models import DatasetVersion, Experiment, Run
 from mlops_site.permissions import require
 from registry import schemas
 from registry.models import ModelVersion, RegisteredModel
-from registry.services.catalog import create_version, denied
+from registry.services.catalog import SIGNATURE_PATH, create_version, denied
 
-__all__ = ["read_sample", "upload_version"]
+__all__ = ["model_files_of", "read_sample", "register_run_file", "upload_version"]
 
 MAX_SAMPLE_BYTES = 1024 * 1024
 MAX_SAMPLE_ROWS = 1000
@@ -224,6 +224,8 @@ def register_run_file(
         ]
     frame = read_sample(sample) if sample is not None else None
     if signature is None and frame is None:
+        signature = _logged_signature(run)
+    if signature is None and frame is None:
         raise ValidationError({"signature": "Send a signature, or a sample of input rows to infer it."})
     try:
         with default_storage.open(artifact.file, "rb") as handle:
@@ -243,3 +245,26 @@ def register_run_file(
         description=description,
         metrics_source="platform" if run.source == Run.Source.TRAINED else "uploader",
     )
+
+
+def _logged_signature(run: Run) -> dict | None:
+    """The run's own `model/signature.json` (trained runs write one; scripts may log one), when it is valid."""
+    logged = run.artifacts.filter(path=SIGNATURE_PATH).first()
+    if logged is None:
+        return None
+    try:
+        with default_storage.open(logged.file, "rb") as handle:
+            raw = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    try:
+        schemas.validate(schemas.Signature, raw)
+    except ValidationError:
+        return None
+    return raw  # as written: trained runs' columns also carry their dtype
+
+
+def model_files_of(run: Run) -> list[str]:
+    """Paths of the run's artifacts that can be registered: skops or ONNX files."""
+    paths = run.artifacts.order_by("path").values_list("path", flat=True)
+    return [path for path in paths if path.lower().endswith((".skops", ".onnx"))]

@@ -60,3 +60,34 @@ def _infer(request, form: UploadForm) -> dict | None:
         request, f"Signature inferred from {len(frame)} sample rows: check the columns, then upload the file."
     )
     return signature
+
+
+@permission_required("registry.add_modelversion", raise_exception=True)
+def run_register(request, pk: int):
+    """Register a finished run's model file (logged or trained) as a version, checked like an upload."""
+    from experiments.models import Run
+    from registry.forms import RunRegisterForm
+    from registry.services.uploads import model_files_of
+
+    run = get_object_or_404(Run.objects.select_related("experiment"), pk=pk)
+    paths = model_files_of(run)
+    form = RunRegisterForm(
+        request.POST or None, request.FILES or None, paths=paths, initial={"path": request.GET.get("path")}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        with ui.service_errors(request, form) as call:
+            version = services.register_run_file(
+                data["model"],
+                run,
+                path=data["path"],
+                signature=data["signature"] or None,
+                sample=data["sample"],
+                task=data["task"] or None,
+                description=data["description"],
+                actor=request.user,
+            )
+        if not call.failed:
+            messages.success(request, f"Registered {version} from run #{run.pk} ({data['path']}).")
+            return redirect(version)
+    return render(request, "registry/run_register.html", {"run": run, "form": form, "paths": paths})

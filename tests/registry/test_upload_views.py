@@ -64,3 +64,25 @@ def test_infer_without_a_sample_says_what_to_do(model):
 def test_a_reviewer_may_not_upload(model):
     make_user("rui", roles.REVIEWER)
     assert client_for("rui").get(f"/models/{model.name}/upload/").status_code == 403
+
+
+def test_register_a_logged_runs_file_from_its_page(model):
+    from experiments import services as experiment_services
+
+    dana = model.owner
+    experiment = experiment_services.create_experiment(name="notebook", actor=dana)
+    run = experiment_services.create_run(experiment, actor=dana)
+    experiment_services.upload_artifact(run, file(sio.dumps(boosted_classifier())), actor=dana, path="model/clf.skops")
+    client = client_for("dana")
+    assert "Register…" not in client.get(run.get_absolute_url()).content.decode()  # still running
+    experiment_services.finish_run(run, actor=dana)
+    assert f"/runs/{run.pk}/register/?path=model/clf.skops" in client.get(run.get_absolute_url()).content.decode()
+    page = client.get(f"/runs/{run.pk}/register/?path=model/clf.skops")
+    assert page.status_code == 200 and "model/clf.skops" in page.content.decode()
+    refused = client.post(f"/runs/{run.pk}/register/", {"model": model.pk, "path": "model/clf.skops"})
+    assert refused.status_code == 200 and "signature" in refused.content.decode() and not ModelVersion.objects.exists()
+    done = client.post(
+        f"/runs/{run.pk}/register/", {"model": model.pk, "path": "model/clf.skops", "sample": sample_csv()}
+    )
+    version = ModelVersion.objects.get()
+    assert done.status_code == 302 and version.run == run and version.metrics_source == "uploader"
