@@ -54,7 +54,8 @@ def _infer(request, form: UploadForm) -> dict | None:
         return None
     signature = model_files.infer_signature(frame, task=form.cleaned_data.get("task") or None)
     data = form.data.copy()
-    data["signature"] = json.dumps({"inputs": signature["inputs"]}, indent=1)
+    columns = ",\n  ".join(json.dumps(column) for column in signature["inputs"])
+    data["signature"] = f'{{"inputs": [\n  {columns}\n]}}'  # one column per line, to read and edit
     form.data = data
     messages.info(
         request, f"Signature inferred from {len(frame)} sample rows: check the columns, then upload the file."
