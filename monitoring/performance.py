@@ -19,10 +19,8 @@ from experiments import metrics as vocabulary
 from mlops_site.labels import class_key
 
 label = class_key  # the spelling ground truth is stored under
-# What a classifier's report holds: every classification metric but log loss.
-_REPORTED = tuple(
-    name for name, m in vocabulary.METRICS.items() if m.task == vocabulary.CLASSIFICATION and name != "log_loss"
-)
+# What a performance report holds: every metric training records but log loss (the log keeps one probability).
+REPORTED = tuple(name for name in vocabulary.METRICS if name != "log_loss")
 
 
 def task_of_version(version) -> str:
@@ -56,7 +54,7 @@ def classification(
         # ROC AUC reads only the positive class's logged probability; log loss is left out, as it always was.
         positive = np.array([r[2][classes[1]] for r in rows], dtype=float)
         proba = np.column_stack([1 - positive, positive])
-    return vocabulary.score(vocabulary.CLASSIFICATION, y_true, y_pred, proba, classes, only=_REPORTED)
+    return vocabulary.score(vocabulary.CLASSIFICATION, y_true, y_pred, proba, classes, only=REPORTED)
 
 
 def regression(truth: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:
