@@ -45,8 +45,37 @@ GATE_METRICS = {
     CLASSIFICATION: ("f1", "accuracy", "roc_auc"),
     REGRESSION: ("rmse", "mae", "r2"),
 }
-# The metric a task is ranked by when nobody chose one.
-PRIMARY = {CLASSIFICATION: "f1", REGRESSION: "rmse"}
+
+
+def _each_task(first: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Every built-in metric, task by task: the task's `first` metrics, then its others in `METRICS` order."""
+    return tuple(
+        name
+        for task in TASKS
+        for name in (
+            *first[task],
+            *(m for m, metric in METRICS.items() if metric.task == task and m not in first[task]),
+        )
+    )
+
+
+# What a threshold may name: every metric training records, each task's gate metrics first.
+THRESHOLD_METRICS = _each_task(GATE_METRICS)
+# The metrics a page leads with, per task, the first being the one a task is ranked by when nobody chose one.
+HEADLINE = {
+    CLASSIFICATION: ("f1", "roc_auc", "accuracy"),
+    REGRESSION: ("rmse", "mae", "r2"),
+}
+PRIMARY = {task: names[0] for task, names in HEADLINE.items()}
+HEADLINES = tuple(name for task in TASKS for name in HEADLINE[task])  # both tasks' headlines, in that order
+# Every built-in metric in the order pages list them: per task, its headline metrics, then the rest.
+PREFERENCE = _each_task(HEADLINE)
+
+
+def preferred(names: Iterable[str]) -> str | None:
+    """The metric to lead with among `names`: the first of `PREFERENCE` there, else the first by name."""
+    present = set(names)
+    return next((name for name in PREFERENCE if name in present), min(present, default=None))
 
 
 def lower_is_better(name: str) -> bool:

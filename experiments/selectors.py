@@ -8,7 +8,7 @@ import numpy as np
 from django.db.models import Count, Max, QuerySet
 
 from experiments import comparison, downsample, metric_store
-from experiments.metrics import lower_is_better
+from experiments.metrics import lower_is_better, preferred
 from experiments.models import Experiment, LatestMetric, Metric, Param, Run
 
 
@@ -102,8 +102,7 @@ def sweep_summary(parent: Run, metric: str | None = None) -> dict | None:
             }
         )
     if metric is None:
-        known = {key for row in rows for key in row["metrics"]}
-        metric = "f1" if "f1" in known else "rmse" if "rmse" in known else next(iter(sorted(known)), None)
+        metric = preferred(key for row in rows for key in row["metrics"])
     scored = [row for row in rows if metric in row["metrics"]]
     best = None
     if scored:

@@ -13,12 +13,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sklearn.metrics import roc_auc_score
+import numpy as np
 
 from experiments import metrics as vocabulary
 from mlops_site.labels import class_key
 
 label = class_key  # the spelling ground truth is stored under
+# What a performance report holds: every metric training records but log loss (the log keeps one probability).
+REPORTED = tuple(name for name in vocabulary.METRICS if name != "log_loss")
 
 
 def task_of_version(version) -> str:
@@ -47,11 +49,12 @@ def classification(
         return {}
     y_true, y_pred = [r[0] for r in rows], [r[1] for r in rows]
     classes = classes or sorted(set(y_true) | set(y_pred))
-    metrics = vocabulary.score(vocabulary.CLASSIFICATION, y_true, y_pred, classes=classes)
-    # ROC AUC from the logged probability of the positive class (the log holds no full matrix to pass on).
-    if len(classes) == 2 and len(set(y_true)) == 2 and all(classes[1] in r[2] for r in rows):
-        metrics["roc_auc"] = float(roc_auc_score([v == classes[1] for v in y_true], [r[2][classes[1]] for r in rows]))
-    return metrics
+    proba = None
+    if len(classes) == 2 and all(classes[1] in r[2] for r in rows):
+        # ROC AUC reads only the positive class's logged probability; log loss is left out, as it always was.
+        positive = np.array([r[2][classes[1]] for r in rows], dtype=float)
+        proba = np.column_stack([1 - positive, positive])
+    return vocabulary.score(vocabulary.CLASSIFICATION, y_true, y_pred, proba, classes, only=REPORTED)
 
 
 def regression(truth: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:

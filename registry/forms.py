@@ -34,8 +34,7 @@ class GatesForm(forms.Form):
     )
     champion_metric = forms.ChoiceField(
         required=False,
-        choices=[("", "task default (f1 / rmse)")]
-        + [(m, m) for m in ("f1", "accuracy", "roc_auc", "rmse", "mae", "r2")],
+        choices=[("", "task default (f1 / rmse)")] + [(m, m) for m in gate_config.METRICS],
         label="Champion metric",
     )
     tolerance = forms.FloatField(min_value=0, initial=0.01, help_text="How much worse than production is accepted.")

@@ -22,7 +22,7 @@ from registry.gates import OPERATORS  # noqa: F401  (the schema's choices)
 
 METRICS = (*metrics.GATE_METRICS[metrics.CLASSIFICATION], *metrics.GATE_METRICS[metrics.REGRESSION])  # champion
 # Thresholds read the version's recorded metrics, so every metric training records can be used.
-THRESHOLD_METRICS = ("f1", "accuracy", "roc_auc", "precision", "recall", "log_loss", "rmse", "mae", "r2")
+THRESHOLD_METRICS = metrics.THRESHOLD_METRICS
 DEFAULT_TOLERANCE = 0.01
 MAX_APPROVALS = 5
 STAGES = ("staging", "production")

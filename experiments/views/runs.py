@@ -16,12 +16,12 @@ from django.views.decorators.http import require_POST
 from experiments import charts, comparison, search, selectors, services
 from experiments.filters import ExperimentFilter, RunFilter
 from experiments.forms import ExperimentForm, TrainingForm
+from experiments.metrics import HEADLINES
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
 from experiments.training import ALGORITHMS
 from mlops_site import ui
 from mlops_site.filters import sort_key
 
-PREFERRED_METRICS = ("f1", "roc_auc", "accuracy", "rmse", "mae", "r2")
 PREFERRED_PARAMS = ("algorithm",)
 DEFAULT_COLUMNS = 4
 MAX_COLUMNS = 12
@@ -65,7 +65,7 @@ def run_list(request):
     param_keys, metric_keys = selectors.column_keys(queryset)
     page = ui.paginate(request, queryset, per_page=50)
     page_ids = [run.pk for run in page.object_list]
-    metrics = _chosen_columns(request, "metrics", metric_keys, PREFERRED_METRICS)
+    metrics = _chosen_columns(request, "metrics", metric_keys, HEADLINES)
     if "params" in request.GET:
         params = _chosen_columns(request, "params", param_keys, PREFERRED_PARAMS)
     else:  # by default, the algorithm and the params that tell this page's runs apart
@@ -220,7 +220,7 @@ def run_compare(request):
         if error
         else selectors.run_comparison(
             ids,
-            preferred=PREFERRED_METRICS,
+            preferred=HEADLINES,
             max_axes=MAX_PARALLEL_AXES,
             max_points=settings.METRIC_HISTORY_MAX_POINTS,
             history=request.GET.get("history"),

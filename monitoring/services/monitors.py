@@ -282,7 +282,7 @@ def _report(monitor: Monitor, *, job, now, progress) -> DriftReport:
     return _save(monitor, report, features, prediction_name=PREDICTION if predicted is not None else None)
 
 
-_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "rmse", "mae", "r2")
+_METRICS = performance.REPORTED  # the version's metrics a report compares with
 
 
 def _window(monitor: Monitor, version, now) -> tuple[list[tuple], Any]:

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from experiments.models import DatasetVersion
 from mlops_site import audit
-from registry import cards
+from registry import cards, schemas
 from registry.models import ModelVersion, PromotionRequest
 
 __all__ = ["can_edit", "card_facts", "update_card"]
@@ -104,22 +104,18 @@ def update_card(version: ModelVersion, *, actor, **sections: str) -> ModelVersio
         raise PermissionDenied(
             f"Only data scientists or the owner of {version.model.name} can edit its model card; reviewers read it."
         )
-    errors: dict[str, list[str]] = {}
+    # VersionEdit checks (and strips) the written sections; it ignores keys it does not know, so those are named here.
+    errors = {
+        key: [f"Unknown section “{key}”. A card's written sections are {', '.join(cards.SECTIONS)}."]
+        for key in sections
+        if key not in cards.SECTIONS
+    }
+    known = {key: value for key, value in sections.items() if key in cards.SECTIONS}
     cleaned: dict[str, str] = {}
-    for key, value in sections.items():
-        if key not in cards.SECTIONS:
-            errors[key] = [f"Unknown section “{key}”. A card's written sections are {', '.join(cards.SECTIONS)}."]
-            continue
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            errors[key] = ["Write the section as text."]
-            continue
-        text = value.strip()
-        if len(text) > cards.MAX_SECTION_CHARS:
-            errors[key] = [f"At most {cards.MAX_SECTION_CHARS:,} characters; this text has {len(text):,}."]
-            continue
-        cleaned[key] = text
+    try:
+        cleaned = dict(schemas.validate(schemas.VersionEdit, known, partial=True)) if known else {}
+    except ValidationError as invalid:
+        errors.update(invalid.message_dict)
     if errors:
         raise ValidationError(errors)
     card = dict(version.card or {})

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from experiments import metrics
 from mlops_site import ui
 from mlops_site.filters import sort_key
 from registry import charts, schemas, services
@@ -39,7 +40,7 @@ def model_detail(request, name: str):
     model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
     versions = list(model.versions.select_related("run", "created_by").prefetch_related("aliases").order_by("-number"))
     metric_keys = sorted({key for version in versions for key in version.metrics})
-    preferred = next((k for k in ("f1", "roc_auc", "accuracy", "rmse", "r2") if k in metric_keys), None)
+    preferred = next((k for k in metrics.HEADLINES if k in metric_keys), None)
     metric = request.GET.get("metric") if request.GET.get("metric") in metric_keys else preferred
     chart = None
     if metric:
@@ -53,7 +54,7 @@ def model_detail(request, name: str):
         "aliases": model.aliases.select_related("version").order_by("name"),
         "metric_keys": metric_keys,
         "metric": metric,
-        "headline": [k for k in ("f1", "roc_auc", "accuracy", "rmse", "r2") if k in metric_keys][:3],
+        "headline": [k for k in metrics.HEADLINES if k in metric_keys][:3],
         "chart": chart,
         # The newest 100 choices; the form accepts any finished trained run by id.
         "recent_runs": RegisterForm().fields["run"].queryset[:100],

@@ -23,7 +23,6 @@ QUEUE_TABS = [
     ("withdrawn", "Withdrawn"),
     ("all", "All"),
 ]
-HEADLINE_METRICS = ("f1", "roc_auc", "accuracy", "precision", "recall", "log_loss", "rmse", "mae", "r2")
 GATE_LABELS = {
     "artifact_hash": "Artifact hash",
     "metric_thresholds": "Metric thresholds",
@@ -63,8 +62,8 @@ def _metric_rows(promotion: PromotionRequest) -> list[dict]:
     """Candidate metrics beside the champion's as registered, with which one is better."""
     candidate = promotion.version.metrics
     champion = promotion.champion.metrics if promotion.champion else {}
-    keys = [k for k in HEADLINE_METRICS if k in candidate] + sorted(
-        k for k in candidate if k not in HEADLINE_METRICS and not k.startswith("holdout_")
+    keys = [k for k in metrics.PREFERENCE if k in candidate] + sorted(
+        k for k in candidate if k not in metrics.PREFERENCE and not k.startswith("holdout_")
     )
     rows = []
     for key in keys:

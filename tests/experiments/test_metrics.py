@@ -55,3 +55,27 @@ def test_only_computes_the_named_metrics_with_the_same_values():
     some = metrics.score("classification", truth, predicted, proba=proba, classes=["a", "b"], only=("f1", "roc_auc"))
     assert some == {"f1": every["f1"], "roc_auc": every["roc_auc"]}
     assert metrics.score("regression", [1.0, 2.0, 4.0], [1.5, 2.0, 3.0], only=("mae",)) == {"mae": pytest.approx(0.5)}
+
+
+def test_the_preference_order_picks_each_tasks_headline_metric_from_what_a_run_logged():
+    truth, predicted = ["no", "yes", "yes", "no"], ["no", "yes", "no", "no"]
+    proba = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.9, 0.1]])
+    binary = metrics.score(metrics.CLASSIFICATION, truth, predicted, proba, classes=["no", "yes"])
+    regression = metrics.score(metrics.REGRESSION, [1.0, 2.0, 4.0], [1.5, 2.0, 3.0])
+    assert metrics.preferred(binary) == "f1" == metrics.PRIMARY[metrics.CLASSIFICATION]
+    assert metrics.preferred(regression) == "rmse" == metrics.PRIMARY[metrics.REGRESSION]
+    assert metrics.preferred({"accuracy": 0.9, "roc_auc": 0.8}) == "roc_auc"
+    assert metrics.preferred(["val_loss", "my_score"]) == "my_score"  # no built-in one: the first by name
+    assert metrics.preferred([]) is None
+
+
+def test_headline_preference_and_threshold_orders():
+    assert metrics.HEADLINE == {
+        metrics.CLASSIFICATION: ("f1", "roc_auc", "accuracy"),
+        metrics.REGRESSION: ("rmse", "mae", "r2"),
+    }
+    assert metrics.HEADLINES == ("f1", "roc_auc", "accuracy", "rmse", "mae", "r2")
+    assert metrics.PREFERENCE == ("f1", "roc_auc", "accuracy", "precision", "recall", "log_loss", "rmse", "mae", "r2")
+    gated_first = ["f1", "accuracy", "roc_auc", "precision", "recall", "log_loss", "rmse", "mae", "r2"]
+    assert list(metrics.THRESHOLD_METRICS) == gated_first
+    assert set(metrics.PREFERENCE) == set(metrics.THRESHOLD_METRICS) == set(metrics.METRICS)

@@ -335,7 +335,7 @@ def test_unknown_sections_and_over_long_text_are_refused_and_nothing_is_saved(cl
     too_long = "x" * (cards.MAX_SECTION_CHARS + 1)
     with pytest.raises(ValidationError) as raised:
         card_services.update_card(first, actor=scientist, limitations=too_long)
-    assert raised.value.message_dict["limitations"] == ["At most 10,000 characters; this text has 10,001."]
+    assert raised.value.message_dict["limitations"] == ["Ensure this field has no more than 10000 characters."]
 
     client.force_login(scientist)
     response = client.post(
