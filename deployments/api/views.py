@@ -56,14 +56,15 @@ class DeploymentViewSet(DeploymentLookup, mixins.ListModelMixin, mixins.Retrieve
     """Every deployment: environment, model, the versions it serves and the canary's share."""
 
     permission_classes = [HasModelPermission]
+    required_permission = VIEW
+    # Writes need the change permission, so the API refuses before the service does.
+    write_permissions = {
+        "partial_update": services.CHANGE,
+        "rollback": services.CHANGE,
+        "promote_canary": services.CHANGE,
+    }
     queryset = Deployment.objects.select_related("environment", "model", "primary", "canary", "shadow")
     filterset_class = filters.DeploymentFilter
-    # Writes need the change permission, so the API refuses before the service does.
-    permissions = {"partial_update": services.CHANGE, "rollback": services.CHANGE, "promote_canary": services.CHANGE}
-
-    @property
-    def required_permission(self) -> str:
-        return self.permissions.get(self.action, VIEW)
 
     def get_serializer_class(self):
         return s.DeploymentSerializer if self.action == "list" else s.DeploymentDetailSerializer

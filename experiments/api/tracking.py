@@ -15,14 +15,18 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from experiments import schemas, search, selectors, services
 from experiments.filters import ExperimentFilter, RunFilter
 from experiments.models import Experiment, Run, RunArtifact
+from experiments.services.tracking import DENIED
+from experiments.services.training import TRAINING_DENIED
 from mlops_site.api.parsers import SafeFormParser, SafeJSONParser, SafeMultiPartParser
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobDetailSerializer
+
+# The sentence `services.log_batch`, `finish_run` and `upload_artifact` refuse someone else's run with.
+OWNER_ONLY = "Only the person who started this run (or an admin) can log to it."
 
 
 class ExperimentSerializer(serializers.ModelSerializer):
@@ -107,6 +111,7 @@ class ExperimentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [HasModelPermission]
     required_permission = "experiments.view_experiment"
+    write_permissions = {"create": ("experiments.add_experiment", DENIED.format("creating experiments"))}
     serializer_class = ExperimentSerializer
     queryset = selectors.experiments_with_counts()
     filterset_class = ExperimentFilter
@@ -135,6 +140,14 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [HasModelPermission]
     required_permission = "experiments.view_run"
+    # Logging needs the run's author (or change_run, admins) in the service; every author holds add_run.
+    write_permissions = {
+        "create": ("experiments.add_run", DENIED.format("creating runs")),
+        "log_batch": ("experiments.add_run", OWNER_ONLY),
+        "finish": ("experiments.add_run", OWNER_ONLY),
+        "artifacts": ("experiments.add_run", OWNER_ONLY),
+        "reproduce": ("experiments.add_run", TRAINING_DENIED),
+    }
     queryset = Run.objects.select_related("experiment", "user").prefetch_related("input_versions")
     filter_backends = [DjangoFilterBackend]  # `ordering` is the filterset's, which knows metrics and params
     filterset_class = RunFilter
@@ -265,31 +278,40 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(selectors.metric_history(self.get_object(), key, max_points=max_points))
 
 
-class SweepView(APIView):
+class SweepViewSet(viewsets.ViewSet):
     """Grid or random search: a parent run with one child training run per trial; 202 with the parent."""
 
     permission_classes = [HasModelPermission]
-    required_permission = "experiments.add_run"
+    required_permission = "experiments.view_run"
+    write_permissions = {"create": ("experiments.add_run", TRAINING_DENIED)}
 
-    @extend_schema(request=schemas.SweepRequest, responses={202: RunDetailSerializer})
-    def post(self, request):
+    @extend_schema(
+        operation_id="sweeps_create",
+        request=schemas.SweepRequest,
+        responses={202: RunDetailSerializer},
+        tags=["sweeps"],
+    )
+    def create(self, request):
         parent = services.start_training_request(request.data, actor=request.user, sweep=True)
         return Response(RunDetailSerializer(parent, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
-class TrainingView(APIView):
+class TrainingViewSet(viewsets.ViewSet):
     """Train a scikit-learn pipeline on a worker from a dataset version; 202 with the run and its job."""
 
     permission_classes = [HasModelPermission]
-    required_permission = "experiments.add_run"
+    required_permission = "experiments.view_run"
+    write_permissions = {"create": ("experiments.add_run", TRAINING_DENIED)}
 
     @extend_schema(
+        operation_id="training_create",
         request=schemas.TrainingRequest,
         responses={
             202: inline_serializer("TrainingStarted", {"run": RunDetailSerializer(), "job": JobDetailSerializer()})
         },
+        tags=["training"],
     )
-    def post(self, request):
+    def create(self, request):
         run = services.start_training_request(request.data, actor=request.user)
         return Response(
             {"run": RunDetailSerializer(run).data, "job": JobDetailSerializer(run.job).data},

@@ -8,9 +8,9 @@ router.register("datasets", views.DatasetViewSet, basename="api-dataset")
 router.register("dataset-versions", views.DatasetVersionViewSet, basename="api-datasetversion")
 router.register("experiments", tracking.ExperimentViewSet, basename="api-experiment")
 router.register("runs", tracking.RunViewSet, basename="api-run")
+router.register("training", tracking.TrainingViewSet, basename="api-training")  # POST only
+router.register("sweeps", tracking.SweepViewSet, basename="api-sweeps")  # POST only
 
 urlpatterns = [
-    path("training/", tracking.TrainingView.as_view(), name="api-training"),
-    path("sweeps/", tracking.SweepView.as_view(), name="api-sweeps"),
     path("", include(router.urls)),
 ]

@@ -12,6 +12,7 @@ from experiments import comparison, services
 from experiments.api import serializers as s
 from experiments.filters import DatasetFilter, DatasetVersionFilter
 from experiments.models import Dataset, DatasetVersion
+from experiments.services.datasets import DENIED
 from mlops_site.api.parsers import SafeFormParser, SafeJSONParser, SafeMultiPartParser
 from mlops_site.api.permissions import HasModelPermission
 from mlops_site.api.serializers import JobDetailSerializer
@@ -22,6 +23,10 @@ class DatasetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [HasModelPermission]
     required_permission = "experiments.view_dataset"
+    write_permissions = {
+        "create": ("experiments.add_dataset", DENIED.format("creating datasets")),
+        "versions": ("experiments.add_datasetversion", DENIED.format("uploading data")),
+    }
     serializer_class = s.DatasetSerializer
     filterset_class = DatasetFilter
     ordering_fields = ["name", "created_at"]
@@ -71,6 +76,10 @@ class DatasetVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [HasModelPermission]
     required_permission = "experiments.view_datasetversion"
+    write_permissions = {
+        "clean": ("experiments.add_datasetversion", DENIED.format("cleaning data")),
+        "clean_preview": ("experiments.add_datasetversion", DENIED.format("cleaning data")),
+    }
     serializer_class = s.DatasetVersionSerializer
     filterset_class = DatasetVersionFilter
     ordering_fields = ["created_at", "number", "row_count"]

@@ -19,26 +19,22 @@ from mlops_site.webhooks.filters import WebhookDeliveryFilter, WebhookFilter
 from mlops_site.webhooks.schemas import WebhookChange, WebhookInput
 from mlops_site.webhooks.serializers import WebhookCreatedSerializer, WebhookDeliverySerializer, WebhookSerializer
 
-PERMISSIONS = {
-    "create": "mlops_site.add_webhook",
-    "partial_update": "mlops_site.change_webhook",
-    "redeliver": "mlops_site.change_webhook",
-    "destroy": "mlops_site.delete_webhook",
-}
-
 
 class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Webhook subscribers (admins only). Deliveries of each are under /api/webhooks/{id}/deliveries/."""
 
     permission_classes = [HasModelPermission]
+    required_permission = "mlops_site.view_webhook"
+    write_permissions = {
+        "create": "mlops_site.add_webhook",
+        "partial_update": "mlops_site.change_webhook",
+        "redeliver": "mlops_site.change_webhook",
+        "destroy": "mlops_site.delete_webhook",
+    }
     serializer_class = WebhookSerializer
     filterset_class = WebhookFilter
     ordering_fields = ["created_at", "url"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-
-    @property
-    def required_permission(self) -> str:
-        return PERMISSIONS.get(getattr(self, "action", None), "mlops_site.view_webhook")
 
     def get_queryset(self):
         return services.with_last_delivery()

@@ -10,7 +10,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from mlops_site.api.pagination import StandardPagination
 from mlops_site.api.permissions import HasModelPermission
@@ -20,36 +19,28 @@ from monitoring.api import serializers as s
 from monitoring.models import Alert, AlertRule, DriftReport, Monitor, Retraining
 
 
-class ActionPermissions:
-    """`required_permission` by action, so a write is refused (403) before the service runs: reads need
-    `read_permission`, each write the `add_`/`change_`/`delete_` permission `write_permissions` names."""
-
-    permission_classes = [HasModelPermission]
-    read_permission = ""
-    write_permissions: dict[str, str] = {}
-
-    @property
-    def required_permission(self) -> str:
-        key = self.action if self.action in self.write_permissions else self.request.method
-        return self.write_permissions.get(key, self.read_permission)
-
-
-class DriftCompare(APIView):
+class DriftCompareViewSet(viewsets.ViewSet):
     """Drift between any two dataset versions (same columns): per-feature rows and every method's statistic."""
 
     permission_classes = [HasModelPermission]
-    required_permission = "experiments.view_datasetversion"
+    required_permission = "experiments.view_datasetversion"  # it reads two versions and stores nothing
 
-    @extend_schema(request=schemas.CompareRequest, responses={200: s.COMPARE_RESPONSE})
-    def post(self, request):
+    @extend_schema(
+        operation_id="drift_compare_create",
+        request=schemas.CompareRequest,
+        responses={200: s.COMPARE_RESPONSE},
+        tags=["drift"],
+    )
+    def create(self, request):
         reference, current, report = services.compare_request(request.data)
         return Response({"reference_version": reference.pk, "current_version": current.pk} | report.as_dict())
 
 
-class MonitorViewSet(ActionPermissions, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Every deployment's monitor: its reference, window, schedule, methods and thresholds."""
 
-    read_permission = "monitoring.view_monitor"
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_monitor"
     write_permissions = {"partial_update": "monitoring.change_monitor", "run": "monitoring.change_monitor"}
     serializer_class = s.MonitorSerializer
     queryset = selectors.monitors_with_latest().order_by("pk")
@@ -69,10 +60,11 @@ class MonitorViewSet(ActionPermissions, mixins.ListModelMixin, mixins.RetrieveMo
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DriftReportViewSet(ActionPermissions, viewsets.ReadOnlyModelViewSet):
+class DriftReportViewSet(viewsets.ReadOnlyModelViewSet):
     """Drift reports, newest first (the list without their per-feature rows: see the detail)."""
 
-    read_permission = "monitoring.view_driftreport"
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_driftreport"
     pagination_class = StandardPagination
     filterset_class = filters.DriftReportFilter
 
@@ -86,7 +78,6 @@ class DriftReportViewSet(ActionPermissions, viewsets.ReadOnlyModelViewSet):
 
 
 class AlertRuleViewSet(
-    ActionPermissions,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -95,7 +86,8 @@ class AlertRuleViewSet(
     """Alert rules: a metric, a comparison, a threshold, a window and a severity, checked after each of the
     monitor's reports. Change one field by field (PATCH), or delete it with its alerts."""
 
-    read_permission = "monitoring.view_alertrule"
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_alertrule"
     write_permissions = {
         "create": "monitoring.add_alertrule",
         "partial_update": "monitoring.change_alertrule",
@@ -124,11 +116,12 @@ class AlertRuleViewSet(
         services.delete_rule(instance, actor=self.request.user)
 
 
-class AlertViewSet(ActionPermissions, viewsets.ReadOnlyModelViewSet):
+class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     """Alerts, newest first. Acknowledge (open → acknowledged) or resolve (open or acknowledged → resolved);
     409 otherwise."""
 
-    read_permission = "monitoring.view_alert"
+    permission_classes = [HasModelPermission]
+    required_permission = "monitoring.view_alert"
     write_permissions = {"acknowledge": "monitoring.change_alert", "resolve": "monitoring.change_alert"}
     serializer_class = s.AlertSerializer
     pagination_class = StandardPagination
@@ -151,24 +144,19 @@ class AlertViewSet(ActionPermissions, viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema(parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH)])  # any name, dots too
-class RetrainingViewSet(ActionPermissions, viewsets.GenericViewSet):
+class RetrainingViewSet(viewsets.GenericViewSet):
     """A registered model's retraining policy and retrainings (under /api/models/<name>/)."""
 
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
-    read_permission = "monitoring.view_retrainingpolicy"
-    write_permissions = {
-        "PUT": "monitoring.change_retrainingpolicy",
-        "PATCH": "monitoring.change_retrainingpolicy",
-    }
+    permission_classes = [HasModelPermission]
+    write_permissions = {"policy": "monitoring.change_retrainingpolicy", "retrainings": "monitoring.add_retraining"}
     pagination_class = None
     filter_backends = []
 
     @property
     def required_permission(self) -> str:
-        if self.action == "retrainings":
-            return "monitoring.add_retraining" if self.request.method == "POST" else "monitoring.view_retraining"
-        return super().required_permission
+        return "monitoring.view_retraining" if self.action == "retrainings" else "monitoring.view_retrainingpolicy"
 
     def get_queryset(self):
         from registry.models import RegisteredModel

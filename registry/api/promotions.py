@@ -6,8 +6,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from mlops_site.api.permissions import HasModelPermission
 from registry import schemas, services
-from registry.api.permissions import ActionPermission
 from registry.filters import PromotionRequestFilter
 from registry.models import PromotionRequest, Review
 from registry.services import promotions
@@ -69,13 +69,13 @@ class PromotionSerializer(serializers.ModelSerializer):
 class PromotionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Promotion requests. Creating one answers 202: the gates run on a worker; poll the request or its job."""
 
-    permission_classes = [ActionPermission]
+    permission_classes = [HasModelPermission]
     required_permission = "registry.view_promotionrequest"
-    action_permissions = {
-        ("create", "POST"): promotions.PERMISSIONS["request"],
-        ("rollback", "POST"): promotions.PERMISSIONS["rollback"],
-        ("approve", "POST"): promotions.PERMISSIONS["approve"],
-        ("reject", "POST"): promotions.PERMISSIONS["reject"],
+    write_permissions = {
+        "create": promotions.PERMISSIONS["request"],
+        "rollback": promotions.PERMISSIONS["rollback"],
+        "approve": promotions.PERMISSIONS["approve"],
+        "reject": promotions.PERMISSIONS["reject"],
     }
     serializer_class = PromotionSerializer
     filterset_class = PromotionRequestFilter

@@ -9,8 +9,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from experiments.models import Run
+from mlops_site.api.permissions import HasModelPermission
 from registry import cards, schemas, services
-from registry.api.permissions import ActionPermission
 from registry.filters import ModelVersionFilter, RegisteredModelFilter
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
 from registry.selectors import models_with_counts
@@ -110,15 +110,16 @@ class ModelCreateSerializer(serializers.Serializer):
 class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Registered models, addressed by name; versions and aliases under each."""
 
-    permission_classes = [ActionPermission]
+    permission_classes = [HasModelPermission]
     required_permission = "registry.view_registeredmodel"
-    action_permissions = {
-        ("create", "POST"): ("registry.add_registeredmodel", catalog.denied("registering models")),
-        ("update", "PUT"): ("registry.add_registeredmodel", catalog.denied("editing models")),
-        ("partial_update", "PATCH"): ("registry.add_registeredmodel", catalog.denied("editing models")),
-        ("versions", "POST"): ("registry.add_modelversion", catalog.denied("registering model versions")),
-        ("alias", "PUT"): ("registry.change_modelalias", catalog.denied("moving aliases")),
-        ("alias", "DELETE"): ("registry.delete_modelalias", catalog.denied("removing aliases")),
+    write_permissions = {
+        "create": ("registry.add_registeredmodel", catalog.denied("registering models")),
+        "update": ("registry.add_registeredmodel", catalog.denied("editing models")),
+        "partial_update": ("registry.add_registeredmodel", catalog.denied("editing models")),
+        "versions": ("registry.add_modelversion", catalog.denied("registering model versions")),
+        "version": ("registry.add_modelversion", catalog.denied("editing model versions")),
+        "alias PUT": ("registry.change_modelalias", catalog.denied("moving aliases")),
+        "alias DELETE": ("registry.delete_modelalias", catalog.denied("removing aliases")),
     }
     serializer_class = RegisteredModelSerializer
     queryset = models_with_counts().prefetch_related("versions", "aliases__version")
