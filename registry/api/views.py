@@ -30,10 +30,12 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "number",
             "run",
             "sha256",
+            "format",
             "stage",
             "aliases",
             "signature",
             "metrics",
+            "metrics_source",
             "params",
             "lineage",
             "tags",
@@ -148,7 +150,11 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
 
     @extend_schema(
         methods=["POST"],
-        request=RegisterVersionSerializer,
+        request={
+            "application/json": RegisterVersionSerializer,
+            "application/x-www-form-urlencoded": RegisterVersionSerializer,
+            "multipart/form-data": schemas.VersionUpload,
+        },
         responses={201: ModelVersionSerializer},
     )
     @extend_schema(
@@ -158,12 +164,17 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, v
     )
     @action(detail=True, methods=["get", "post"])
     def versions(self, request, name=None):
-        """GET: the model's versions, newest first. POST `{run}`: register a finished trained run as the next version."""
+        """GET: the model's versions, newest first. POST: the next version, from a finished trained run (JSON
+        `{run}`), or from a model file trained anywhere (multipart: `file`, plus `signature` or `sample`, and
+        optionally `task`, `run`, `training_dataset_version`, `target`, `description`)."""
         model = self.get_object()
         if request.method == "GET":
             versions = model.versions.select_related("model", "created_by").prefetch_related("aliases")
             versions = ModelVersionFilter({"sort": request.query_params.get("sort", "")}, queryset=versions).qs
             return Response(ModelVersionSerializer(versions, many=True).data)
+        if request.content_type.startswith("multipart/") and "file" in request.data:
+            version = services.upload_version(model, request.data, actor=request.user)
+            return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
         body = RegisterVersionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run = Run.objects.filter(pk=body.validated_data["run"]).first()

@@ -8,4 +8,43 @@ ADDITIONS: dict[str, str] = {
     "GET /api/promotions/.parameters.query:sort added": SORT,
     "GET /api/promotions/.parameters.query:mine added": "The approval queue's 'only mine' filter, now that the page "
     "and the API share one FilterSet (registry.filters.PromotionRequestFilter).",
+    # Issue 16: versions trained anywhere.
+    **{
+        f"{op}.responses.{code}.application/json.schema.properties{where}.{field} added": (
+            "Issue 16: a version says how its file is stored (skops or ONNX) and whether its metrics were "
+            "computed here or reported by the uploader."
+        )
+        for op, code, where in [
+            ("GET /api/models/{name}/aliases/{alias}/", 200, ""),
+            ("GET /api/models/{name}/versions/", 200, ".results.items.properties"),
+            ("GET /api/models/{name}/versions/{number}/", 200, ""),
+            ("PATCH /api/models/{name}/versions/{number}/", 200, ""),
+            ("POST /api/models/{name}/versions/", 201, ""),
+        ]
+        for field in ("format", "metrics_source")
+    },
+    **{
+        f"POST /api/models/{{name}}/versions/.request.multipart/form-data.schema.properties.{field} added": (
+            "Issue 16: a multipart POST uploads a model file trained anywhere (registry.schemas.VersionUpload)."
+        )
+        for field in ("file", "run.minimum", "sample", "signature", "target", "task", "training_dataset_version")
+    },
+    **dict.fromkeys(
+        [
+            "GET /api/models/{name}/aliases/{alias}/.responses.200.application/json.schema.required gained 'format'",
+            "GET /api/models/{name}/aliases/{alias}/.responses.200.application/json.schema.required gained 'metrics_source'",
+            "GET /api/models/{name}/versions/.responses.200.application/json.schema.properties.results.items.required gained 'format'",
+            "GET /api/models/{name}/versions/.responses.200.application/json.schema.properties.results.items.required gained 'metrics_source'",
+            "GET /api/models/{name}/versions/{number}/.responses.200.application/json.schema.required gained 'format'",
+            "GET /api/models/{name}/versions/{number}/.responses.200.application/json.schema.required gained 'metrics_source'",
+            "PATCH /api/models/{name}/versions/{number}/.responses.200.application/json.schema.required gained 'format'",
+            "PATCH /api/models/{name}/versions/{number}/.responses.200.application/json.schema.required gained 'metrics_source'",
+            "POST /api/models/{name}/versions/.request.multipart/form-data.schema.required gained 'file'",
+            "POST /api/models/{name}/versions/.request.multipart/form-data.schema.required lost 'run'",
+            "POST /api/models/{name}/versions/.responses.201.application/json.schema.required gained 'format'",
+            "POST /api/models/{name}/versions/.responses.201.application/json.schema.required gained 'metrics_source'",
+        ],
+        "Issue 16: versions always carry format and metrics_source; a multipart POST with a file uploads a model "
+        "(file required), while a POST without a file still registers a run (run required, as before).",
+    ),
 }
