@@ -38,7 +38,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from mlops_site.models import ApiToken, IdempotencyKey
+from mlops_site.models import IdempotencyKey
 
 log = logging.getLogger(__name__)
 
@@ -234,18 +234,18 @@ def _fingerprint(request: HttpRequest, body_digest: str) -> str:
 def _api_user_id(request: HttpRequest) -> int | None:
     """The user the API will act for: the token's owner, or the session's user when no token is sent.
 
-    Looked up without DRF's side effects; an unknown token gives None and DRF answers 401 as usual.
+    The token is looked up once per request: `ApiTokenAuthentication` reuses this answer. An unknown token
+    gives None, and DRF answers 401 as usual.
     """
     header = request.headers.get("Authorization", "").split()
     if header and header[0].lower() in ("token", "bearer"):
         if len(header) != 2:
             return None
-        return (
-            ApiToken.objects.usable()
-            .filter(key_hash=ApiToken.hash_key(header[1]), user__is_active=True)
-            .values_list("user_id", flat=True)
-            .first()
-        )
+        from mlops_site import services
+
+        token = services.authenticate_token(header[1])
+        request._authenticated_token = (header[1], token)  # DRF's authentication reuses this lookup
+        return token.user_id if token is not None else None
     user = getattr(request, "user", None)
     return user.pk if user is not None and user.is_authenticated else None
 

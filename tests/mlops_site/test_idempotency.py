@@ -456,6 +456,8 @@ def test_every_creating_form_carries_a_token():
         "mlops_site/webhook_detail.html": 2,
         "registry/model_detail.html": 2,
         "registry/model_list.html": 1,
+        "registry/version_upload.html": 1,
+        "registry/run_register.html": 1,
         "mlops_site/webhook_list.html": 1,
         "registry/promotion_detail.html": 2,
         "deployments/deployment_detail.html": 3,
