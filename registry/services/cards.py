@@ -119,8 +119,9 @@ def update_card(version: ModelVersion, *, actor, **sections: str) -> ModelVersio
     if errors:
         raise ValidationError(errors)
     card = dict(version.card or {})
+    reviewed = card.pop("carried_over_from", None) is not None  # saving a carried-over card is its review
     changed = {key: text for key, text in cleaned.items() if card.get(key, "") != text}
-    if not changed:
+    if not changed and not reviewed:
         return version
     before = {key: card.get(key, "") for key in changed}
     card.update(changed)

@@ -249,3 +249,16 @@ def test_a_logged_runs_file_registers_and_the_card_carries_over(model, dana):
     )
     assert second.card == {"intended_use": "Scoring loan applicants.", "carried_over_from": 1}
     assert second.run == run and second.artifact.path == "model/model.skops"
+
+
+def test_saving_a_carried_over_card_marks_it_reviewed(model, dana):
+    first = services.upload_version(
+        model, {"file": file(sio.dumps(boosted_classifier())), "sample": sample_csv()}, actor=dana
+    )
+    services.update_version(first, {"limitations": "Trained on 2024 applicants only."}, actor=dana)
+    second = services.upload_version(
+        model, {"file": file(sio.dumps(boosted_classifier())), "sample": sample_csv()}, actor=dana
+    )
+    assert second.card["carried_over_from"] == 1
+    reviewed = services.update_version(second, {"limitations": "Trained on 2024 applicants only."}, actor=dana)
+    assert reviewed.card == {"limitations": "Trained on 2024 applicants only."}
