@@ -242,7 +242,12 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
         raise ValidationError({"run": f"Run {run.pk} is {run.status}; only finished runs can be registered."})
     artifact = run.artifacts.filter(path=MODEL_PATH).first()
     if artifact is None:
-        raise ValidationError({"run": f"Run {run.pk} has no {MODEL_PATH}: train it here, or upload one."})
+        raise ValidationError(
+            {
+                "run": f"Run {run.pk} has no {MODEL_PATH}. For a model file trained elsewhere, POST it as multipart "
+                "(file, plus signature or sample, and run) or use “Register…” beside the file on the run's page."
+            }
+        )
     try:
         actual = _file_sha256(artifact.file)
     except OSError:
