@@ -321,6 +321,8 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "experiments.models.Run.Status",
         "RunFinishStatusEnum": ["finished", "failed", "killed"],
         "ModelStageEnum": "registry.models.ModelVersion.Stage",
+        "ModelFormatEnum": "registry.models.ModelVersion.Format",
+        "DatasetFormatEnum": "experiments.models.DatasetVersion.Format",
         "PromotionStageEnum": [("staging", "Staging"), ("production", "Production")],
         "RetrainingPolicyStageEnum": ["staging", "production"],
         "PromotionStatusEnum": "registry.models.PromotionRequest.Status",

@@ -81,16 +81,25 @@ class ModelVersion(models.Model):
     run = models.ForeignKey("experiments.Run", on_delete=models.PROTECT, related_name="model_versions")
     artifact = models.ForeignKey("experiments.RunArtifact", on_delete=models.PROTECT, related_name="+")
     sha256 = models.CharField(max_length=64, help_text="The pinned model file's hash, checked before any use.")
+
+    class Format(models.TextChoices):
+        SKOPS = "skops", "skops (scikit-learn)"
+        ONNX = "onnx", "ONNX"
+
+    class MetricsSource(models.TextChoices):
+        PLATFORM = "platform", "Computed by the platform"
+        UPLOADER = "uploader", "Reported by the uploader"
+
     format = models.CharField(
         max_length=8,
-        choices=[("skops", "skops (scikit-learn)"), ("onnx", "ONNX")],
-        default="skops",
+        choices=Format.choices,
+        default=Format.SKOPS,
         help_text="How the model file is stored: a skops scikit-learn estimator, or an ONNX graph run by onnxruntime.",
     )
     metrics_source = models.CharField(
         max_length=10,
-        choices=[("platform", "Computed by the platform"), ("uploader", "Reported by the uploader")],
-        default="platform",
+        choices=MetricsSource.choices,
+        default=MetricsSource.PLATFORM,
         help_text="Whether the version's metrics were computed here on held-out rows, or logged by whoever made it.",
     )
     signature = models.JSONField(default=dict, help_text="Input columns with kinds, and the output.")

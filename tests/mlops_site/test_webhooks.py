@@ -183,7 +183,13 @@ def test_registering_a_version_delivers_a_signed_event(
     body = json.loads(request["body"])
     assert body["event_id"] == str(delivery.event_id) and body["actor"] == "sci"
     assert body["target"] == {"type": "registry.modelversion", "id": str(version.pk), "repr": "credit-default v1"}
-    assert body["data"] == {"model": "credit-default", "number": 1, "run": trained_run.pk, "sha256": version.sha256}
+    assert body["data"] == {
+        "model": "credit-default",
+        "number": 1,
+        "run": trained_run.pk,
+        "sha256": version.sha256,
+        "format": "skops",
+    }
 
 
 def test_events_go_only_to_active_hooks_that_want_them(admin_user, receiver, emit):
