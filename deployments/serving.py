@@ -7,9 +7,12 @@ becomes true), and the prediction log stores those normalised values. Values of 
 training never had are counted per row in the log (`Prediction.unseen`) or, under the deployment's
 `refuse` policy, answered with a 400 naming row, field and value.
 
-Fitted pipelines are loaded once per process into a small LRU cache keyed by (version id, sha256); a load
-re-checks the file against the sha256 (experiments.services.load_pipeline) and compiles the pipeline's numpy
-fast path (`fastpath`), used only when it agrees with scikit-learn on probe rows. Every served row, and every
+Fitted models are loaded once per process into a small LRU cache keyed by (version id, sha256); a load
+re-checks the file against the sha256 (experiments.services.load_pipeline, given the version's signature so
+that an ONNX model knows its task and class labels). A version is served the same way wherever it was
+trained: a platform pipeline, any skops scikit-learn model, or an ONNX graph run by onnxruntime. The numpy
+fast path (`fastpath`) is compiled where it recognises every step and used only when it agrees with
+scikit-learn on probe rows; everything else is scored by the model itself. Every served row, and every
 shadow row, is written to `Prediction` in the request's transaction before the answer is returned, so a
 process that dies after answering has already logged what it answered.
 """
@@ -49,17 +52,25 @@ class ServingError(Exception):
 
 
 class Scorer:
-    """A fitted pipeline and, when `fastpath` compiled and verified it, its numpy equivalent; the version's
-    serving transform (`prepare`, None without one) and the categories each encoded input was fitted on."""
+    """A fitted model and, when `fastpath` compiled and verified it, its numpy equivalent; the version's
+    serving transform (`prepare`, None without one) and the categories each encoded input was fitted on.
+
+    The model is whatever `experiments.services.load_pipeline` gives for the version: a platform pipeline,
+    any scikit-learn estimator or pipeline uploaded as skops, or an ONNX graph behind `OnnxModel`'s
+    pipeline face. Only what the fast path recognises exactly is compiled; anything else (an unknown
+    estimator or transformer, an ONNX model, a pipeline whose probe rows fail) is scored by the model
+    itself. Compiling and verifying never take a version down: any failure there means "no fast path".
+    """
 
     def __init__(self, pipeline, transform: list[dict] | None = None):
         self.pipeline = pipeline
-        self.fast = fastpath.compile_pipeline(pipeline)
-        if self.fast is not None and (difference := fastpath.verify(pipeline, self.fast)):
-            logger.warning("The fast path disagrees with scikit-learn (%s); serving through scikit-learn", difference)
-            self.fast = None
+        self.fast = _fast_path(pipeline)
         self.prepare = experiment_services.row_transform(transform or [])
-        self.categories = fastpath.categories(pipeline)
+        try:
+            self.categories = fastpath.categories(pipeline)
+        except Exception:  # an estimator fastpath cannot read: unseen values are simply not counted
+            logger.warning("Cannot read the fitted categories of %s", type(pipeline).__name__, exc_info=True)
+            self.categories = {}
 
     def parse(self, records, signature) -> dict[str, np.ndarray]:
         """The records cleaned by the serving transform, then checked and normalised (RecordsError, ValueError)."""
@@ -90,8 +101,28 @@ class Scorer:
         )
 
 
+def _fast_path(pipeline):
+    """The verified numpy fast path of `pipeline`, or None (not compilable, disagreeing, or failing on probes)."""
+    try:
+        fast = fastpath.compile_pipeline(pipeline)
+        if fast is None:
+            return None
+        difference = fastpath.verify(pipeline, fast)
+    except Exception as exc:  # a pipeline of steps fastpath half-knows: scikit-learn (or onnxruntime) serves it
+        logger.warning("No fast path for %s (%s); serving it as it is", type(pipeline).__name__, exc)
+        return None
+    if difference:
+        logger.warning("The fast path disagrees with scikit-learn (%s); serving through scikit-learn", difference)
+        return None
+    return fast
+
+
 class _Cache:
-    """A few fitted pipelines (as Scorers) per process, least recently used out first."""
+    """A few fitted models (as Scorers) per process, least recently used out first.
+
+    The objects are kept as loaded, never copied or pickled: an ONNX model holds an onnxruntime
+    `InferenceSession`, which cannot be, and whose `run` is safe to call from several threads at once.
+    """
 
     def __init__(self):
         self._items: OrderedDict[tuple[int, str], Any] = OrderedDict()
@@ -104,7 +135,8 @@ class _Cache:
                 self._items.move_to_end(key)
                 return self._items[key]
         transform = (version.lineage or {}).get("serving_transform")
-        pipeline = Scorer(experiment_services.load_pipeline(version.artifact), transform)  # ValueError: bad hash
+        # ValueError: bad hash, or a file skops/onnxruntime refuses. The signature tells an ONNX model its classes.
+        pipeline = Scorer(experiment_services.load_pipeline(version.artifact, version.signature), transform)
         with self._lock:
             self._items[key] = pipeline
             while len(self._items) > settings.SERVING_CACHE_SIZE:
