@@ -241,6 +241,7 @@ def single_row(sklearn_version, run, frame, records, requests=1500):
     sk_fast, sk_answers = timed("production")
     sk_plain, _ = timed("production", fast=False)
     onnx, onnx_answers = timed("staging")
+    onnx_frame, _ = timed("staging", fast=False)
     same = sum(a["prediction"] == b["prediction"] for a, b in zip(sk_answers, onnx_answers))
     gap = max(abs(a["probabilities"][k] - b["probabilities"][k]) for a, b in zip(sk_answers, onnx_answers) for k in a["probabilities"])
     Prediction.objects.all().delete()  # nothing else has served yet
@@ -250,6 +251,7 @@ def single_row(sklearn_version, run, frame, records, requests=1500):
         "sklearn_fast": sk_fast,
         "sklearn_pipeline": sk_plain,
         "onnx": onnx,
+        "onnx_frame": onnx_frame,
         "onnx_version": onnx_version.number,
         "fast_path": serving.cache.get(sklearn_version).fast is not None,
         "agree": same,
@@ -705,11 +707,12 @@ def print_single_row(figures: dict) -> None:
     lines = (
         ("scikit-learn, numpy fast path", figures["sklearn_fast"]),
         ("scikit-learn, pipeline (no fast path)", figures["sklearn_pipeline"]),
-        (f"ONNX v{figures['onnx_version']}, onnxruntime", figures["onnx"]),
+        (f"ONNX v{figures['onnx_version']}, onnxruntime (column feed)", figures["onnx"]),
+        (f"ONNX v{figures['onnx_version']}, onnxruntime via DataFrame", figures["onnx_frame"]),
     )
     for label, row in lines:
         print(
-            f"  {label:<38} p50 {row['p50']:6.2f} ms   p95 {row['p95']:6.2f} ms   mean {row['mean']:6.2f} ms   "
+            f"  {label:<42} p50 {row['p50']:6.2f} ms   p95 {row['p95']:6.2f} ms   mean {row['mean']:6.2f} ms   "
             f"(scoring alone p50 {row['score_p50']:6.3f} ms)",
             flush=True,
         )

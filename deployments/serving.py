@@ -37,6 +37,7 @@ from django.utils import timezone
 from deployments import fastpath, logbook, routing
 from deployments import records as record_parser
 from deployments.models import Deployment, RequestStat
+from experiments import model_files
 from experiments import services as experiment_services
 from registry.models import ModelVersion, RegisteredModel
 
@@ -86,7 +87,8 @@ class Scorer:
         if self.fast is not None:
             try:
                 result = self.fast.score(columns, rows)
-                classes = self.fast.estimator.classes_ if result[1] is not None else None
+                fitted = self.fast if isinstance(self.fast, _OnnxColumns) else self.fast.estimator
+                classes = fitted.classes_ if result[1] is not None else None
             except fastpath.NotFast:
                 result = None
         if result is None:
@@ -101,8 +103,85 @@ class Scorer:
         )
 
 
+class _OnnxColumns:
+    """An ONNX model fed the parsed column arrays directly, both outputs from one `InferenceSession.run`.
+
+    `OnnxModel.predict` and `predict_proba` each go through a DataFrame and run the graph once; for a
+    single row that conversion costs more than the graph. Here the arrays `records.parse_columns` gives
+    (float64 for numbers, object otherwise) become the model's per-column inputs as `OnnxModel` makes
+    them (float32 or float64 numbers; text with "" for missing), and label and probabilities come from one
+    run. Anything else (another input type, a single matrix input, an array of another dtype) raises
+    `NotFast`, and the request goes through `OnnxModel` as it is. `InferenceSession.run` is thread-safe.
+    """
+
+    NUMBERS = {"tensor(float)": np.float32, "tensor(double)": np.float64}
+
+    def __init__(self, model):
+        if not getattr(model, "named_inputs", False):
+            raise fastpath.NotFast("the ONNX model takes one matrix, not one input per column")
+        self.model, self.session = model, model.session
+        self.inputs = [(i.name, i.type) for i in model.inputs]
+        if any(kind != "tensor(string)" and kind not in self.NUMBERS for _, kind in self.inputs):
+            raise fastpath.NotFast("an ONNX input is neither a float nor a string tensor")
+        self.label, self.proba = model._label, getattr(model, "predict_proba", None) and model._proba
+        self.outputs = [self.label] + ([self.proba] if self.proba else [])
+
+    @property
+    def classes_(self):
+        return self.model.classes_
+
+    def score(self, columns: dict[str, np.ndarray], rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+        feed = {}
+        for name, kind in self.inputs:
+            values = columns.get(name)
+            if values is None:
+                raise fastpath.NotFast(f"no column {name}")
+            if kind == "tensor(string)":
+                if values.dtype != object:
+                    raise fastpath.NotFast(f"{name} is {values.dtype}, not object")
+                text = np.array(["" if _absent(v) else (v if type(v) is str else str(v)) for v in values], dtype=object)
+                feed[name] = text.reshape(-1, 1)
+            else:
+                if values.dtype != np.float64:
+                    raise fastpath.NotFast(f"{name} is {values.dtype}, not float64")
+                feed[name] = values.astype(self.NUMBERS[kind]).reshape(-1, 1)
+        found = self.session.run(self.outputs, feed)
+        labels = np.asarray(found[0])
+        labels = labels.ravel() if labels.ndim > 1 and labels.shape[-1] == 1 else labels
+        if not self.proba:
+            return labels, None
+        proba = found[1]
+        if isinstance(proba, list):  # ZipMap: one {class: p} per row, put in the signature's class order
+            keys = list(proba[0].keys()) if proba else []
+            if self.model.classes_ is None:
+                raise fastpath.NotFast("the classes are not known yet")
+            order = [_key_of(keys, label) for label in self.model.classes_]
+            return labels, np.asarray([[row[key] for key in order] for row in proba], dtype=float)
+        proba = np.asarray(proba, dtype=float)
+        if self.model.classes_ is None or len(self.model.classes_) != proba.shape[1]:
+            raise fastpath.NotFast("the probabilities do not match the classes")
+        return labels, proba
+
+
+def _absent(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _key_of(keys: list, label):
+    for key in keys:
+        if key == label or str(key) == str(label):
+            return key
+    raise fastpath.NotFast(f"no probability for class {label!r}")
+
+
 def _fast_path(pipeline):
     """The verified numpy fast path of `pipeline`, or None (not compilable, disagreeing, or failing on probes)."""
+    if isinstance(pipeline, model_files.OnnxModel):
+        try:
+            return _OnnxColumns(pipeline)
+        except (fastpath.NotFast, AttributeError) as exc:
+            logger.info("ONNX model fed through its DataFrame face: %s", exc)
+            return None
     try:
         fast = fastpath.compile_pipeline(pipeline)
         if fast is None:

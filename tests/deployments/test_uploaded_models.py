@@ -64,7 +64,7 @@ def test_an_onnx_version_predicts_over_the_api_like_the_pipeline_it_was_exported
     np.testing.assert_allclose(got, expected, atol=1e-5)  # onnxruntime computes in float32
 
     scorer = serving.cache.get(made.onnx)
-    assert scorer.fast is None and isinstance(scorer.pipeline, model_files.OnnxModel)
+    assert isinstance(scorer.pipeline, model_files.OnnxModel) and isinstance(scorer.fast, serving._OnnxColumns)
     logged = Prediction.objects.filter(deployment=deployment, version=made.onnx)
     assert logged.count() == 30
     first = logged.get(id=answers[0]["prediction_id"])
@@ -225,3 +225,47 @@ def test_probabilities_use_the_signatures_labels_for_integer_classes(made):
     assert predicted == pipeline.predict(frame).tolist() and all(type(p) is int for p in predicted)
     assert [set(row) for row in probabilities] == [{"0", "1"}] * 2
     np.testing.assert_allclose([row["1"] for row in probabilities], pipeline.predict_proba(frame)[:, 1], atol=1e-5)
+
+
+@pytest.mark.parametrize("zipmap", [True, False])
+def test_the_onnx_column_feed_answers_as_the_onnx_model_does_or_steps_aside(made, zipmap):
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    types = [("income", FloatTensorType([None, 1])), ("age", FloatTensorType([None, 1]))]
+    types.append(("region", StringTensorType([None, 1])))
+    options = {} if zipmap else {id(made.linear.steps[-1][1]): {"zipmap": False}}
+    data = convert_sklearn(made.linear, initial_types=types, options=options).SerializeToString()
+    onnx = model_files.load(data, classes=uploaded.CLASSES, task="classification")
+    scorer = serving.Scorer(onnx)
+    assert isinstance(scorer.fast, serving._OnnxColumns)
+    test = uploaded.frame(rows=25, seed=13)
+    test.loc[2, "income"], test.loc[4, "region"], test.loc[5, "region"] = None, None, "west"  # missing, unseen
+    columns = scorer.parse(uploaded.records(test), uploaded.SIGNATURE)
+    predicted, probabilities = scorer.score(columns)
+    frame = test[uploaded.COLUMNS]
+    assert predicted == onnx.predict(frame).tolist() == made.linear.predict(frame).tolist()
+    got = np.array([[row["bad"], row["good"]] for row in probabilities])
+    np.testing.assert_allclose(got, np.round(onnx.predict_proba(frame), 6), atol=1e-6)
+    np.testing.assert_allclose(got, made.linear.predict_proba(frame), atol=1e-5)
+    scorer.fast = None  # through OnnxModel's DataFrame face: the same answers
+    assert scorer.score(columns) == (predicted, probabilities)
+
+    with pytest.raises(fastpath.NotFast):  # an array of another type than parsing gives: OnnxModel's turn
+        serving._OnnxColumns(onnx).score({**columns, "income": columns["income"].astype(object)}, 25)
+
+
+def test_an_onnx_model_with_one_matrix_input_is_served_through_its_dataframe_face():
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.linear_model import LinearRegression
+
+    data = uploaded.frame(rows=80, seed=14)
+    regressor = LinearRegression().fit(data[["income", "age"]], data["income"] * 2 + data["age"])
+    onnx_bytes = convert_sklearn(regressor, initial_types=[("X", FloatTensorType([None, 2]))]).SerializeToString()
+    onnx = model_files.load(onnx_bytes, task="regression")
+    scorer = serving.Scorer(onnx)
+    assert scorer.fast is None
+    predicted, probabilities = scorer.score({"income": np.array([40.0, 60.0]), "age": np.array([20.0, 50.0])})
+    assert probabilities is None
+    np.testing.assert_allclose(predicted, [100.0, 170.0], rtol=1e-4)
