@@ -37,6 +37,13 @@ script prints requests/s, p50/p95/p99 latency and errors per level, the highest 
 50 ms for each server, ours over theirs at each concurrency, and the latency of --batch-requests
 sequential 1,000-row requests.
 
+Before the load, the setup also times single-row predict in process through the site's predict path
+(`serving.deployments.find` + `serving.predict`, what the API view calls: route, validate, score, log) for
+the scikit-learn version (numpy fast path on, and off) and for an ONNX export of the same fitted pipeline
+(skl2onnx; registered as v2 like a file trained elsewhere and deployed to staging), and prints one line
+each. skl2onnx cannot convert the pipeline's `as_float`/`as_text` FunctionTransformers, so the export is
+the same fitted steps without them (typed float/string inputs instead); the output says so.
+
 Targets (issue): ≥ 500 requests/s with p99 < 50 ms on this 2-core machine; a 1,000-row batch ≤ 100 ms;
 ≥ 1× MLflow's throughput at the same concurrency. The clients share the 2 cores with the server, for
 both servers alike.
