@@ -117,3 +117,38 @@ def test_the_training_data_wins_over_the_evaluation_set_and_a_broken_setting_is_
     RegisteredModel.objects.filter(pk=made.model.pk).update(gates={"evaluation": {"dataset_version": 10**9}})
     made.onnx.model.refresh_from_db()
     assert monitors.default_reference(made.onnx) is None
+
+
+def test_an_onnx_file_uploaded_with_its_training_data_serves_and_drifts_against_that_data(made, scientist, admin_user):
+    """Through the upload service (the multipart API's): the file, its signature and its training data."""
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from registry import services as registry_services
+    from tests.builders import token_client
+
+    data = uploaded.onnx_export(made.boosted, uploaded.frame()[uploaded.COLUMNS])
+    version = registry_services.upload_version(
+        made.model,
+        {
+            "file": SimpleUploadedFile("boosted.onnx", data),
+            "signature": json.dumps(uploaded.SIGNATURE),
+            "training_dataset_version": made.training.pk,
+            "target": uploaded.TARGET,
+        },
+        actor=scientist,
+    )
+    assert (version.number, version.format) == (3, "onnx")
+    deployment = made.deploy(version, admin_user)
+    window = uploaded.frame(rows=40, seed=25, shift=15.0)
+    response = token_client(scientist).post(
+        f"/api/deployments/production/{uploaded.MODEL}/predict", {"records": uploaded.records(window)}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    answers = response.json()["predictions"]
+    assert [a["prediction"] for a in answers] == made.boosted.predict(window[uploaded.COLUMNS]).tolist()
+    report = services.run_monitor(Monitor.objects.get(deployment=deployment))
+    assert report.status == "ok", report.message
+    assert report.version == version and report.reference == made.training
+    assert {f.feature for f in report.features.all() if f.drifted} >= {"income"}
