@@ -89,7 +89,7 @@ def verify_version(version: ModelVersion, deployment: Deployment, *, actor) -> N
     if version.model_id != deployment.model_id:
         raise ValidationError({"version": f"{version} is not a version of {deployment.model.name}."})
     try:
-        experiment_services.load_pipeline(version.artifact)
+        experiment_services.load_pipeline(version.artifact, version.signature)  # skops or ONNX, as serving loads it
     except (ValueError, OSError) as exc:
         with transaction.atomic():
             audit.record(

@@ -7,9 +7,12 @@ becomes true), and the prediction log stores those normalised values. Values of 
 training never had are counted per row in the log (`Prediction.unseen`) or, under the deployment's
 `refuse` policy, answered with a 400 naming row, field and value.
 
-Fitted pipelines are loaded once per process into a small LRU cache keyed by (version id, sha256); a load
-re-checks the file against the sha256 (experiments.services.load_pipeline) and compiles the pipeline's numpy
-fast path (`fastpath`), used only when it agrees with scikit-learn on probe rows. Every served row, and every
+Fitted models are loaded once per process into a small LRU cache keyed by (version id, sha256); a load
+re-checks the file against the sha256 (experiments.services.load_pipeline, given the version's signature so
+that an ONNX model knows its task and class labels). A version is served the same way wherever it was
+trained: a platform pipeline, any skops scikit-learn model, or an ONNX graph run by onnxruntime. The numpy
+fast path (`fastpath`) is compiled where it recognises every step and used only when it agrees with
+scikit-learn on probe rows; everything else is scored by the model itself. Every served row, and every
 shadow row, is written to `Prediction` in the request's transaction before the answer is returned, so a
 process that dies after answering has already logged what it answered.
 """
@@ -34,6 +37,7 @@ from django.utils import timezone
 from deployments import fastpath, logbook, routing
 from deployments import records as record_parser
 from deployments.models import Deployment, RequestStat
+from experiments import model_files
 from experiments import services as experiment_services
 from registry.models import ModelVersion, RegisteredModel
 
@@ -49,17 +53,25 @@ class ServingError(Exception):
 
 
 class Scorer:
-    """A fitted pipeline and, when `fastpath` compiled and verified it, its numpy equivalent; the version's
-    serving transform (`prepare`, None without one) and the categories each encoded input was fitted on."""
+    """A fitted model and, when `fastpath` compiled and verified it, its numpy equivalent; the version's
+    serving transform (`prepare`, None without one) and the categories each encoded input was fitted on.
+
+    The model is whatever `experiments.services.load_pipeline` gives for the version: a platform pipeline,
+    any scikit-learn estimator or pipeline uploaded as skops, or an ONNX graph behind `OnnxModel`'s
+    pipeline face. Only what the fast path recognises exactly is compiled; anything else (an unknown
+    estimator or transformer, an ONNX model, a pipeline whose probe rows fail) is scored by the model
+    itself. Compiling and verifying never take a version down: any failure there means "no fast path".
+    """
 
     def __init__(self, pipeline, transform: list[dict] | None = None):
         self.pipeline = pipeline
-        self.fast = fastpath.compile_pipeline(pipeline)
-        if self.fast is not None and (difference := fastpath.verify(pipeline, self.fast)):
-            logger.warning("The fast path disagrees with scikit-learn (%s); serving through scikit-learn", difference)
-            self.fast = None
+        self.fast = _fast_path(pipeline)
         self.prepare = experiment_services.row_transform(transform or [])
-        self.categories = fastpath.categories(pipeline)
+        try:
+            self.categories = fastpath.categories(pipeline)
+        except Exception:  # an estimator fastpath cannot read: unseen values are simply not counted
+            logger.warning("Cannot read the fitted categories of %s", type(pipeline).__name__, exc_info=True)
+            self.categories = {}
 
     def parse(self, records, signature) -> dict[str, np.ndarray]:
         """The records cleaned by the serving transform, then checked and normalised (RecordsError, ValueError)."""
@@ -75,7 +87,8 @@ class Scorer:
         if self.fast is not None:
             try:
                 result = self.fast.score(columns, rows)
-                classes = self.fast.estimator.classes_ if result[1] is not None else None
+                fitted = self.fast if isinstance(self.fast, _OnnxColumns) else self.fast.estimator
+                classes = fitted.classes_ if result[1] is not None else None
             except fastpath.NotFast:
                 result = None
         if result is None:
@@ -90,8 +103,105 @@ class Scorer:
         )
 
 
+class _OnnxColumns:
+    """An ONNX model fed the parsed column arrays directly, both outputs from one `InferenceSession.run`.
+
+    `OnnxModel.predict` and `predict_proba` each go through a DataFrame and run the graph once; for a
+    single row that conversion costs more than the graph. Here the arrays `records.parse_columns` gives
+    (float64 for numbers, object otherwise) become the model's per-column inputs as `OnnxModel` makes
+    them (float32 or float64 numbers; text with "" for missing), and label and probabilities come from one
+    run. Anything else (another input type, a single matrix input, an array of another dtype) raises
+    `NotFast`, and the request goes through `OnnxModel` as it is. `InferenceSession.run` is thread-safe.
+    """
+
+    NUMBERS = {"tensor(float)": np.float32, "tensor(double)": np.float64}
+
+    def __init__(self, model):
+        if not getattr(model, "named_inputs", False):
+            raise fastpath.NotFast("the ONNX model takes one matrix, not one input per column")
+        self.model, self.session = model, model.session
+        self.inputs = [(i.name, i.type) for i in model.inputs]
+        if any(kind != "tensor(string)" and kind not in self.NUMBERS for _, kind in self.inputs):
+            raise fastpath.NotFast("an ONNX input is neither a float nor a string tensor")
+        self.label, self.proba = model._label, getattr(model, "predict_proba", None) and model._proba
+        self.outputs = [self.label] + ([self.proba] if self.proba else [])
+
+    @property
+    def classes_(self):
+        return self.model.classes_
+
+    def score(self, columns: dict[str, np.ndarray], rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+        feed = {}
+        for name, kind in self.inputs:
+            values = columns.get(name)
+            if values is None:
+                raise fastpath.NotFast(f"no column {name}")
+            if kind == "tensor(string)":
+                if values.dtype != object:
+                    raise fastpath.NotFast(f"{name} is {values.dtype}, not object")
+                text = np.array(["" if _absent(v) else (v if type(v) is str else str(v)) for v in values], dtype=object)
+                feed[name] = text.reshape(-1, 1)
+            else:
+                if values.dtype != np.float64:
+                    raise fastpath.NotFast(f"{name} is {values.dtype}, not float64")
+                feed[name] = values.astype(self.NUMBERS[kind]).reshape(-1, 1)
+        found = self.session.run(self.outputs, feed)
+        labels = np.asarray(found[0])
+        labels = labels.ravel() if labels.ndim > 1 and labels.shape[-1] == 1 else labels
+        if not self.proba:
+            return labels, None
+        proba = found[1]
+        if isinstance(proba, list):  # ZipMap: one {class: p} per row, put in the signature's class order
+            keys = list(proba[0].keys()) if proba else []
+            if self.model.classes_ is None:
+                raise fastpath.NotFast("the classes are not known yet")
+            order = [_key_of(keys, label) for label in self.model.classes_]
+            return labels, np.asarray([[row[key] for key in order] for row in proba], dtype=float)
+        proba = np.asarray(proba, dtype=float)
+        if self.model.classes_ is None or len(self.model.classes_) != proba.shape[1]:
+            raise fastpath.NotFast("the probabilities do not match the classes")
+        return labels, proba
+
+
+def _absent(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _key_of(keys: list, label):
+    for key in keys:
+        if key == label or str(key) == str(label):
+            return key
+    raise fastpath.NotFast(f"no probability for class {label!r}")
+
+
+def _fast_path(pipeline):
+    """The verified numpy fast path of `pipeline`, or None (not compilable, disagreeing, or failing on probes)."""
+    if isinstance(pipeline, model_files.OnnxModel):
+        try:
+            return _OnnxColumns(pipeline)
+        except (fastpath.NotFast, AttributeError) as exc:
+            logger.info("ONNX model fed through its DataFrame face: %s", exc)
+            return None
+    try:
+        fast = fastpath.compile_pipeline(pipeline)
+        if fast is None:
+            return None
+        difference = fastpath.verify(pipeline, fast)
+    except Exception as exc:  # a pipeline of steps fastpath half-knows: scikit-learn (or onnxruntime) serves it
+        logger.warning("No fast path for %s (%s); serving it as it is", type(pipeline).__name__, exc)
+        return None
+    if difference:
+        logger.warning("The fast path disagrees with scikit-learn (%s); serving through scikit-learn", difference)
+        return None
+    return fast
+
+
 class _Cache:
-    """A few fitted pipelines (as Scorers) per process, least recently used out first."""
+    """A few fitted models (as Scorers) per process, least recently used out first.
+
+    The objects are kept as loaded, never copied or pickled: an ONNX model holds an onnxruntime
+    `InferenceSession`, which cannot be, and whose `run` is safe to call from several threads at once.
+    """
 
     def __init__(self):
         self._items: OrderedDict[tuple[int, str], Any] = OrderedDict()
@@ -104,7 +214,8 @@ class _Cache:
                 self._items.move_to_end(key)
                 return self._items[key]
         transform = (version.lineage or {}).get("serving_transform")
-        pipeline = Scorer(experiment_services.load_pipeline(version.artifact), transform)  # ValueError: bad hash
+        # ValueError: bad hash, or a file skops/onnxruntime refuses. The signature tells an ONNX model its classes.
+        pipeline = Scorer(experiment_services.load_pipeline(version.artifact, version.signature), transform)
         with self._lock:
             self._items[key] = pipeline
             while len(self._items) > settings.SERVING_CACHE_SIZE:

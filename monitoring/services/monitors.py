@@ -211,10 +211,15 @@ def _report(monitor: Monitor, *, job, now, progress) -> DriftReport:
     )
     if version is None:
         return _save(monitor, report, [], message="Nothing is deployed, so there is nothing to compare.")
-    reference_version = monitor.reference or version.run.input_versions.order_by("pk").first()
+    reference_version = monitor.reference or default_reference(version)
     report.reference = reference_version
     if reference_version is None:
-        return _save(monitor, report, [], message=f"{version} has no training data on record; choose a reference.")
+        return _save(
+            monitor,
+            report,
+            [],
+            message=f"{version} has no training data or evaluation set on record; choose a reference.",
+        )
     _progress(progress, 10, "Reading the window's predictions")
     rows, report.window_start = _window(monitor, version, now)
     report.current_rows = len(rows)
@@ -285,6 +290,28 @@ def _report(monitor: Monitor, *, job, now, progress) -> DriftReport:
 _METRICS = performance.REPORTED  # the version's metrics a report compares with
 
 
+def default_reference(version) -> DatasetVersion | None:
+    """What a version's drift is measured against when its monitor names no reference: the dataset version it
+    was trained on (its run's first input), else its model's evaluation set (`gates["evaluation"]`), else None.
+
+    An uploaded version may come without its training data; its model's evaluation set is then the data the
+    platform knows it was judged on.
+    """
+    run = version.run if version.run_id else None
+    trained_on = run.input_versions.order_by("pk").first() if run is not None else None
+    if trained_on is not None:
+        return trained_on
+    gates = getattr(version.model, "gates", None)
+    evaluation = gates.get("evaluation") if isinstance(gates, dict) else None
+    pk = evaluation.get("dataset_version") if isinstance(evaluation, dict) else None
+    if isinstance(pk, bool) or not isinstance(pk, int | str):
+        return None
+    try:
+        return DatasetVersion.objects.filter(pk=int(pk)).first()
+    except (TypeError, ValueError):
+        return None
+
+
 def _window(monitor: Monitor, version, now) -> tuple[list[tuple], Any]:
     """The primary version's answers in the window (not the canary's, shadow's or an earlier primary's)."""
     served = Prediction.objects.filter(
@@ -303,7 +330,7 @@ def _reference_predictions(version, reference: pd.DataFrame, classifier: bool) -
     if len(reference) > REFERENCE_PREDICTION_ROWS:
         reference = reference.sample(REFERENCE_PREDICTION_ROWS, random_state=0)
     try:
-        pipeline = experiment_services.load_pipeline(version.artifact)
+        pipeline = experiment_services.load_pipeline(version.artifact, version.signature)  # skops or ONNX
         values = pipeline.predict(reference)
     except Exception:  # a reference the model cannot score leaves prediction drift out, not the report
         logger.exception("%s cannot score its monitor's reference", version)
