@@ -123,7 +123,7 @@ class _OnnxColumns:
         self.inputs = [(i.name, i.type) for i in model.inputs]
         if any(kind != "tensor(string)" and kind not in self.NUMBERS for _, kind in self.inputs):
             raise fastpath.NotFast("an ONNX input is neither a float nor a string tensor")
-        self.label, self.proba = model._label, getattr(model, "predict_proba", None) and model._proba
+        self.label, self.proba = model.label_output, getattr(model, "predict_proba", None) and model.proba_output
         self.outputs = [self.label] + ([self.proba] if self.proba else [])
 
     @property

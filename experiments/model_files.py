@@ -281,8 +281,9 @@ class OnnxModel:
 
     Inputs are fed either one per column (the model's input names are the frame's columns, as
     skl2onnx exports a pipeline with per-column initial types) or as one matrix of every column in
-    signature order. The label output is the first tensor output; probabilities are the output that
-    is a 2-D float tensor or a sequence of maps (skl2onnx's ZipMap), in `classes_` order.
+    signature order. The label output (`label_output`) is the first tensor output; probabilities
+    (`proba_output`) are the output that is a 2-D float tensor or a sequence of maps (skl2onnx's
+    ZipMap), in `classes_` order. Serving feeds its parsed columns to those outputs directly.
     """
 
     def __init__(self, data: bytes, *, classes: Sequence[Any] | None = None, task: str | None = None):
@@ -303,12 +304,12 @@ class OnnxModel:
         )
         self.classes_ = np.asarray(list(classes), dtype=object) if classes else None
         self.task = task
-        self._label = next((o.name for o in self.outputs if o.type.startswith("tensor")), self.outputs[0].name)
-        self._proba = next(
+        self.label_output = next((o.name for o in self.outputs if o.type.startswith("tensor")), self.outputs[0].name)
+        self.proba_output = next(
             (
                 o.name
                 for o in self.outputs
-                if o.name != self._label
+                if o.name != self.label_output
                 and (
                     o.type.startswith("seq(map")
                     or (o.type in ("tensor(float)", "tensor(double)") and len(o.shape) == 2)
@@ -317,7 +318,7 @@ class OnnxModel:
             None,
         )
         self._estimator_type = {CLASSIFICATION: "classifier", REGRESSION: "regressor"}.get(
-            task or (CLASSIFICATION if self._proba else REGRESSION)
+            task or (CLASSIFICATION if self.proba_output else REGRESSION)
         )
         if self._estimator_type == "classifier":
             self.predict_proba = self._predict_proba
@@ -338,14 +339,14 @@ class OnnxModel:
         return self.session.run(names, self._feed(frame))
 
     def predict(self, frame) -> np.ndarray:
-        (labels,) = self._run(frame, [self._label])
+        (labels,) = self._run(frame, [self.label_output])
         labels = np.asarray(labels)
         return labels.ravel() if labels.ndim > 1 and labels.shape[-1] == 1 else labels
 
     def _predict_proba(self, frame) -> np.ndarray:
-        if self._proba is None:
+        if self.proba_output is None:
             raise ValueError("The ONNX model has no probability output.")
-        (proba,) = self._run(frame, [self._proba])
+        (proba,) = self._run(frame, [self.proba_output])
         if isinstance(proba, list):  # ZipMap: one {class: p} per row
             keys = list(proba[0].keys()) if proba else []
             if self.classes_ is None:
