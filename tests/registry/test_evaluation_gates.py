@@ -5,6 +5,8 @@ The champion is trained here and in production; the candidate is a `GradientBoos
 a run's `model/pipeline.skops` with its `model/signature.json`, as a file made elsewhere is registered today.
 """
 
+# ruff: noqa: F811  (the fixtures imported from test_promotions are arguments of the tests)
+
 import io
 import json
 
@@ -28,7 +30,7 @@ from registry import services
 from registry.forms import GatesForm
 from registry.gate_config import default
 from tests.builders import credit_csv, token_client, upload
-from tests.registry.test_promotions import gate, model, promote, request_for, train  # noqa: F401
+from tests.registry.test_promotions import gate, model, promote, request_for, train  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +57,7 @@ def fitted_elsewhere(frame: pd.DataFrame) -> Pipeline:
 
 
 @pytest.fixture
-def champion(scientist, reviewer, model, train, request_for, django_capture_on_commit_callbacks):  # noqa: F811
+def champion(scientist, reviewer, model, train, request_for, django_capture_on_commit_callbacks):
     version = services.register_version(model, train(), actor=scientist)
     promote(version, request_for, reviewer, django_capture_on_commit_callbacks)
     version.refresh_from_db()
@@ -64,7 +66,7 @@ def champion(scientist, reviewer, model, train, request_for, django_capture_on_c
 
 
 @pytest.fixture
-def candidate(scientist, model, champion):  # noqa: F811
+def candidate(scientist, model, champion):
     """v2: the pipeline above, logged by a script with the champion's signature (the same input columns)."""
     frame = pd.read_csv(io.BytesIO(credit_csv()))
     pipeline = fitted_elsewhere(frame)
@@ -95,7 +97,7 @@ def evaluation_set(scientist, django_capture_on_commit_callbacks):
     return version
 
 
-def configure(model, actor, evaluation_set=None, **gates):  # noqa: F811
+def configure(model, actor, evaluation_set=None, **gates):
     config = {**gates}
     if evaluation_set is not None:
         config["evaluation"] = {"dataset_version": evaluation_set.pk, "target": "defaulted"}
@@ -109,7 +111,7 @@ def test_without_an_evaluation_set_a_version_trained_elsewhere_is_undecided_not_
     admin_user,
     model,
     candidate,
-    request_for,  # noqa: F811
+    request_for,
 ):
     configure(model, scientist, thresholds=[{"metric": "f1", "op": ">=", "value": 0.5}])
     promotion = request_for(candidate)
@@ -130,7 +132,7 @@ def test_without_an_evaluation_set_a_version_trained_elsewhere_is_undecided_not_
         "fairness": "skipped",
     }
 
-    with pytest.raises(Conflict, match="cannot decide yet: .*configure an evaluation set"):
+    with pytest.raises(Conflict, match=r"cannot decide yet: .*configure an evaluation set"):
         services.approve(promotion, actor=reviewer, comment="looks fine")
     with pytest.raises(PermissionDenied):
         services.approve(promotion, actor=reviewer, override_reason="trust me")
@@ -141,7 +143,7 @@ def test_without_an_evaluation_set_a_version_trained_elsewhere_is_undecided_not_
     assert promotion.status == "approved" and promotion.overridden_by == admin_user
 
 
-def test_fairness_without_an_evaluation_set_also_waits_for_one(scientist, model, candidate, request_for):  # noqa: F811
+def test_fairness_without_an_evaluation_set_also_waits_for_one(scientist, model, candidate, request_for):
     configure(model, scientist, fairness={"column": "region", "max_gap": 0.5})
     promotion = request_for(candidate)
     assert promotion.gates_status == "undecided"
@@ -155,7 +157,7 @@ def test_an_evaluation_set_scores_both_versions_on_the_same_rows(
     champion,
     candidate,
     evaluation_set,
-    request_for,  # noqa: F811
+    request_for,
 ):
     configure(
         model,
@@ -227,7 +229,7 @@ def test_a_failing_threshold_on_the_evaluation_set_fails_although_the_uploader_r
     model,
     candidate,
     evaluation_set,
-    request_for,  # noqa: F811
+    request_for,
 ):
     configure(model, scientist, evaluation_set, thresholds=[{"metric": "f1", "op": ">=", "value": 0.98}])
     promotion = request_for(candidate)
@@ -243,7 +245,7 @@ def test_configuring_an_evaluation_set_and_rerunning_decides_the_request(
     candidate,
     evaluation_set,
     request_for,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     promotion = request_for(candidate)
     assert promotion.gates_status == "undecided"
@@ -263,7 +265,7 @@ def test_a_site_trained_candidate_without_an_evaluation_set_keeps_its_holdout(
     model,
     champion,
     train,
-    request_for,  # noqa: F811
+    request_for,
 ):
     version = services.register_version(model, train("random_forest"), actor=scientist)
     promotion = request_for(version)
@@ -272,7 +274,7 @@ def test_a_site_trained_candidate_without_an_evaluation_set_keeps_its_holdout(
     assert "evaluation set" not in gate(promotion, "champion_challenger")["message"]
 
 
-def test_the_evaluation_set_is_checked_when_it_is_saved(scientist, model, evaluation_set):  # noqa: F811
+def test_the_evaluation_set_is_checked_when_it_is_saved(scientist, model, evaluation_set):
     cases = {
         "gates.evaluation.dataset_version": {"dataset_version": 987654, "target": "defaulted"},
         "gates.evaluation.target": {"dataset_version": evaluation_set.pk, "target": "no_such_column"},
@@ -303,7 +305,7 @@ def test_the_evaluation_set_is_checked_when_it_is_saved(scientist, model, evalua
     assert default()["evaluation"] is None
 
 
-def test_the_gates_form_sets_and_clears_the_evaluation_set(client, scientist, model, evaluation_set):  # noqa: F811
+def test_the_gates_form_sets_and_clears_the_evaluation_set(client, scientist, model, evaluation_set):
     client.force_login(scientist)
     form = {"tolerance": "0.01", "max_gap": "0.1", "approvals_staging": "1", "approvals_production": "1"}
     answer = client.post(
