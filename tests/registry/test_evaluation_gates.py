@@ -321,3 +321,19 @@ def test_the_gates_form_sets_and_clears_the_evaluation_set(client, scientist, mo
     client.post(f"/models/{model.name}/gates/", form)
     model.refresh_from_db()
     assert model.gates["evaluation"] is None
+
+
+def test_rows_a_version_trained_here_learnt_from_are_left_out_of_the_evaluation_set(
+    scientist, model, champion, train, credit, request_for
+):
+    """The evaluation set is the champion's own training data: only rows neither version was fitted on are scored."""
+    _, dataset_version = credit
+    candidate = services.register_version(model, train("random_forest"), actor=scientist)
+    configure(model, scientist, dataset_version, champion={"metric": "f1", "tolerance": 1.0})
+    promotion = request_for(candidate)
+    facts = promotion.evidence["evaluation"]
+    assert facts["seen_in_training"]["v1"] > 0 and facts["seen_in_training"]["v2"] > 0
+    assert 0 < facts["scored_rows"] < facts["rows"]
+    compared = gate(promotion, "champion_challenger")
+    assert compared["details"]["rows"] == facts["scored_rows"] == facts["compared_rows"]
+    assert f"{facts['scored_rows']} rows)" in compared["message"]
