@@ -42,6 +42,26 @@ class GatesForm(forms.Form):
     max_gap = forms.FloatField(required=False, min_value=0, max_value=1, initial=0.1, label="Max gap")
     approvals_staging = forms.IntegerField(min_value=1, max_value=5, initial=1, label="Approvals for staging")
     approvals_production = forms.IntegerField(min_value=1, max_value=5, initial=1, label="Approvals for production")
+    evaluation_dataset_version = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="none: each version's own holdout",
+        label="Evaluation set",
+        help_text="A dataset version every version is scored on, wherever it was trained.",
+    )
+    evaluation_target = forms.CharField(
+        required=False, max_length=200, label="Target column", help_text="Blank: the dataset version's target."
+    )
+
+    def __init__(self, *args, **kwargs):
+        from experiments.models import DatasetVersion
+
+        super().__init__(*args, **kwargs)
+        versions = DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-number")
+        self.fields["evaluation_dataset_version"].queryset = versions
+        self.fields["evaluation_dataset_version"].label_from_instance = lambda version: (
+            f"{version.dataset.name} v{version.number} ({version.row_count:,} rows)"
+        )
 
     @classmethod
     def from_config(cls, config: dict) -> GatesForm:
@@ -55,6 +75,8 @@ class GatesForm(forms.Form):
                 "max_gap": fairness.get("max_gap", 0.1),
                 "approvals_staging": config["approvals"]["staging"],
                 "approvals_production": config["approvals"]["production"],
+                "evaluation_dataset_version": (config.get("evaluation") or {}).get("dataset_version"),
+                "evaluation_target": (config.get("evaluation") or {}).get("target", ""),
             }
         )
 
@@ -89,6 +111,12 @@ class GatesForm(forms.Form):
             if column
             else None,
             "approvals": {"staging": data["approvals_staging"], "production": data["approvals_production"]},
+            "evaluation": {
+                "dataset_version": data["evaluation_dataset_version"].pk,
+                "target": data["evaluation_target"].strip(),
+            }
+            if data["evaluation_dataset_version"]
+            else None,
         }
 
 

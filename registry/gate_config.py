@@ -10,7 +10,12 @@ pages read one shape:
       "champion": {"metric": null, "tolerance": 0.01},   # null: f1 for classifiers, rmse for regressors
       "fairness": {"column": "sex", "max_gap": 0.1},     # or null: no fairness gate
       "approvals": {"staging": 1, "production": 1},
+      "evaluation": {"dataset_version": 12, "target": "defaulted"},  # or null: each version's own holdout
     }
+
+With an evaluation set, the champion, threshold and fairness gates score the candidate and the production
+version on that dataset version's rows, wherever either was trained; without one, a version trained here is
+scored on its own holdout, and one trained elsewhere (whose holdout rows are unknown) waits for an evaluation set.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ def default() -> dict[str, Any]:
         "champion": {"metric": None, "tolerance": DEFAULT_TOLERANCE},
         "fairness": None,
         "approvals": {stage: 1 for stage in STAGES},
+        "evaluation": None,
     }
 
 

@@ -4,7 +4,9 @@ Pure: numbers, arrays and signature dicts in, a `GateResult` out. No Django and 
 a service, a task or a notebook, and tests need no database. Every result has a sentence with the numbers for the
 approval page and JSON-safe `details` for storing next to the request. A gate that has nothing to compare with
 says "skipped" rather than passing quietly; `overall` lets skipped gates through, since missing evidence is not
-evidence against the candidate.
+evidence against the candidate. A gate that needs rows nobody has named yet (a version trained elsewhere, with no
+evaluation set configured) says "needs_configuration": `overall` is then "undecided", which is neither a pass
+nor a failure, and blocks approval until the gates run again on an evaluation set.
 
 Inputs that cannot be scored (unknown metric or operator, arrays of different lengths) raise `ValueError`: that is
 a caller's bug, not a property of the model.
@@ -25,10 +27,12 @@ import pandas as pd
 
 from experiments import metrics
 
-Status = Literal["pass", "fail", "skipped"]
+Status = Literal["pass", "fail", "skipped", "needs_configuration"]
 PASS: Status = "pass"
 FAIL: Status = "fail"
 SKIPPED: Status = "skipped"
+NEEDS_CONFIGURATION: Status = "needs_configuration"
+UNDECIDED = "undecided"  # overall: no gate failed, but some could not be decided without an evaluation set
 
 CLASSIFICATION, REGRESSION = metrics.CLASSIFICATION, metrics.REGRESSION
 CLASSIFICATION_METRICS = metrics.GATE_METRICS[CLASSIFICATION]
@@ -61,8 +65,12 @@ class GateResult:
 
 
 def overall(results: Iterable[GateResult]) -> str:
-    """ "fail" when any gate failed, else "pass" (skipped gates do not block)."""
-    return FAIL if any(result.status == FAIL for result in results) else PASS
+    """ "fail" when any gate failed, else "undecided" when one needs configuration, else "pass" (skipped gates
+    do not block)."""
+    statuses = {result.status for result in results}
+    if FAIL in statuses:
+        return FAIL
+    return UNDECIDED if NEEDS_CONFIGURATION in statuses else PASS
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -70,16 +78,32 @@ def overall(results: Iterable[GateResult]) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-def metric_thresholds(metrics: Mapping[str, float | None], thresholds: Sequence[Mapping[str, Any]]) -> GateResult:
+def metric_thresholds(
+    metrics: Mapping[str, float | None],
+    thresholds: Sequence[Mapping[str, Any]],
+    *,
+    source: str = "",
+    source_details: Mapping[str, Any] | None = None,
+) -> GateResult:
     """Each threshold `{"metric": "f1", "op": ">=", "value": 0.8}` must hold on the version's metrics.
 
     A metric the version does not have (absent, None or NaN) fails its check, so a typo in a threshold cannot
-    pass silently. Values are compared as stored, without tolerance.
+    pass silently. Values are compared as stored, without tolerance. `source` says where the numbers come from
+    ("computed on the evaluation set …", "reported by the uploader") and ends the message; `source_details`
+    go into the details under "source".
     """
     name = "metric_thresholds"
     if not thresholds:
         return GateResult(name, SKIPPED, "No metric thresholds are configured.", {"checks": []})
+    result = _thresholds(metrics, thresholds)
+    if not source:
+        return result
+    details = {**result.details, "source": dict(source_details or {}) | {"text": source}}
+    return GateResult(name, result.status, f"{result.message[:-1]} ({source}).", details)
 
+
+def _thresholds(metrics: Mapping[str, float | None], thresholds: Sequence[Mapping[str, Any]]) -> GateResult:
+    name = "metric_thresholds"
     checks: list[dict[str, Any]] = []
     for threshold in thresholds:
         metric, op, limit = str(threshold["metric"]), str(threshold["op"]), float(threshold["value"])

@@ -177,6 +177,7 @@ class PromotionRequest(models.Model):
         PASS = "pass", "Passed"
         FAIL = "fail", "Failed"
         ERROR = "error", "Could not run"
+        UNDECIDED = "undecided", "Undecided: needs an evaluation set"
 
     OPEN = (Status.CHECKING, Status.PENDING)
     TARGET_STAGES = ("staging", "production")

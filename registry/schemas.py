@@ -151,6 +151,47 @@ class Approvals(StrictSerializer):
         return super().to_internal_value(data)
 
 
+class Evaluation(StrictSerializer):
+    """The model's evaluation set: a dataset version whose rows score every version, and its target column."""
+
+    dataset_version = serializers.IntegerField(
+        min_value=1,
+        error_messages={
+            "invalid": "The id of a dataset version (GET /api/datasets/{name}/versions/).",
+            "required": "The id of a dataset version (GET /api/datasets/{name}/versions/).",
+            "null": "The id of a dataset version (GET /api/datasets/{name}/versions/).",
+            "min_value": "The id of a dataset version (GET /api/datasets/{name}/versions/).",
+        },
+    )
+    target = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Blank: the dataset version's own target."
+    )
+
+    default_error_messages = {"invalid": "An object {{dataset_version, target}}, or null: each version's own holdout."}
+
+    def validate(self, data):
+        from experiments.models import DatasetVersion
+
+        found = DatasetVersion.objects.select_related("dataset").filter(pk=data["dataset_version"]).first()
+        if found is None:
+            raise serializers.ValidationError(
+                {"dataset_version": f"No dataset version has id {data['dataset_version']}."}
+            )
+        target = (data.get("target") or "").strip() or found.target
+        if not target:
+            raise serializers.ValidationError(
+                {
+                    "target": f"{found.dataset.name} v{found.number} names no target: say which column the models predict."
+                }
+            )
+        columns = [column["name"] for column in found.schema or []]
+        if target not in columns:
+            raise serializers.ValidationError(
+                {"target": f"{found.dataset.name} v{found.number} has no column “{target}”."}
+            )
+        return {"dataset_version": found.pk, "target": target}
+
+
 class GateConfig(StrictSerializer):
     """A model's gate configuration, stored on `RegisteredModel.gates` with every default filled in."""
 
@@ -163,17 +204,32 @@ class GateConfig(StrictSerializer):
     champion = Champion(required=False, allow_null=True)
     fairness = Fairness(required=False, allow_null=True, default=None)
     approvals = Approvals(required=False, allow_null=True)
+    evaluation = Evaluation(required=False, allow_null=True, default=None)
 
     default_error_messages = {"invalid": "The gate configuration is an object."}
 
     def validate(self, data):
         defaults = gate_config.default()
         config = {key: defaults[key] if data.get(key) is None else data[key] for key in defaults}
+        if config["evaluation"] and config["fairness"]:
+            from experiments.models import DatasetVersion
+
+            found = DatasetVersion.objects.select_related("dataset").get(pk=config["evaluation"]["dataset_version"])
+            if config["fairness"]["column"] not in [column["name"] for column in found.schema or []]:
+                raise serializers.ValidationError(
+                    {
+                        "fairness": {
+                            "column": f"The evaluation set {found.dataset.name} v{found.number} has no column "
+                            f"“{config['fairness']['column']}” to measure fairness by."
+                        }
+                    }
+                )
         return {
             "thresholds": [dict(item) for item in config["thresholds"]],
             "champion": dict(config["champion"]),
             "fairness": dict(config["fairness"]) if config["fairness"] else None,
             "approvals": dict(config["approvals"]),
+            "evaluation": dict(config["evaluation"]) if config["evaluation"] else None,
         }
 
 
@@ -216,7 +272,8 @@ class ModelEdit(serializers.Serializer):
     gates = serializers.JSONField(
         required=False,
         help_text="Gate configuration: {thresholds: [{metric, op, value}], champion: {metric, tolerance}, "
-        "fairness: {column, max_gap} or null, approvals: {staging: n, production: n}}. "
+        "fairness: {column, max_gap} or null, approvals: {staging: n, production: n}, "
+        "evaluation: {dataset_version: id, target: column} or null (the rows every version is scored on)}. "
         "Only the owner or an admin may change it.",
     )
 

@@ -8,6 +8,8 @@ is audited in that transaction; the audit events are what webhooks deliver.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -192,8 +194,12 @@ def rerun_gates(promotion: PromotionRequest, *, actor) -> PromotionRequest:
 def evaluate_gates(promotion: PromotionRequest, *, progress=None) -> PromotionRequest:
     """Run the five gates for a request (on a worker) and store each result as evidence.
 
-    A gate whose inputs cannot be obtained (the data is gone, the champion cannot score the holdout)
-    fails with the reason rather than crashing the job, so the reviewer sees why.
+    The rows the candidate (and the production champion) are scored on are the model's evaluation set when
+    one is configured, whoever trained either version; otherwise the candidate's own holdout, which only a
+    version trained here has. A version trained elsewhere without an evaluation set gets "needs_configuration"
+    from the gates that need rows, and the request is "undecided" until an evaluation set is configured and
+    the gates run again. A gate whose inputs cannot be obtained (the data is gone, the champion cannot score
+    the rows) fails with the reason rather than crashing the job, so the reviewer sees why.
     """
     progress = progress or (lambda percent, message: None)
     version = ModelVersion.objects.select_related("model", "artifact", "run").get(pk=promotion.version_id)
@@ -209,22 +215,32 @@ def evaluate_gates(promotion: PromotionRequest, *, progress=None) -> PromotionRe
 
     progress(5, "Verifying the artifact's sha256")
     results.append(_hash_gate(version))
+    progress(10, "Reading the rows to score on")
+    rows = _scoring_inputs(version, champion, config, evidence)
+    task = rows.task
+    metric = gate_config.champion_metric(config, task)
     progress(15, "Checking metric thresholds")
-    results.append(gates.metric_thresholds(version.metrics, config["thresholds"]))
+    results.append(_threshold_gate(version, config, rows))
     progress(20, "Comparing the signature with production")
     results.append(gates.signature_compatible(version.signature, champion.signature if champion else None))
 
-    progress(30, "Reading the candidate's holdout rows")
-    holdout, candidate, problem = _scoring_inputs(version)
-    task = version.task or (holdout.task if holdout else "")
-    metric = gate_config.champion_metric(config, task)
-    if problem:
-        results.append(gates.GateResult("champion_challenger", gates.FAIL, problem, {"metric": metric}))
+    if rows.problem:
+        if rows.status == gates.NEEDS_CONFIGURATION and champion is None:
+            results.append(
+                gates.GateResult(
+                    "champion_challenger",
+                    gates.SKIPPED,
+                    "Skipped: no production version to compare with.",
+                    {"metric": metric, "task": task},
+                )
+            )
+        else:
+            results.append(gates.GateResult("champion_challenger", rows.status, rows.problem, {"metric": metric}))
     else:
         progress(50, "Scoring candidate and champion on the same rows")
-        results.append(_champion_gate(holdout, candidate, version, champion, metric, config, evidence))
+        results.append(_champion_gate(rows, version, champion, metric, config, evidence))
     progress(80, "Measuring fairness")
-    results.append(_fairness_gate(holdout, candidate, version, problem, config, task))
+    results.append(_fairness_gate(rows, version, config))
 
     with transaction.atomic():
         promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
@@ -270,13 +286,164 @@ def _hash_gate(version: ModelVersion) -> gates.GateResult:
     return gates.artifact_hash(data, version.sha256)
 
 
-def _scoring_inputs(version: ModelVersion):
+HOLDOUT, EVALUATION_SET = "holdout", "evaluation_set"
+NOT_TRAINED_HERE = "was not trained here"  # `holdout_of`'s sentence for a run whose holdout rows are unknown
+
+
+def needs_evaluation_set(version: ModelVersion) -> str:
+    return (
+        f"{version} was not trained here, so its holdout rows are unknown: configure an evaluation set on the "
+        f"model (a dataset version with the target column) and re-run the gates."
+    )
+
+
+@dataclass
+class ScoringRows:
+    """What the champion, threshold and fairness gates score: the rows, the loaded candidate, or why not."""
+
+    holdout: experiment_services.Holdout | None = None
+    candidate: object = None
+    task: str = ""
+    problem: str = ""
+    status: str = gates.FAIL  # of the gates that need rows, when there is a problem
+    source: str = HOLDOUT
+    described: str = ""  # "the evaluation set credit v2 (sha256 1a2b3c4d5e6f…, 400 rows)"
+    facts: dict = field(default_factory=dict)
+
+
+def _scoring_inputs(version: ModelVersion, champion: ModelVersion | None, config: dict, evidence: dict) -> ScoringRows:
+    task = version.task or ""
+    try:
+        candidate = experiment_services.load_pipeline(version.artifact, version.signature)
+    except ValueError as exc:
+        return ScoringRows(task=task, problem=f"Cannot score the candidate: {exc}")
+    if not task:
+        task = gates.CLASSIFICATION if hasattr(candidate, "classes_") else gates.REGRESSION
+    if config["evaluation"]:
+        return _evaluation_rows(version, champion, candidate, task, config["evaluation"], evidence)
     try:
         holdout = experiment_services.holdout_of(version.run)
-        candidate = experiment_services.load_pipeline(version.artifact)
     except ValueError as exc:
-        return None, None, f"Cannot score the candidate: {exc}"
-    return holdout, candidate, ""
+        if NOT_TRAINED_HERE in str(exc):
+            return ScoringRows(
+                candidate=candidate,
+                task=task,
+                problem=needs_evaluation_set(version),
+                status=gates.NEEDS_CONFIGURATION,
+            )
+        return ScoringRows(task=task, problem=f"Cannot score the candidate: {exc}")
+    return ScoringRows(holdout, candidate, version.task or holdout.task)
+
+
+def _evaluation_rows(version, champion, candidate, task, evaluation, evidence) -> ScoringRows:
+    """The configured evaluation set's labelled rows, less those either version is known to have trained on."""
+    from experiments import training
+    from experiments.models import DatasetVersion
+
+    found = DatasetVersion.objects.select_related("dataset").filter(pk=evaluation["dataset_version"]).first()
+    if found is None:
+        return ScoringRows(
+            task=task, problem=f"The evaluation set (dataset version {evaluation['dataset_version']}) is gone."
+        )
+    target = evaluation["target"]
+    facts = {
+        "dataset_version": found.pk,
+        "dataset": found.dataset.name,
+        "number": found.number,
+        "sha256": found.sha256,
+        "target": target,
+    }
+    evidence["evaluation"] = facts
+    name = f"the evaluation set {found.dataset.name} v{found.number}"
+    try:
+        frame = experiment_services.load_frame(found)
+        if target not in frame.columns:
+            raise ValueError(f"it has no column “{target}”")
+        frame = frame[frame[target].notna()]
+        y = training._target_values(frame[target], task)
+    except (OSError, ValueError) as exc:
+        return ScoringRows(task=task, problem=f"Cannot read {name}: {exc}.")
+    facts["rows"] = len(frame)
+    missing = [c for c in _columns(version) if c not in frame.columns]
+    if missing:
+        return ScoringRows(
+            task=task, problem=f"{name[0].upper()}{name[1:]} lacks columns {version} needs: {', '.join(missing)}."
+        )
+    # Rows a version trained here learnt from would flatter it; rows of a version trained elsewhere are unknown.
+    keep = np.ones(len(frame), dtype=bool)
+    seen = {}
+    for each in (version, champion):
+        if each is None:
+            continue
+        unseen = _unseen_by(each, frame, [*_columns(each), target])
+        if unseen is not None:
+            seen[f"v{each.number}"] = int((~unseen).sum())
+            keep &= unseen
+    facts["seen_in_training"] = seen
+    facts["scored_rows"] = int(keep.sum())
+    if keep.sum() < MIN_COMPARED_ROWS:
+        return ScoringRows(
+            task=task,
+            problem=f"Only {int(keep.sum())} rows of {name} were not used to train the versions compared; at least "
+            f"{MIN_COMPARED_ROWS} are needed.",
+        )
+    holdout = experiment_services.Holdout(frame[keep], np.asarray(y)[keep], target, task, found)
+    described = f"{name} (sha256 {found.sha256[: gates.HASH_PREFIX]}…, {int(keep.sum())} rows)"
+    return ScoringRows(holdout, candidate, task, source=EVALUATION_SET, described=described, facts=facts)
+
+
+def _on_evaluation_set(result: gates.GateResult, rows: ScoringRows) -> gates.GateResult:
+    """The result, saying it was measured on the evaluation set, with the set's facts in its details."""
+    if rows.source != EVALUATION_SET or (result.status == gates.SKIPPED and not result.details):
+        return result
+    return gates.GateResult(
+        result.name,
+        result.status,
+        f"{result.message[:-1]}, on {rows.described}.",
+        {**result.details, "evaluation_set": rows.facts},
+    )
+
+
+def _threshold_gate(version: ModelVersion, config: dict, rows: ScoringRows) -> gates.GateResult:
+    """On an evaluation set, the thresholds hold on metrics computed on its rows; otherwise on the recorded ones."""
+    thresholds = config["thresholds"]
+    if not thresholds:
+        return gates.metric_thresholds(version.metrics, thresholds)
+    if config["evaluation"]:
+        if rows.problem:
+            return gates.GateResult("metric_thresholds", rows.status, rows.problem, {"checks": []})
+        try:
+            computed = _metrics_on(rows.candidate, rows.holdout, version)
+        except (ValueError, KeyError) as exc:
+            return gates.GateResult(
+                "metric_thresholds", gates.FAIL, f"Cannot score the candidate on {rows.described}: {exc}", {}
+            )
+        return gates.metric_thresholds(
+            computed,
+            thresholds,
+            source=f"computed by the platform on {rows.described}",
+            source_details={"kind": EVALUATION_SET, **rows.facts},
+        )
+    if version.metrics_source == "uploader":
+        return gates.metric_thresholds(
+            version.metrics,
+            thresholds,
+            source="metrics reported by the uploader, not computed by the platform: configure an evaluation set "
+            "to measure them here",
+            source_details={"kind": "uploader"},
+        )
+    return gates.metric_thresholds(version.metrics, thresholds)
+
+
+def _metrics_on(pipeline, holdout, version: ModelVersion) -> dict:
+    from experiments import metrics
+
+    X = holdout.frame[_columns(version)]
+    predicted = pipeline.predict(X)
+    if holdout.task != metrics.CLASSIFICATION:
+        return metrics.score(holdout.task, holdout.y, predicted)
+    proba = pipeline.predict_proba(X) if hasattr(pipeline, "predict_proba") else None
+    return metrics.score(holdout.task, holdout.y, predicted, proba=proba, classes=list(pipeline.classes_))
 
 
 def _columns(version: ModelVersion) -> list[str]:
@@ -291,9 +458,14 @@ def _predict(pipeline, frame, version: ModelVersion, metric: str):
     return pipeline.predict_proba(X)[:, classes.index(sorted(classes)[-1])]
 
 
-def _champion_gate(holdout, candidate, version, champion, metric, config, evidence) -> gates.GateResult:
+def _champion_gate(rows: ScoringRows, version, champion, metric, config, evidence) -> gates.GateResult:
     name = "champion_challenger"
-    evidence["holdout"] = {"rows": len(holdout.frame), "dataset_version": holdout.version.pk}
+    holdout, candidate = rows.holdout, rows.candidate
+    on_evaluation_set = rows.source == EVALUATION_SET
+    key = "evaluation" if on_evaluation_set else "holdout"
+    where = rows.described if on_evaluation_set else "the candidate's holdout"
+    if not on_evaluation_set:
+        evidence["holdout"] = {"rows": len(holdout.frame), "dataset_version": holdout.version.pk}
     champion_scores = None
     try:
         candidate_scores = _predict(candidate, holdout.frame, version, metric)
@@ -303,11 +475,16 @@ def _champion_gate(holdout, candidate, version, champion, metric, config, eviden
                 return gates.GateResult(
                     name,
                     gates.FAIL,
-                    f"The champion v{champion.number} cannot score the candidate's holdout: "
+                    f"The champion v{champion.number} cannot score {where}: "
                     f"it needs {', '.join(missing)}, which that data lacks.",
                     {"metric": metric},
                 )
-            unseen = _unseen_by(champion, holdout.frame, [*_columns(champion), holdout.target])
+            # On an evaluation set the rows either version trained on are already left out (`_evaluation_rows`).
+            unseen = (
+                None
+                if on_evaluation_set
+                else _unseen_by(champion, holdout.frame, [*_columns(champion), holdout.target])
+            )
             if unseen is not None and not unseen.all():
                 # A candidate retrained on the champion's data plus new rows has some of the champion's training
                 # rows in its holdout; the champion would be scored on rows it learnt. Compare on the others.
@@ -325,10 +502,13 @@ def _champion_gate(holdout, candidate, version, champion, metric, config, eviden
                     holdout.frame[unseen], np.asarray(holdout.y)[unseen], holdout.target, holdout.task, holdout.version
                 )
             champion_scores = _predict(
-                experiment_services.load_pipeline(champion.artifact), holdout.frame, champion, metric
+                experiment_services.load_pipeline(champion.artifact, champion.signature),
+                holdout.frame,
+                champion,
+                metric,
             )
-        evidence["holdout"]["compared_rows"] = len(holdout.frame)
-        return gates.champion_challenger(
+        evidence[key]["compared_rows"] = len(holdout.frame)
+        result = gates.champion_challenger(
             holdout.y,
             candidate_scores,
             champion_scores,
@@ -336,6 +516,7 @@ def _champion_gate(holdout, candidate, version, champion, metric, config, eviden
             tolerance=config["champion"]["tolerance"],
             task=holdout.task,
         )
+        return _on_evaluation_set(result, rows)
     except ValueError as exc:
         return gates.GateResult(name, gates.FAIL, f"Could not compare with the champion: {exc}", {"metric": metric})
 
@@ -364,22 +545,22 @@ def _row_keys(frame, columns: list[str]):
     return pd.util.hash_pandas_object(normal, index=False)
 
 
-def _fairness_gate(holdout, candidate, version, problem, config, task) -> gates.GateResult:
+def _fairness_gate(rows: ScoringRows, version, config) -> gates.GateResult:
     name = "fairness"
     setting = config["fairness"]
     if setting is None:
         return gates.GateResult(name, gates.SKIPPED, "No sensitive column is configured for this model.", {})
-    if task != "classification":
+    if rows.task != "classification":
         return gates.GateResult(name, gates.SKIPPED, "Skipped: fairness gaps are measured for classifiers.", setting)
-    if problem:
-        return gates.GateResult(name, gates.FAIL, problem, setting)
-    column = setting["column"]
+    if rows.problem:
+        return gates.GateResult(name, rows.status, rows.problem, setting)
+    holdout, column = rows.holdout, setting["column"]
     if column not in holdout.frame.columns:
-        return gates.GateResult(
-            name, gates.FAIL, f"The sensitive column “{column}” is not in the holdout data.", setting
-        )
-    predicted = candidate.predict(holdout.frame[_columns(version)])
-    return gates.fairness(holdout.y, predicted, holdout.frame[column], max_gap=setting["max_gap"])
+        data = rows.described if rows.source == EVALUATION_SET else "the holdout data"
+        return gates.GateResult(name, gates.FAIL, f"The sensitive column “{column}” is not in {data}.", setting)
+    predicted = rows.candidate.predict(holdout.frame[_columns(version)])
+    result = gates.fairness(holdout.y, predicted, holdout.frame[column], max_gap=setting["max_gap"])
+    return _on_evaluation_set(result, rows)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -426,6 +607,12 @@ def approve(promotion: PromotionRequest, data=None, *, actor, **fields) -> Promo
     promotion = _locked_open(promotion)
     _check_reviewer(promotion, actor, "approve")
     if promotion.gates_status != PromotionRequest.Gates.PASS:
+        if not override_reason and promotion.gates_status == PromotionRequest.Gates.UNDECIDED:
+            waiting = [g["message"] for g in promotion.gates if g["status"] == gates.NEEDS_CONFIGURATION]
+            raise Conflict(
+                f"The gates of request #{promotion.pk} cannot decide yet: {waiting[0] if waiting else ''} "
+                f"Approving it before then needs an admin's override reason."
+            )
         if not override_reason:
             failed = ", ".join(g["name"] for g in promotion.gates if g["status"] == gates.FAIL) or "the gates"
             raise Conflict(

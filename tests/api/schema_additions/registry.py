@@ -48,3 +48,33 @@ ADDITIONS: dict[str, str] = {
         "(file required), while a POST without a file still registers a run (run required, as before).",
     ),
 }
+
+# A promotion's gates_status gains "undecided" (issue 16): no gate failed, but a version trained elsewhere has no
+# known rows to score it on until the model has an evaluation set; approval waits as for "fail". The enum is a
+# component, so each response holding it shows the old enum lost and the new one (with "undecided") gained.
+UNDECIDED = (
+    "gates_status gains 'undecided': a version trained elsewhere waits for an evaluation set "
+    "(gates.evaluation) instead of failing; approval is refused until then, as for 'fail'."
+)
+_GATES_STATUS_ENUM = {
+    "lost": "{'enum': ['running', 'pass', 'fail', 'error'], 'type': 'string'}",
+    "gained": "{'enum': ['running', 'pass', 'fail', 'error', 'undecided'], 'type': 'string'}",
+}
+_HOLDING_GATES_STATUS = (
+    "GET /api/models/{name}/aliases/{alias}/.responses.200.application/json.schema.properties.promotions.items.properties",
+    "GET /api/models/{name}/versions/{number}/.responses.200.application/json.schema.properties.promotions.items.properties",
+    "GET /api/promotions/.responses.200.application/json.schema.properties.results.items.properties",
+    "GET /api/promotions/{id}/.responses.200.application/json.schema.properties",
+    "PATCH /api/models/{name}/versions/{number}/.responses.200.application/json.schema.properties.promotions.items.properties",
+    "POST /api/promotions/.responses.202.application/json.schema.properties",
+    "POST /api/promotions/rollback/.responses.201.application/json.schema.properties",
+    "POST /api/promotions/{id}/approve/.responses.200.application/json.schema.properties",
+    "POST /api/promotions/{id}/reject/.responses.200.application/json.schema.properties",
+    "POST /api/promotions/{id}/rerun-gates/.responses.202.application/json.schema.properties",
+    "POST /api/promotions/{id}/withdraw/.responses.200.application/json.schema.properties",
+)
+ADDITIONS |= {
+    f"{where}.gates_status.allOf {change} {enum}": UNDECIDED
+    for where in _HOLDING_GATES_STATUS
+    for change, enum in _GATES_STATUS_ENUM.items()
+}
