@@ -36,5 +36,20 @@ class Migration(migrations.Migration):
                 max_length=10,
             ),
         ),
+        migrations.AlterField(
+            model_name="promotionrequest",
+            name="gates_status",
+            field=models.CharField(
+                choices=[
+                    ("running", "Running"),
+                    ("pass", "Passed"),
+                    ("fail", "Failed"),
+                    ("error", "Could not run"),
+                    ("undecided", "Undecided: needs an evaluation set"),
+                ],
+                default="running",
+                max_length=10,
+            ),
+        ),
         migrations.RunPython(logged_metrics_are_the_uploaders, migrations.RunPython.noop),
     ]
