@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments import tabular
+
 SKOPS, ONNX = "skops", "onnx"
 FORMATS = (SKOPS, ONNX)
 EXTENSIONS = {SKOPS: "skops", ONNX: "onnx"}
@@ -203,25 +205,16 @@ def probe(model, signature: Mapping, rows: pd.DataFrame | None = None) -> None:
         raise ModelFileError("A regressor must predict numbers.")
 
 
-def _kind(series: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(series):
-        return "categorical"
-    if pd.api.types.is_numeric_dtype(series):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return "datetime"
-    return "categorical"
-
-
 def infer_signature(sample: pd.DataFrame, *, model=None, task: str | None = None) -> dict:
-    """A signature from sample input rows: each column's kind (and its categories, up to 50), the task and classes.
+    """A signature from sample input rows: each column's kind as a dataset upload would infer it (and its
+    categories, up to 50), the task and classes.
 
     The task comes from `task`, else the estimator; classes from the estimator's `classes_`.
     """
     inputs = []
     for name in sample.columns:
         column = sample[name]
-        spec: dict[str, Any] = {"name": str(name), "kind": _kind(column), "dtype": str(column.dtype)}
+        spec: dict[str, Any] = {"name": str(name), "kind": tabular.infer_kind(column), "dtype": str(column.dtype)}
         if spec["kind"] == "categorical":
             categories = sorted({str(value) for value in column.dropna()})
             if len(categories) <= 50:
