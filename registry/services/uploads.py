@@ -129,23 +129,8 @@ def upload_version(model: RegisteredModel, data=None, *, actor, **fields) -> Mod
     require(actor, "registry.add_modelversion", denied("registering model versions"))
     clean = schemas.validate(schemas.VersionUpload, schemas.merged(data, fields))
     sample = read_sample(clean["sample"]) if "sample" in clean else None
-    run = None
-    if "run" in clean:
-        run = Run.objects.filter(pk=clean["run"]).first()
-        if run is None:
-            raise ValidationError({"run": f"There is no run {clean['run']}."})
-        if run.status != Run.Status.FINISHED:
-            raise ValidationError({"run": f"Run {run.pk} is {run.status}; finish it before registering its model."})
-    training_data, target = None, clean.get("target")
-    if "training_dataset_version" in clean:
-        training_data = DatasetVersion.objects.filter(pk=clean["training_dataset_version"]).first()
-        if training_data is None:
-            raise ValidationError(
-                {"training_dataset_version": f"There is no dataset version {clean['training_dataset_version']}."}
-            )
-        columns = [column["name"] for column in training_data.schema or []]
-        if target is not None and columns and target not in columns:
-            raise ValidationError({"target": f"{training_data} has no column “{target}”."})
+    run, training_data = _given_run(clean), _given_training_data(clean)
+    target = clean.get("target")
     file_bytes = _read_file(clean["file"])
     fmt, loaded, signature = checked_model(file_bytes, clean.get("signature"), sample, clean.get("task"))
     if training_data is not None:
@@ -190,6 +175,32 @@ def upload_version(model: RegisteredModel, data=None, *, actor, **fields) -> Mod
         for name in stored:
             default_storage.delete(name)
         raise
+
+
+def _given_run(clean: dict) -> Run | None:
+    if "run" not in clean:
+        return None
+    run = Run.objects.filter(pk=clean["run"]).first()
+    if run is None:
+        raise ValidationError({"run": f"There is no run {clean['run']}."})
+    if run.status != Run.Status.FINISHED:
+        raise ValidationError({"run": f"Run {run.pk} is {run.status}; finish it before registering its model."})
+    return run
+
+
+def _given_training_data(clean: dict) -> DatasetVersion | None:
+    """The dataset version the model was fitted on, holding the target column when one is named."""
+    if "training_dataset_version" not in clean:
+        return None
+    training_data = DatasetVersion.objects.filter(pk=clean["training_dataset_version"]).first()
+    if training_data is None:
+        raise ValidationError(
+            {"training_dataset_version": f"There is no dataset version {clean['training_dataset_version']}."}
+        )
+    columns = [column["name"] for column in training_data.schema or []]
+    if (target := clean.get("target")) is not None and columns and target not in columns:
+        raise ValidationError({"target": f"{training_data} has no column “{target}”."})
+    return training_data
 
 
 def _uploads_experiment(model: RegisteredModel, actor) -> Experiment:
