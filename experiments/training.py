@@ -10,8 +10,9 @@ Two entry points, used at two different times:
   task is left to the platform and the target is numeric, whether the target is a class label
   (at most 20 distinct integer values) is only known from the data, so the task is settled here.
 
-The fitted pipeline casts, imputes and encodes the raw input columns itself, so a loaded model
-predicts straight from a frame read back from the dataset. Models are exchanged as skops bytes and
+The fitted pipeline casts, imputes and encodes the raw input columns itself, with scikit-learn's own
+transformers only, so a loaded model predicts straight from a frame read back from the dataset, and its
+file loads anywhere scikit-learn and skops are installed. Models are exchanged as skops bytes and
 `load_model` only loads types from an explicit allow-list, after checking the sha256.
 """
 
@@ -54,7 +55,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from experiments import model_files
 from experiments.metrics import score
@@ -374,7 +375,9 @@ def _param_error(spec: AlgorithmSpec, task: str, params: Mapping[str, Any]) -> s
 
 
 def as_text(frame: Any) -> np.ndarray:
-    """Category columns as strings (missing stays NaN), so mixed bool/str/number columns encode cleanly."""
+    """Kept so pipelines trained before issue 16 load (new ones use scikit-learn's own transformers).
+
+    Category columns as strings (missing stays NaN), so mixed bool/str/number columns encode cleanly."""
     values = np.asarray(frame, dtype=object)
     if values.ndim == 1:
         values = values.reshape(-1, 1)
@@ -385,7 +388,9 @@ def as_text(frame: Any) -> np.ndarray:
 
 
 def as_float(frame: Any) -> np.ndarray:
-    """Numeric columns as float64 with NaN for missing, whatever pandas dtype (nullable, object) they came in."""
+    """Kept so pipelines trained before issue 16 load (new ones use scikit-learn's own transformers).
+
+    Numeric columns as float64 with NaN for missing, whatever pandas dtype (nullable, object) they came in."""
     data = pd.DataFrame(frame)
     data = data.apply(lambda column: pd.to_numeric(column, errors="coerce"))
     return data.to_numpy(dtype=float, na_value=np.nan)
@@ -433,7 +438,7 @@ def train(
         estimator = spec.estimator(task, request["params"], seed)
     except (TypeError, ValueError) as exc:
         raise TrainingError({"params": [str(exc)]}) from None
-    pipeline = Pipeline([("prepare", _preprocessor(features, kinds, spec)), ("model", estimator)])
+    pipeline = Pipeline([("prepare", _preprocessor(features, kinds, spec, X_train)), ("model", estimator)])
 
     _report(progress, 15, f"Fitting {spec.label} on {len(X_train)} rows")
     started = time.perf_counter()
@@ -530,27 +535,81 @@ def _can_stratify(y: pd.Series, holdout: float) -> bool:
     return bool(counts.min() >= 2 and min(n_train, n_test) >= len(counts))
 
 
-def _preprocessor(features: Sequence[str], columns: Mapping[str, Mapping[str, Any]], spec: AlgorithmSpec):
-    """Impute (and scale) numeric columns, impute and one-hot encode the rest, by input column name."""
+def _preprocessor(
+    features: Sequence[str], columns: Mapping[str, Mapping[str, Any]], spec: AlgorithmSpec, X: pd.DataFrame
+) -> ColumnTransformer:
+    """Impute (and scale) numbers, impute and one-hot encode the rest, by input column name.
+
+    Only scikit-learn's own transformers, so a downloaded model file loads wherever scikit-learn and skops
+    are installed (pipelines trained before issue 16 start each block with `as_float`/`as_text`, which
+    need this module). Each block takes the values serving hands on (`deployments.records`) and the ones
+    a dataset reads back as:
+
+    * numeric: `SimpleImputer` converts float, int, nullable Int64/Float64 and object numbers to float
+      itself (NaN, None and pd.NA of a nullable column are missing), imputes the median, then scales.
+    * boolean (a column holding real booleans, with or without missing values): an identity
+      `StandardScaler` turns True/False/None, bool and nullable "boolean" columns into 1.0/0.0/NaN; the
+      most frequent value fills the gaps before the one-hot encoder.
+    * categorical (text, categories, boolean words): NaN, then None, are imputed with the most frequent
+      value, then one-hot encoded; an unseen value encodes as no category (`handle_unknown="ignore"`).
+    """
     numeric = [name for name in features if columns[name].get("kind") == "numeric"]
-    categorical = [name for name in features if columns[name].get("kind") != "numeric"]
+    booleans = [name for name in features if name not in numeric and _holds_booleans(X[name])]
+    categorical = [name for name in features if name not in numeric and name not in booleans]
+    if mixed := [name for name in categorical if _mixed_types(X[name])]:
+        raise TrainingError(
+            {
+                "features": [
+                    f"{', '.join(mixed)} mix text with booleans or numbers; make each column one type first "
+                    "(the standardize_booleans cleaning step does it for yes/no columns)."
+                ]
+            }
+        )
     transformers = []
     if numeric:
-        steps = [
-            ("to_float", FunctionTransformer(as_float, feature_names_out="one-to-one")),
-            ("impute", SimpleImputer(strategy="median")),
-        ]
+        steps = [("impute", SimpleImputer(strategy="median"))]
         if spec.needs_scaling:
             steps.append(("scale", StandardScaler()))
         transformers.append(("numeric", Pipeline(steps), numeric))
+    sparse_output = not spec.dense_input
+    if booleans:
+        steps = [
+            ("to_float", StandardScaler(with_mean=False, with_std=False)),
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=sparse_output)),
+        ]
+        transformers.append(("boolean", Pipeline(steps), booleans))
     if categorical:
         steps = [
-            ("to_text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
             ("impute", SimpleImputer(strategy="most_frequent")),
-            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=not spec.dense_input)),
+            ("impute_none", SimpleImputer(missing_values=None, strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=sparse_output)),
         ]
         transformers.append(("categorical", Pipeline(steps), categorical))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0 if spec.dense_input else 0.3)
+
+
+def _distinct(series: pd.Series) -> list[Any]:
+    values = series.dropna()
+    return list(pd.unique(values.to_numpy(dtype=object))) if len(values) else []
+
+
+def _holds_booleans(series: pd.Series) -> bool:
+    """A bool or nullable boolean column, or an object column whose values are all True/False."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if series.dtype != object:
+        return False
+    distinct = _distinct(series)
+    return bool(distinct) and all(isinstance(value, bool | np.bool_) for value in distinct)
+
+
+def _mixed_types(series: pd.Series) -> bool:
+    """Whether a column holds both text and non-text values, which the encoder cannot sort together."""
+    if series.dtype != object:
+        return False
+    kinds = {isinstance(value, str) for value in _distinct(series)}
+    return len(kinds) > 1
 
 
 def _evaluate(
