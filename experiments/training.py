@@ -32,7 +32,7 @@ import scipy
 import sklearn
 import skops
 import skops.io as sio
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -57,7 +57,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from experiments import model_files
+from experiments import model_files, tabular
 from experiments.metrics import score
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "as_float",
     "as_text",
     "load_model",
+    "refit",
     "train",
     "validate_request",
 ]
@@ -477,6 +478,98 @@ def train(
         split={
             "seed": seed,
             "holdout": request["holdout"],
+            "train_rows": len(X_train),
+            "test_rows": len(X_test),
+            "stratified": stratify is not None,
+            "test_index": [_plain(label) for label in X_test.index],
+        },
+        library_versions=library_versions(),
+        model_bytes=model_bytes,
+        model_sha256=hashlib.sha256(model_bytes).hexdigest(),
+        fit_seconds=fit_seconds,
+    )
+
+
+def refit(
+    model: Any,
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    features: Sequence[str],
+    task: str | None = None,
+    inputs: Sequence[Mapping[str, Any]] | None = None,
+    holdout: float = 0.2,
+    seed: int = 0,
+    progress: Progress | None = None,
+    importance_repeats: int = IMPORTANCE_REPEATS,
+    importance_max_rows: int = IMPORTANCE_MAX_ROWS,
+) -> TrainingResult:
+    """Fit a copy of a fitted scikit-learn model on new data: `train` for a model made anywhere (issue 16).
+
+    The recipe is the model's own: `sklearn.base.clone` keeps the estimator (or pipeline) and every
+    parameter and drops what it learnt. Everything else is `train`'s: the labelled rows, the target as
+    training sees it, the seeded (stratified) split, the holdout metrics and plots, permutation importance,
+    the split's test index (so the gates find the holdout) and skops bytes. `inputs` are the signature's
+    input columns (kinds kept as the version recorded them); `task` defaults to what the model says it is.
+    """
+    features = [str(name) for name in features]
+    if missing := [name for name in [target, *features] if name not in frame.columns]:
+        raise TrainingError({"features": [f"Columns missing from the data: {', '.join(missing)}."]})
+    if target in features:
+        raise TrainingError({"target": ["The target cannot also be a feature."]})
+    _report(progress, 5, "Preparing the data")
+    labelled = frame[frame[target].notna()]
+    task = task if task in TASKS else model_files.task_of(model) or _infer_task(labelled[target], None)
+    y = _target_values(labelled[target], task)
+    request = {"holdout": holdout, "cv_folds": None}
+    _check_rows(y, task, request)
+    X = labelled[features]
+    stratify = y if task == CLASSIFICATION and _can_stratify(y, holdout) else None
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=holdout, random_state=seed, stratify=stratify)
+    try:
+        estimator = clone(model)
+    except (TypeError, RuntimeError, ValueError) as exc:
+        raise TrainingError(f"{type(model).__name__} cannot be copied to refit: {exc}") from None
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+    _report(progress, 15, f"Refitting {type(final).__name__} on {len(X_train)} rows")
+    started = time.perf_counter()
+    try:
+        estimator.fit(X_train, y_train)
+    except Exception as exc:  # the model's own code refusing the data: say which, on the run
+        raise TrainingError(f"{type(final).__name__} could not be refitted on the new data: {exc}") from None
+    fit_seconds = time.perf_counter() - started
+
+    _report(progress, 50, "Scoring the holdout")
+    classes = [_plain(value) for value in estimator.classes_] if task == CLASSIFICATION else None
+    metrics, evaluation = _evaluate(estimator, X_test, y_test, task, seed)
+    _report(progress, 75, "Measuring permutation importance")
+    importance = _importance(estimator, X_test, y_test, task, seed, importance_repeats, importance_max_rows)
+    has_model_step = isinstance(estimator, Pipeline) and "model" in estimator.named_steps
+    curves = _curves(estimator, X_test, y_test, task) if has_model_step else {}
+
+    _report(progress, 90, "Serialising the model")
+    model_bytes = sio.dumps(estimator)
+    known = {str(column.get("name")): dict(column) for column in inputs or []}
+    return TrainingResult(
+        task=task,
+        algorithm=type(final).__name__,
+        params=_json_safe(final.get_params(deep=False)),
+        metrics=metrics,
+        cv_scores={},
+        curves=curves,
+        importance=importance,
+        evaluation=evaluation,
+        signature={
+            "inputs": [
+                known.get(name) or {"name": name, "kind": tabular.infer_kind(X[name]), "dtype": str(X[name].dtype)}
+                for name in features
+            ],
+            "output": {"task": task, "classes": classes},
+        },
+        split={
+            "seed": seed,
+            "holdout": holdout,
             "train_rows": len(X_train),
             "test_rows": len(X_test),
             "stratified": stratify is not None,
