@@ -1,9 +1,14 @@
 """A fitted platform pipeline re-expressed as a few numpy operations, for serving. Pure: no Django, no ORM.
 
 Why: scikit-learn validates, converts and wraps at every step, which costs ~10 ms for one row through the
-pipelines `experiments.training` builds (a ColumnTransformer of FunctionTransformer → SimpleImputer →
-StandardScaler for numbers and FunctionTransformer → SimpleImputer → OneHotEncoder for the rest), against
-~0.1 ms for the arithmetic itself. Serving one row at a time is where that overhead dominates.
+pipelines `experiments.training` builds, against ~0.1 ms for the arithmetic itself. Serving one row at a
+time is where that overhead dominates. Their ColumnTransformer holds, per block:
+
+- numbers: SimpleImputer → (StandardScaler);
+- real booleans: an identity StandardScaler (True/False/None to 1.0/0.0/NaN) → SimpleImputer → OneHotEncoder;
+- text: SimpleImputer (NaN) → SimpleImputer (None) → OneHotEncoder;
+- and, in pipelines trained before issue 16, FunctionTransformer(as_float) → SimpleImputer → (StandardScaler)
+  and FunctionTransformer(as_text) → SimpleImputer → OneHotEncoder, which keep compiling.
 
 `compile_pipeline(pipeline)` reads the fitted statistics (imputation values, means and scales, one-hot
 categories, linear coefficients) and returns a `FastPipeline`, or None when any step is one this module does

@@ -1,6 +1,6 @@
 """Train a scikit-learn pipeline on a table. Pure: a DataFrame, its schema and a request in, a result out.
 
-Two entry points, used at two different times:
+Three entry points:
 
 * `validate_request` runs in the web request, before anything is queued, once
   `experiments.schemas.TrainingSettings` has checked the request's types and ranges. It only sees the
@@ -9,6 +9,8 @@ Two entry points, used at two different times:
 * `train` runs on a worker with the data. It resolves what the schema alone cannot tell: when the
   task is left to the platform and the target is numeric, whether the target is a class label
   (at most 20 distinct integer values) is only known from the data, so the task is settled here.
+* `refit` fits a copy (`sklearn.base.clone`) of a model made anywhere on new data, with `train`'s split,
+  evaluation and result: the retraining of versions that have no recipe of this catalogue.
 
 The fitted pipeline casts, imputes and encodes the raw input columns itself, with scikit-learn's own
 transformers only, so a loaded model predicts straight from a frame read back from the dataset, and its
