@@ -1,14 +1,14 @@
 """Continuous training: a policy per registered model, and the loop alert → run → version → request.
 
 A retraining trains the served version's recorded recipe (algorithm, parameters, features, preprocessing,
-seed) again on new data, or, for a scikit-learn version made elsewhere (no recipe of the site's catalogue),
-refits it: `sklearn.base.clone` + `fit`, the recipe being the estimator's own parameters, with the target
-from its run (or lineage) and its signature's input columns. ONNX versions cannot be refit; a policy saying
-to retrain one is refused when it is saved. The new data is a dataset version the policy names, or the served version's training data plus
-the labelled production rows of the model, stored as the next version of that dataset (so the run's
-lineage points at exactly what it saw). When the run finishes, the new model version is registered and a
-promotion request is opened on the policy owner's behalf; it goes through the gates and human review like
-any other. Nothing is promoted automatically.
+seed) again on new data; a scikit-learn version made elsewhere (no recipe of the site's catalogue) is refit
+instead: `sklearn.base.clone` + `fit`, the recipe being the estimator's own parameters, with the target from
+its run (or lineage) and its signature's input columns, recorded as "refit of vN". ONNX versions cannot be
+refit: a policy that would retrain one is refused when it is saved. The new data is a dataset version the
+policy names, or the served version's training data plus the labelled production rows of the model, stored
+as the next version of that dataset (so the run's lineage points at exactly what it saw). When the run
+finishes, the new model version is registered and a promotion request is opened on the policy owner's
+behalf; it goes through the gates and human review like any other. Nothing is promoted automatically.
 """
 
 from __future__ import annotations
@@ -396,7 +396,9 @@ def _refit(retraining: Retraining, base: ModelVersion, data: DatasetVersion, row
             progress=lambda percent, message: progress(50 + 0.45 * percent, message),
         )
     except Exception as exc:  # the reason goes on the retraining first, then the run is marked failed
-        error = " ".join(getattr(exc, "messages", None) or [str(exc)]) if isinstance(exc, ValidationError) else str(exc)
+        reasons = getattr(exc, "errors", None)  # a TrainingError's messages per field
+        messages = [m for ms in reasons.values() for m in ms] if isinstance(reasons, dict) else None
+        error = " ".join(messages or getattr(exc, "messages", None) or [str(exc)])
         failed = _fail(retraining, f"Refitting v{base.number} failed: {error}")
         training_services.fail_training(run_, f"{type(exc).__name__}: {exc}")
         return failed
