@@ -1,9 +1,14 @@
 """A fitted platform pipeline re-expressed as a few numpy operations, for serving. Pure: no Django, no ORM.
 
 Why: scikit-learn validates, converts and wraps at every step, which costs ~10 ms for one row through the
-pipelines `experiments.training` builds (a ColumnTransformer of FunctionTransformer → SimpleImputer →
-StandardScaler for numbers and FunctionTransformer → SimpleImputer → OneHotEncoder for the rest), against
-~0.1 ms for the arithmetic itself. Serving one row at a time is where that overhead dominates.
+pipelines `experiments.training` builds, against ~0.1 ms for the arithmetic itself. Serving one row at a
+time is where that overhead dominates. Their ColumnTransformer holds, per block:
+
+- numbers: SimpleImputer → (StandardScaler);
+- real booleans: an identity StandardScaler (True/False/None to 1.0/0.0/NaN) → SimpleImputer → OneHotEncoder;
+- text: SimpleImputer (NaN) → SimpleImputer (None) → OneHotEncoder;
+- and, in pipelines trained before issue 16, FunctionTransformer(as_float) → SimpleImputer → (StandardScaler)
+  and FunctionTransformer(as_text) → SimpleImputer → OneHotEncoder, which keep compiling.
 
 `compile_pipeline(pipeline)` reads the fitted statistics (imputation values, means and scales, one-hot
 categories, linear coefficients) and returns a `FastPipeline`, or None when any step is one this module does
@@ -85,23 +90,44 @@ class _Numeric:
 @dataclass(frozen=True)
 class _Categorical:
     columns: tuple[str, ...]
-    fill: tuple[str, ...]  # the imputer's most frequent value, one per column
-    positions: tuple[dict[str, int], ...]  # category -> column of the block, per input column
+    fill: tuple[Any, ...]  # the value a missing one becomes, one per column
+    positions: tuple[dict[Any, int], ...]  # category -> column of the block, per input column
     width: int
+    # How a value is compared with the categories: "text" (as_text's str of the value, the pipelines trained
+    # before issue 16), "value" (the value itself, as the encoder's dict lookup does) or "boolean"
+    # (True/False, which the identity StandardScaler turned into 1.0/0.0 before encoding).
+    compare: str = "text"
+    fill_none: tuple[Any, ...] | None = None  # the second imputer's fill for None, where there is one
 
     def write(self, out: np.ndarray, start: int, inputs: Mapping[str, np.ndarray]) -> None:
-        for name, fill, positions in zip(self.columns, self.fill, self.positions, strict=True):
+        for j, (name, fill, positions) in enumerate(zip(self.columns, self.fill, self.positions, strict=True)):
             values = inputs[name]
             if values.dtype != object:
                 raise NotFast(f"{name} is {values.dtype}, not object")
             for row, value in enumerate(values):
-                if value is None or (isinstance(value, float) and math.isnan(value)):
+                if value is None and self.fill_none is not None:
+                    key = self.fill_none[j]
+                elif value is None or (isinstance(value, float) and math.isnan(value)):
                     key = fill
-                else:
+                elif self.compare == "text":
                     key = value if type(value) is str else str(value)  # as_text's astype(str)
+                elif self.compare == "boolean":
+                    if not isinstance(value, bool | np.bool_):
+                        raise NotFast(f"{name} holds {type(value).__name__}, not a boolean")
+                    key = float(value)
+                elif type(value) is str:
+                    key = value
+                else:
+                    raise NotFast(f"{name} holds {type(value).__name__}, not text")
                 position = positions.get(key)
                 if position is not None:  # handle_unknown="ignore": an unseen category is all zeros
                     out[row, start + position] = 1.0
+
+    def probe_values(self, j: int) -> list[Any]:
+        """Every category as serving sends it, an unseen value (where one can be sent) and a missing one."""
+        if self.compare == "boolean":
+            return [bool(category) for category in self.positions[j]] + [None]
+        return [*self.positions[j], "\x00never seen in training\x00", None]
 
 
 @dataclass(frozen=True)
@@ -181,10 +207,41 @@ def _compile(pipeline: Any) -> FastPipeline:
 
 def _block(steps: Pipeline, columns: tuple[str, ...]) -> _Numeric | _Categorical:
     kinds = [type(step) for _, step in steps.steps]
-    convert = steps.steps[0][1]
-    if not isinstance(convert, FunctionTransformer) or convert.inverse_func is not None or convert.kw_args:
-        raise NotFast("a block does not start with the platform's FunctionTransformer")
-    imputer = steps.steps[1][1] if len(steps.steps) > 1 else None
+    first = steps.steps[0][1]
+    if isinstance(first, FunctionTransformer):  # a pipeline trained before issue 16: as_float / as_text first
+        if first.inverse_func is not None or first.kw_args:
+            raise NotFast("a block does not start with the platform's FunctionTransformer")
+        if _is_training(first.func, "as_float") and kinds[1:] in ([SimpleImputer], [SimpleImputer, StandardScaler]):
+            return _numeric(steps.steps[1:], columns)
+        if _is_training(first.func, "as_text") and kinds[1:] == [SimpleImputer, OneHotEncoder]:
+            fill = _fill(steps.steps[1][1], columns)
+            if not all(isinstance(value, str) for value in fill):
+                raise NotFast("an imputed category is not a string")
+            return _encoded(steps.steps[2][1], columns, fill, compare="text")
+        raise NotFast(f"unknown block {[step.__name__ for step in kinds]}")
+    if kinds in ([SimpleImputer], [SimpleImputer, StandardScaler]):  # numbers: imputed (and scaled)
+        if first.strategy not in ("median", "mean"):
+            raise NotFast("a numeric imputer of another strategy")
+        return _numeric(steps.steps, columns)
+    if kinds == [StandardScaler, SimpleImputer, OneHotEncoder]:  # booleans as 1.0/0.0, imputed, encoded
+        if first.with_mean or first.with_std:
+            raise NotFast("the boolean block's scaler is not the identity")
+        fill = tuple(float(value) for value in _fill(steps.steps[1][1], columns))
+        return _encoded(steps.steps[2][1], columns, fill, compare="boolean")
+    if kinds == [SimpleImputer, SimpleImputer, OneHotEncoder]:  # text: NaN, then None, imputed, encoded
+        second = steps.steps[1][1]
+        if second.missing_values is not None or second.add_indicator or second.strategy != "most_frequent":
+            raise NotFast("the second imputer does not fill None with the most frequent value")
+        fill = _fill(first, columns)
+        fill_none = tuple(second.statistics_)
+        if len(fill_none) != len(columns) or not all(isinstance(value, str) for value in (*fill, *fill_none)):
+            raise NotFast("an imputer dropped a column or fills with something else than text")
+        return _encoded(steps.steps[2][1], columns, fill, compare="value", fill_none=fill_none)
+    raise NotFast(f"unknown block {[step.__name__ for step in kinds]}")
+
+
+def _fill(imputer: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
+    """A plain NaN imputer's statistics, one per column."""
     if not isinstance(imputer, SimpleImputer) or imputer.add_indicator:
         raise NotFast("a block without a plain SimpleImputer")
     if not (isinstance(imputer.missing_values, float) and math.isnan(imputer.missing_values)):
@@ -192,35 +249,51 @@ def _block(steps: Pipeline, columns: tuple[str, ...]) -> _Numeric | _Categorical
     statistics = imputer.statistics_
     if len(statistics) != len(columns) or any(pd.isna(value) for value in statistics):
         raise NotFast("the imputer dropped a column it saw empty at fit time")
-    if _is_training(convert.func, "as_float") and kinds[1:] in ([SimpleImputer], [SimpleImputer, StandardScaler]):
-        fill = np.array(statistics, dtype=float)  # copies: never alias the fitted estimator
-        mean = scale = None
-        if len(steps.steps) == 3:
-            scaler = steps.steps[2][1]
-            mean = np.array(scaler.mean_, dtype=float) if scaler.with_mean else None
-            scale = np.array(scaler.scale_, dtype=float) if scaler.with_std else None
-        return _Numeric(columns, fill, mean, scale)
-    if _is_training(convert.func, "as_text") and kinds[1:] == [SimpleImputer, OneHotEncoder]:
-        encoder = steps.steps[2][1]
-        if encoder.handle_unknown != "ignore" or encoder.drop is not None or encoder._infrequent_enabled:
-            raise NotFast("the encoder drops, groups or refuses categories")
-        if not all(isinstance(value, str) for value in statistics):
-            raise NotFast("an imputed category is not a string")
-        positions, offset = [], 0
-        for categories in encoder.categories_:
-            if not all(isinstance(category, str) for category in categories):
-                raise NotFast("a category is not a string")
-            positions.append({category: offset + i for i, category in enumerate(categories)})
-            offset += len(categories)
-        return _Categorical(columns, tuple(statistics), tuple(positions), offset)
-    raise NotFast(f"unknown block {[step.__name__ for step in kinds]}")
+    return tuple(statistics)
+
+
+def _numeric(steps: list, columns: tuple[str, ...]) -> _Numeric:
+    fill = np.array(_fill(steps[0][1], columns), dtype=float)  # copies: never alias the fitted estimator
+    mean = scale = None
+    if len(steps) == 2:
+        scaler = steps[1][1]
+        mean = np.array(scaler.mean_, dtype=float) if scaler.with_mean else None
+        scale = np.array(scaler.scale_, dtype=float) if scaler.with_std else None
+    return _Numeric(columns, fill, mean, scale)
+
+
+def _encoded(
+    encoder: Any,
+    columns: tuple[str, ...],
+    fill: tuple[Any, ...],
+    *,
+    compare: str,
+    fill_none: tuple[Any, ...] | None = None,
+) -> _Categorical:
+    if encoder.handle_unknown != "ignore" or encoder.drop is not None or encoder._infrequent_enabled:
+        raise NotFast("the encoder drops, groups or refuses categories")
+    positions, offset = [], 0
+    for categories in encoder.categories_:
+        if compare == "boolean":
+            keys = [float(category) for category in categories]
+            if not set(keys) <= {0.0, 1.0}:
+                raise NotFast("a boolean category is not 0 or 1")
+        elif all(isinstance(category, str) for category in categories):
+            keys = list(categories)
+        else:
+            raise NotFast("a category is not a string")
+        positions.append({category: offset + i for i, category in enumerate(keys)})
+        offset += len(categories)
+    return _Categorical(columns, fill, tuple(positions), offset, compare=compare, fill_none=fill_none)
 
 
 def categories(pipeline: Any) -> dict[str, frozenset[str]]:
-    """The categories each one-hot encoded input was fitted on, as the encoder compares them (`as_text`'s str).
+    """The categories each one-hot encoded input was fitted on, as the str of the value serving sends.
 
     Read from the fitted encoders, whether or not the pipeline compiles, so every platform pipeline can tell
-    which values its training data never had. Inputs it cannot read this way are left out (never "unseen").
+    which values its training data never had: the strings `as_text` made (pipelines trained before issue 16),
+    the strings themselves, and "True"/"False" for a boolean block (encoded as 1.0/0.0). Inputs it cannot
+    read this way are left out (never "unseen").
     """
     steps = getattr(pipeline, "steps", None)
     prepare = steps[0][1] if steps else None
@@ -230,14 +303,21 @@ def categories(pipeline: Any) -> dict[str, frozenset[str]]:
     for _, transformer, columns in prepare.transformers_:
         if not isinstance(transformer, Pipeline) or isinstance(columns, str) or not transformer.steps:
             continue
-        convert, encoder = transformer.steps[0][1], transformer.steps[-1][1]
-        if not isinstance(encoder, OneHotEncoder) or not isinstance(convert, FunctionTransformer):
+        first, encoder = transformer.steps[0][1], transformer.steps[-1][1]
+        if not isinstance(encoder, OneHotEncoder) or len(encoder.categories_) != len(columns):
             continue
-        if not _is_training(convert.func, "as_text") or len(encoder.categories_) != len(columns):
+        kinds = [type(step) for _, step in transformer.steps]
+        if kinds == [StandardScaler, SimpleImputer, OneHotEncoder]:
+            known = [[str(bool(value)) for value in values] for values in encoder.categories_]
+        elif kinds == [SimpleImputer, SimpleImputer, OneHotEncoder] or (
+            isinstance(first, FunctionTransformer) and _is_training(first.func, "as_text")
+        ):
+            known = [[str(value) for value in values] for values in encoder.categories_]
+        else:
             continue
-        for name, known in zip(columns, encoder.categories_, strict=True):
+        for name, values in zip(columns, known, strict=True):
             if isinstance(name, str):
-                found[name] = frozenset(str(value) for value in known)
+                found[name] = frozenset(values)
     return found
 
 
@@ -261,8 +341,8 @@ def probe_inputs(fast: FastPipeline, rows: int = 0) -> tuple[dict[str, np.ndarra
                 values[rows // 2] = np.nan
                 inputs[name] = values
         else:
-            for name, positions in zip(block.columns, block.positions, strict=True):
-                known = [*positions, "\x00never seen in training\x00", None]
+            for j, name in enumerate(block.columns):
+                known = block.probe_values(j)
                 values = np.empty(rows, dtype=object)
                 values[:] = [known[(i + len(name)) % len(known)] for i in range(rows)]
                 inputs[name] = values

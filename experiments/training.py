@@ -1,6 +1,6 @@
 """Train a scikit-learn pipeline on a table. Pure: a DataFrame, its schema and a request in, a result out.
 
-Two entry points, used at two different times:
+Three entry points:
 
 * `validate_request` runs in the web request, before anything is queued, once
   `experiments.schemas.TrainingSettings` has checked the request's types and ranges. It only sees the
@@ -9,9 +9,12 @@ Two entry points, used at two different times:
 * `train` runs on a worker with the data. It resolves what the schema alone cannot tell: when the
   task is left to the platform and the target is numeric, whether the target is a class label
   (at most 20 distinct integer values) is only known from the data, so the task is settled here.
+* `refit` fits a copy (`sklearn.base.clone`) of a model made anywhere on new data, with `train`'s split,
+  evaluation and result: the retraining of versions that have no recipe of this catalogue.
 
-The fitted pipeline casts, imputes and encodes the raw input columns itself, so a loaded model
-predicts straight from a frame read back from the dataset. Models are exchanged as skops bytes and
+The fitted pipeline casts, imputes and encodes the raw input columns itself, with scikit-learn's own
+transformers only, so a loaded model predicts straight from a frame read back from the dataset, and its
+file loads anywhere scikit-learn and skops are installed. Models are exchanged as skops bytes and
 `load_model` only loads types from an explicit allow-list, after checking the sha256.
 """
 
@@ -31,7 +34,7 @@ import scipy
 import sklearn
 import skops
 import skops.io as sio
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -54,9 +57,9 @@ from sklearn.metrics import (
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from experiments import model_files
+from experiments import model_files, tabular
 from experiments.metrics import score
 
 __all__ = [
@@ -67,6 +70,7 @@ __all__ = [
     "as_float",
     "as_text",
     "load_model",
+    "refit",
     "train",
     "validate_request",
 ]
@@ -374,7 +378,9 @@ def _param_error(spec: AlgorithmSpec, task: str, params: Mapping[str, Any]) -> s
 
 
 def as_text(frame: Any) -> np.ndarray:
-    """Category columns as strings (missing stays NaN), so mixed bool/str/number columns encode cleanly."""
+    """Kept so pipelines trained before issue 16 load (new ones use scikit-learn's own transformers).
+
+    Category columns as strings (missing stays NaN), so mixed bool/str/number columns encode cleanly."""
     values = np.asarray(frame, dtype=object)
     if values.ndim == 1:
         values = values.reshape(-1, 1)
@@ -385,7 +391,9 @@ def as_text(frame: Any) -> np.ndarray:
 
 
 def as_float(frame: Any) -> np.ndarray:
-    """Numeric columns as float64 with NaN for missing, whatever pandas dtype (nullable, object) they came in."""
+    """Kept so pipelines trained before issue 16 load (new ones use scikit-learn's own transformers).
+
+    Numeric columns as float64 with NaN for missing, whatever pandas dtype (nullable, object) they came in."""
     data = pd.DataFrame(frame)
     data = data.apply(lambda column: pd.to_numeric(column, errors="coerce"))
     return data.to_numpy(dtype=float, na_value=np.nan)
@@ -433,7 +441,7 @@ def train(
         estimator = spec.estimator(task, request["params"], seed)
     except (TypeError, ValueError) as exc:
         raise TrainingError({"params": [str(exc)]}) from None
-    pipeline = Pipeline([("prepare", _preprocessor(features, kinds, spec)), ("model", estimator)])
+    pipeline = Pipeline([("prepare", _preprocessor(features, kinds, spec, X_train)), ("model", estimator)])
 
     _report(progress, 15, f"Fitting {spec.label} on {len(X_train)} rows")
     started = time.perf_counter()
@@ -472,6 +480,98 @@ def train(
         split={
             "seed": seed,
             "holdout": request["holdout"],
+            "train_rows": len(X_train),
+            "test_rows": len(X_test),
+            "stratified": stratify is not None,
+            "test_index": [_plain(label) for label in X_test.index],
+        },
+        library_versions=library_versions(),
+        model_bytes=model_bytes,
+        model_sha256=hashlib.sha256(model_bytes).hexdigest(),
+        fit_seconds=fit_seconds,
+    )
+
+
+def refit(
+    model: Any,
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    features: Sequence[str],
+    task: str | None = None,
+    inputs: Sequence[Mapping[str, Any]] | None = None,
+    holdout: float = 0.2,
+    seed: int = 0,
+    progress: Progress | None = None,
+    importance_repeats: int = IMPORTANCE_REPEATS,
+    importance_max_rows: int = IMPORTANCE_MAX_ROWS,
+) -> TrainingResult:
+    """Fit a copy of a fitted scikit-learn model on new data: `train` for a model made anywhere (issue 16).
+
+    The recipe is the model's own: `sklearn.base.clone` keeps the estimator (or pipeline) and every
+    parameter and drops what it learnt. Everything else is `train`'s: the labelled rows, the target as
+    training sees it, the seeded (stratified) split, the holdout metrics and plots, permutation importance,
+    the split's test index (so the gates find the holdout) and skops bytes. `inputs` are the signature's
+    input columns (kinds kept as the version recorded them); `task` defaults to what the model says it is.
+    """
+    features = [str(name) for name in features]
+    if missing := [name for name in [target, *features] if name not in frame.columns]:
+        raise TrainingError({"features": [f"Columns missing from the data: {', '.join(missing)}."]})
+    if target in features:
+        raise TrainingError({"target": ["The target cannot also be a feature."]})
+    _report(progress, 5, "Preparing the data")
+    labelled = frame[frame[target].notna()]
+    task = task if task in TASKS else model_files.task_of(model) or _infer_task(labelled[target], None)
+    y = _target_values(labelled[target], task)
+    request = {"holdout": holdout, "cv_folds": None}
+    _check_rows(y, task, request)
+    X = labelled[features]
+    stratify = y if task == CLASSIFICATION and _can_stratify(y, holdout) else None
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=holdout, random_state=seed, stratify=stratify)
+    try:
+        estimator = clone(model)
+    except (TypeError, RuntimeError, ValueError) as exc:
+        raise TrainingError(f"{type(model).__name__} cannot be copied to refit: {exc}") from None
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+    _report(progress, 15, f"Refitting {type(final).__name__} on {len(X_train)} rows")
+    started = time.perf_counter()
+    try:
+        estimator.fit(X_train, y_train)
+    except Exception as exc:  # the model's own code refusing the data: say which, on the run
+        raise TrainingError(f"{type(final).__name__} could not be refitted on the new data: {exc}") from None
+    fit_seconds = time.perf_counter() - started
+
+    _report(progress, 50, "Scoring the holdout")
+    classes = [_plain(value) for value in estimator.classes_] if task == CLASSIFICATION else None
+    metrics, evaluation = _evaluate(estimator, X_test, y_test, task, seed)
+    _report(progress, 75, "Measuring permutation importance")
+    importance = _importance(estimator, X_test, y_test, task, seed, importance_repeats, importance_max_rows)
+    has_model_step = isinstance(estimator, Pipeline) and "model" in estimator.named_steps
+    curves = _curves(estimator, X_test, y_test, task) if has_model_step else {}
+
+    _report(progress, 90, "Serialising the model")
+    model_bytes = sio.dumps(estimator)
+    known = {str(column.get("name")): dict(column) for column in inputs or []}
+    return TrainingResult(
+        task=task,
+        algorithm=type(final).__name__,
+        params=_json_safe(final.get_params(deep=False)),
+        metrics=metrics,
+        cv_scores={},
+        curves=curves,
+        importance=importance,
+        evaluation=evaluation,
+        signature={
+            "inputs": [
+                known.get(name) or {"name": name, "kind": tabular.infer_kind(X[name]), "dtype": str(X[name].dtype)}
+                for name in features
+            ],
+            "output": {"task": task, "classes": classes},
+        },
+        split={
+            "seed": seed,
+            "holdout": holdout,
             "train_rows": len(X_train),
             "test_rows": len(X_test),
             "stratified": stratify is not None,
@@ -530,27 +630,81 @@ def _can_stratify(y: pd.Series, holdout: float) -> bool:
     return bool(counts.min() >= 2 and min(n_train, n_test) >= len(counts))
 
 
-def _preprocessor(features: Sequence[str], columns: Mapping[str, Mapping[str, Any]], spec: AlgorithmSpec):
-    """Impute (and scale) numeric columns, impute and one-hot encode the rest, by input column name."""
+def _preprocessor(
+    features: Sequence[str], columns: Mapping[str, Mapping[str, Any]], spec: AlgorithmSpec, X: pd.DataFrame
+) -> ColumnTransformer:
+    """Impute (and scale) numbers, impute and one-hot encode the rest, by input column name.
+
+    Only scikit-learn's own transformers, so a downloaded model file loads wherever scikit-learn and skops
+    are installed (pipelines trained before issue 16 start each block with `as_float`/`as_text`, which
+    need this module). Each block takes the values serving hands on (`deployments.records`) and the ones
+    a dataset reads back as:
+
+    * numeric: `SimpleImputer` converts float, int, nullable Int64/Float64 and object numbers to float
+      itself (NaN, None and pd.NA of a nullable column are missing), imputes the median, then scales.
+    * boolean (a column holding real booleans, with or without missing values): an identity
+      `StandardScaler` turns True/False/None, bool and nullable "boolean" columns into 1.0/0.0/NaN; the
+      most frequent value fills the gaps before the one-hot encoder.
+    * categorical (text, categories, boolean words): NaN, then None, are imputed with the most frequent
+      value, then one-hot encoded; an unseen value encodes as no category (`handle_unknown="ignore"`).
+    """
     numeric = [name for name in features if columns[name].get("kind") == "numeric"]
-    categorical = [name for name in features if columns[name].get("kind") != "numeric"]
+    booleans = [name for name in features if name not in numeric and _holds_booleans(X[name])]
+    categorical = [name for name in features if name not in numeric and name not in booleans]
+    if mixed := [name for name in categorical if _mixed_types(X[name])]:
+        raise TrainingError(
+            {
+                "features": [
+                    f"{', '.join(mixed)} mix text with booleans or numbers; make each column one type first "
+                    "(the standardize_booleans cleaning step does it for yes/no columns)."
+                ]
+            }
+        )
     transformers = []
     if numeric:
-        steps = [
-            ("to_float", FunctionTransformer(as_float, feature_names_out="one-to-one")),
-            ("impute", SimpleImputer(strategy="median")),
-        ]
+        steps = [("impute", SimpleImputer(strategy="median"))]
         if spec.needs_scaling:
             steps.append(("scale", StandardScaler()))
         transformers.append(("numeric", Pipeline(steps), numeric))
+    sparse_output = not spec.dense_input
+    if booleans:
+        steps = [
+            ("to_float", StandardScaler(with_mean=False, with_std=False)),
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=sparse_output)),
+        ]
+        transformers.append(("boolean", Pipeline(steps), booleans))
     if categorical:
         steps = [
-            ("to_text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
             ("impute", SimpleImputer(strategy="most_frequent")),
-            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=not spec.dense_input)),
+            ("impute_none", SimpleImputer(missing_values=None, strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=sparse_output)),
         ]
         transformers.append(("categorical", Pipeline(steps), categorical))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0 if spec.dense_input else 0.3)
+
+
+def _distinct(series: pd.Series) -> list[Any]:
+    values = series.dropna()
+    return list(pd.unique(values.to_numpy(dtype=object))) if len(values) else []
+
+
+def _holds_booleans(series: pd.Series) -> bool:
+    """A bool or nullable boolean column, or an object column whose values are all True/False."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if series.dtype != object:
+        return False
+    distinct = _distinct(series)
+    return bool(distinct) and all(isinstance(value, bool | np.bool_) for value in distinct)
+
+
+def _mixed_types(series: pd.Series) -> bool:
+    """Whether a column holds both text and non-text values, which the encoder cannot sort together."""
+    if series.dtype != object:
+        return False
+    kinds = {isinstance(value, str) for value in _distinct(series)}
+    return len(kinds) > 1
 
 
 def _evaluate(

@@ -34,8 +34,10 @@ __all__ = [
     "holdout_of",
     "load_pipeline",
     "record_training",
+    "refit_training",
     "reproduce_run",
     "settle_sweep",
+    "start_refit",
     "start_sweep",
     "start_training",
     "start_training_request",
@@ -129,6 +131,81 @@ def reproduce_run(run: Run, *, actor) -> Run:
     return start_training(
         run.experiment, version, actor=actor, name=f"reproduce {run}", reproduced_from=run, **run.training_request
     )
+
+
+@transaction.atomic
+def start_refit(
+    experiment: Experiment, version: DatasetVersion, *, actor, refit_of: str, name: str = "", job=None
+) -> Run:
+    """A run (source "trained", tagged `refit_of`) that `refit_training` fits: a model made anywhere, fitted again.
+
+    It has no `training_request`: its recipe is the model's own parameters, so it is refit again next time
+    and never "reproduced" through the catalogue. `job` is the job that fits it (a retraining's).
+    """
+    require(actor, "experiments.add_run", TRAINING_DENIED)
+    run = create_run(
+        experiment,
+        actor=actor,
+        name=name or f"refit of {refit_of} on {version}",
+        input_versions=[version.pk],
+        source=Run.Source.TRAINED,
+        tags={"refit_of": refit_of},
+    )
+    if job is not None:
+        run.job = job
+        run.save(update_fields=["job"])
+    audit.record(actor=actor, action="run.refit_queued", target=run, after={"refit_of": refit_of})
+    return run
+
+
+def refit_training(
+    run: Run,
+    version: DatasetVersion,
+    model,
+    *,
+    target: str,
+    features: list[str],
+    task: str | None = None,
+    inputs: list[dict] | None = None,
+    seed: int = 0,
+    holdout: float = 0.2,
+    progress=None,
+) -> Run:
+    """Fit a copy of `model` on `version` for `run` (`experiments.training.refit`) and record it as a training.
+
+    Params, metrics and artifacts are a trained run's (target, task, the split in evaluation.json), so the
+    gates read its holdout with `holdout_of` like any run trained here. A failure raises (TrainingError
+    with the reason) and leaves the run running: the caller says why on its own record, then calls
+    `fail_training`.
+    """
+    from experiments import training
+    from experiments.services.datasets import load_frame
+
+    begin_training(run)
+    frame = load_frame(version)
+    result = training.refit(
+        model,
+        frame,
+        target=target,
+        features=features,
+        task=task,
+        inputs=inputs,
+        holdout=holdout,
+        seed=seed,
+        progress=progress,
+        importance_repeats=settings.TRAINING_IMPORTANCE_REPEATS,
+        importance_max_rows=settings.TRAINING_IMPORTANCE_MAX_ROWS,
+    )
+    request = {
+        "algorithm": result.algorithm,
+        "target": target,
+        "task": result.task,
+        "holdout": holdout,
+        "cv_folds": None,
+        "seed": seed,
+        "features": list(features),
+    }
+    return record_training(run, request, result)
 
 
 def _artifact(run: Run, path: str, data: bytes, content_type: str) -> RunArtifact:

@@ -1,11 +1,14 @@
 """Continuous training: a policy per registered model, and the loop alert → run → version → request.
 
 A retraining trains the served version's recorded recipe (algorithm, parameters, features, preprocessing,
-seed) again on new data: a dataset version the policy names, or the served version's training data plus
-the labelled production rows of the model, stored as the next version of that dataset (so the run's
-lineage points at exactly what it saw). When the run finishes, the new model version is registered and a
-promotion request is opened on the policy owner's behalf; it goes through the gates and human review like
-any other. Nothing is promoted automatically.
+seed) again on new data; a scikit-learn version made elsewhere (no recipe of the site's catalogue) is refit
+instead: `sklearn.base.clone` + `fit`, the recipe being the estimator's own parameters, with the target from
+its run (or lineage) and its signature's input columns, recorded as "refit of vN". ONNX versions cannot be
+refit: a policy that would retrain one is refused when it is saved. The new data is a dataset version the
+policy names, or the served version's training data plus the labelled production rows of the model, stored
+as the next version of that dataset (so the run's lineage points at exactly what it saw). When the run
+finishes, the new model version is registered and a promotion request is opened on the policy owner's
+behalf; it goes through the gates and human review like any other. Nothing is promoted automatically.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.utils import timezone
 from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion, Run
+from experiments.services import training as training_services
 from mlops_site import audit, jobs, permissions
 from mlops_site import schemas as validation
 from mlops_site.errors import Conflict
@@ -88,6 +92,8 @@ def put_policy(model: RegisteredModel, data: dict[str, Any], *, actor) -> Retrai
     values = defaults | clean
     if values["data"] == RetrainingPolicy.Data.DATASET_VERSION and values["dataset_version"] is None:
         raise ValidationError({"dataset_version": "Name the dataset version to retrain on, or use the other data."})
+    if values["enabled"] and (refused := _cannot_refit(_base_version(model, None))):
+        raise ValidationError({"enabled": refused})
     if values["data"] == RetrainingPolicy.Data.DATASET_VERSION:
         _check_recipe_fits(model, values["dataset_version"])
     RegisteredModel.objects.select_for_update().get(pk=model.pk)  # two saves at once: one after the other
@@ -107,12 +113,48 @@ def put_policy(model: RegisteredModel, data: dict[str, Any], *, actor) -> Retrai
 def _check_recipe_fits(model: RegisteredModel, version: DatasetVersion) -> None:
     """The named data must hold the recipe's target and features, or every retraining would fail."""
     base = _base_version(model, None)
-    recipe = (base.run.training_request or {}) if base is not None and base.run_id else {}
+    needed = _needed_columns(base) if base is not None else []
     columns = {c["name"] for c in version.schema or []}
-    needed = [recipe.get("target"), *(recipe.get("features") or [])] if recipe else []
     missing = [name for name in needed if name and name not in columns]
     if missing:
         raise ValidationError({"dataset_version": f"{version} lacks column(s) {', '.join(missing)} the recipe needs."})
+
+
+def _needed_columns(base: ModelVersion) -> list[str]:
+    """The target and features a retraining of `base` reads: its recipe's, or for a refit its target and inputs."""
+    recipe = (base.run.training_request or {}) if base.run_id else {}
+    if recipe:
+        return [recipe.get("target"), *(recipe.get("features") or [])]
+    target = _refit_target(base)
+    return ([target] if target else []) + _input_columns(base)
+
+
+def _cannot_refit(base: ModelVersion | None) -> str:
+    """Why `base` cannot be retrained here, or "" (site-trained, or a scikit-learn file refit by clone + fit)."""
+    if base is None or (base.run_id and base.run.training_request):
+        return ""
+    if base.format == "onnx":
+        return (
+            f"v{base.number} is an ONNX model, which cannot be refit here; retrain it where it was made and upload "
+            "the new version."
+        )
+    return ""
+
+
+def _refit_target(base: ModelVersion) -> str:
+    """The column a version made elsewhere predicts: its run's `target` param, else its lineage's, else its
+    training data's."""
+    params = base.params or {}
+    target = params.get("target") or (base.lineage or {}).get("target")
+    if not target and base.run_id:
+        target = base.run.params.filter(key="target").values_list("value", flat=True).first()
+        data = base.run.input_versions.order_by("pk").first()
+        target = target or (data.target if data is not None else "")
+    return str(target or "")
+
+
+def _input_columns(base: ModelVersion) -> list[str]:
+    return [str(c["name"]) for c in (base.signature or {}).get("inputs") or [] if isinstance(c, dict) and "name" in c]
 
 
 def _base_version(model: RegisteredModel, alert: Alert | None) -> ModelVersion | None:
@@ -162,6 +204,8 @@ def retrain_now(model: RegisteredModel, *, actor) -> Retraining:
         raise PermissionDenied("Your role does not allow starting retraining; data scientists can.")
     if not RetrainingPolicy.objects.filter(model=model).exists():
         raise ValidationError({"policy": f"{model} has no retraining policy; set one first (its data and stage)."})
+    if refused := _cannot_refit(_base_version(model, None)):
+        raise ValidationError({"policy": refused})
     retraining, note = _start(model, trigger=Retraining.Trigger.MANUAL, actor=actor, cooldown=False)
     if retraining is None:
         raise Conflict(note)
@@ -253,11 +297,22 @@ def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
     actor = retraining.created_by or policy.owner
     try:
         base = retraining.base_version
-        if base is None or base.run is None or not base.run.training_request:
-            raise ValidationError(f"{base or retraining.model} was not trained here, so it has no recipe to retrain.")
+        if base is None or base.run is None:
+            raise ValidationError(f"{retraining.model} has no version to retrain.")
+        if refused := _cannot_refit(base):
+            raise ValidationError(refused)
         if actor is None or not actor.is_active:
             raise PermissionDenied("The policy has no active owner to act for; save the policy again.")
-        recipe = dict(base.run.training_request)
+        refit = not base.run.training_request
+        if refit:
+            target = _refit_target(base)
+            if not target:
+                raise ValidationError(
+                    f"v{base.number} names no target column (its run's target param), so it cannot be refit."
+                )
+            recipe = {"target": target, "features": _input_columns(base)}
+        else:
+            recipe = dict(base.run.training_request)
         if policy.data == RetrainingPolicy.Data.DATASET_VERSION:
             if policy.dataset_version is None:
                 raise ValidationError("The policy's dataset version is gone; name another.")
@@ -276,6 +331,8 @@ def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
                 f"Nothing new: retraining #{earlier.pk} already trained v{base.number}'s recipe on {data} and made "
                 f"v{earlier.version.number if earlier.version else '?'}. Wait for more labelled production rows."
             )
+        if refit:
+            return _refit(retraining, base, data, rows, recipe, actor, progress)
         progress(85, f"Queueing the training run on {data}")
         # One transaction: the run's job is queued at commit, when the retraining already points at the
         # run, so a worker that finishes it at once still finds whom to settle.
@@ -297,6 +354,54 @@ def run_retraining(retraining: Retraining, *, progress=None) -> Retraining:
             )
     except (ValidationError, PermissionDenied, ValueError, OSError) as exc:
         return _fail(retraining, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+    retraining.refresh_from_db()
+    return retraining
+
+
+def _refit(retraining: Retraining, base: ModelVersion, data: DatasetVersion, rows: int, recipe: dict, actor, progress):
+    """Fit a copy of the base's model on `data` in this job, as a run of its own (tagged `refit_of`).
+
+    The run finishing settles the retraining as a trained run's would (`settle_run`, through the audit
+    event): the version, then the promotion request.
+    """
+    model = training_services.load_pipeline(base.artifact, base.signature)
+    if not hasattr(model, "get_params"):
+        raise ValidationError(f"v{base.number} is not a scikit-learn model, so it cannot be refit here.")
+    with transaction.atomic():
+        run_ = training_services.start_refit(
+            base.run.experiment,
+            data,
+            actor=actor,
+            refit_of=f"v{base.number}",
+            name=f"{retraining.model.name} v{base.number} refit on new data ({retraining.get_trigger_display()})",
+            job=retraining.job,
+        )
+        Retraining.objects.filter(pk=retraining.pk).update(
+            status=Retraining.Status.TRAINING,
+            dataset_version=data,
+            production_rows=rows,
+            rows_until=retraining.rows_until,
+            run=run_,
+        )
+    progress(50, f"Refitting v{base.number} on {data}")
+    try:
+        training_services.refit_training(
+            run_,
+            data,
+            model,
+            target=recipe["target"],
+            features=recipe["features"],
+            task=base.task,
+            inputs=(base.signature or {}).get("inputs"),
+            progress=lambda percent, message: progress(50 + 0.45 * percent, message),
+        )
+    except Exception as exc:  # the reason goes on the retraining first, then the run is marked failed
+        reasons = getattr(exc, "errors", None)  # a TrainingError's messages per field
+        messages = [m for ms in reasons.values() for m in ms] if isinstance(reasons, dict) else None
+        error = " ".join(messages or getattr(exc, "messages", None) or [str(exc)])
+        failed = _fail(retraining, f"Refitting v{base.number} failed: {error}")
+        training_services.fail_training(run_, f"{type(exc).__name__}: {exc}")
+        return failed
     retraining.refresh_from_db()
     return retraining
 
@@ -368,6 +473,17 @@ def settle_run(run_id: int) -> Retraining | None:
                 return retraining  # settled by the schedule's sweep a moment ago
             why = _why(retraining)
             version = registry_services.register_version(retraining.model, run_, actor=actor, description=why)
+            if refit_of := (run_.tags or {}).get("refit_of"):
+                base = retraining.base_version
+                version.lineage = dict(version.lineage or {}) | {
+                    "refit_of": {
+                        "version": base.number if base else None,
+                        "sha256": base.sha256 if base else None,
+                        "run": base.run_id if base else None,
+                        "label": f"refit of {refit_of}",
+                    }
+                }
+                ModelVersion.objects.filter(pk=version.pk).update(lineage=version.lineage)
             promotion = registry_services.request_promotion(version, policy.stage, justification=why, actor=actor)
             retraining.version, retraining.promotion = version, promotion
             retraining.status, retraining.finished_at = Retraining.Status.REQUESTED, timezone.now()
@@ -395,7 +511,12 @@ def _why(retraining: Retraining) -> str:
         causes = {"schedule": "the policy's schedule", "manual": "a request by hand"}
         cause = causes.get(retraining.trigger, "an alert that has since been deleted")
     base = retraining.base_version
-    return f"Retrained automatically after {cause}. Recipe of v{base.number if base else '?'}, trained on {source}."
+    number = base.number if base else "?"
+    if retraining.run_id and (retraining.run.tags or {}).get("refit_of"):
+        return (
+            f"Retrained automatically after {cause}. Refit of v{number} (its own estimator and parameters) on {source}."
+        )
+    return f"Retrained automatically after {cause}. Recipe of v{number}, trained on {source}."
 
 
 def _fail(retraining: Retraining, error: str) -> Retraining:
