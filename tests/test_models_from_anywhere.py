@@ -40,7 +40,10 @@ CATEGORICAL = ["home_ownership", "purpose", "region"]
 def notebook_model(frame: pd.DataFrame, features: list[str]) -> Pipeline:
     """Fitted on every input column production takes (so it can replace it), using the ones it wants."""
     text = Pipeline(
-        [("fill", SimpleImputer(strategy="constant", fill_value="missing")), ("encode", OneHotEncoder(handle_unknown="ignore"))]
+        [
+            ("fill", SimpleImputer(strategy="constant", fill_value="missing")),
+            ("encode", OneHotEncoder(handle_unknown="ignore")),
+        ]
     )
     prep = ColumnTransformer(
         [("num", SimpleImputer(strategy="median"), NUMERIC), ("cat", text, CATEGORICAL)], remainder="drop"
@@ -61,7 +64,11 @@ def dataset_version(name: str, frame: pd.DataFrame, actor, callbacks):
 
 
 def test_a_notebook_model_goes_round_the_whole_loop(
-    scientist, reviewer, credit, request_for, django_capture_on_commit_callbacks  # noqa: F811
+    scientist,
+    reviewer,
+    credit,
+    request_for,  # noqa: F811  (the fixture imported above)
+    django_capture_on_commit_callbacks,
 ):
     callbacks = django_capture_on_commit_callbacks
     experiment, training_data = credit
@@ -150,7 +157,9 @@ def test_a_notebook_model_goes_round_the_whole_loop(
     assert {p["version"] for p in predictions} == {uploaded.number}
 
     # Ground truth for those rows, then a monitor run with a drift rule on shifted traffic.
-    labels = [{"prediction_id": p["prediction_id"], "label": int(y)} for p, y in zip(predictions, truth.head(60), strict=True)]
+    labels = [
+        {"prediction_id": p["prediction_id"], "label": int(y)} for p, y in zip(predictions, truth.head(60), strict=True)
+    ]
     assert token_client(scientist).post("/api/ground-truth/", labels, format="json").status_code == 200
     monitoring_services.put_policy(model, {"min_labelled_rows": 20, "stage": "staging"}, actor=scientist)
     monitor = monitoring_services.update_monitor(
@@ -163,9 +172,11 @@ def test_a_notebook_model_goes_round_the_whole_loop(
     shifted["annual_income"] = shifted["annual_income"] + 60_000
     shifted["credit_score"] = shifted["credit_score"] - 120
     records = shifted.astype(object).where(shifted.notna(), None).to_dict("records")
-    more = token_client(scientist).post(
-        f"/api/deployments/production/{model.name}/predict", {"records": records}, format="json"
-    ).json()["predictions"]
+    more = (
+        token_client(scientist)
+        .post(f"/api/deployments/production/{model.name}/predict", {"records": records}, format="json")
+        .json()["predictions"]
+    )
     Prediction.objects.filter(pk__in=[p["prediction_id"] for p in more]).update(ground_truth=1)
     with callbacks(execute=True):
         report = monitoring_services.run_monitor(monitor)
