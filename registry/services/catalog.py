@@ -230,6 +230,14 @@ def _servable_signature(run: Run, artifact) -> dict:
     return signature
 
 
+def _format_of(artifact) -> str:
+    """skops or onnx, from the file's first bytes (a script may log an ONNX export under the skops name)."""
+    from experiments import model_files
+
+    with default_storage.open(artifact.file, "rb") as handle:
+        return model_files.detect(handle.read(16))
+
+
 def register_version(model: RegisteredModel, run: Run, *, actor, description: str = "") -> ModelVersion:
     """Version n+1 of `model` from a finished trained run, pinning its model file by sha256.
 
@@ -260,7 +268,7 @@ def register_version(model: RegisteredModel, run: Run, *, actor, description: st
         run,
         artifact,
         signature=signature,
-        fmt="skops",
+        fmt=_format_of(artifact),
         actor=actor,
         description=description,
         metrics_source="platform" if run.source == Run.Source.TRAINED else "uploader",
