@@ -155,26 +155,38 @@ print(json.dumps(out))
 # model/pipeline.skops with its signature.json) and deployed to staging with an admin override, so the
 # load test above never routes to it. skl2onnx cannot convert the FunctionTransformers that call
 # experiments.training.as_float/as_text, so the exported pipeline is the same fitted one with those two
-# steps removed (ONNX inputs are typed: float per numeric column, string per categorical one) and the text
-# imputer looking for "" (what onnxruntime is fed for a missing category) instead of NaN. The rows it
+# steps removed (ONNX inputs are typed: float per numeric or boolean column, string per categorical one) and
+# the text imputer looking for "" (what onnxruntime is fed for a missing category) instead of NaN; for
+# pipelines built of scikit-learn's own transformers (issue 16), only the text block's second imputer (None)
+# goes, for the same reason. The rows it
 # wrote are deleted afterwards, so the load test's logging check counts only its own.
 SINGLE_ROW = r"""
 def onnx_export(pipeline, signature):
     import copy
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
     from experiments.training import as_text
+    kinds = {c["name"]: c.get("kind") for c in signature["inputs"]}
     equivalent = copy.deepcopy(pipeline)
-    for _, block, _ in equivalent.steps[0][1].transformers_:
-        if isinstance(block, Pipeline) and isinstance(block.steps[0][1], FunctionTransformer):
+    for _, block, columns in equivalent.steps[0][1].transformers_:
+        if not isinstance(block, Pipeline):
+            continue
+        if isinstance(block.steps[0][1], FunctionTransformer):  # pipelines trained before issue 16
             text = block.steps[0][1].func is as_text
             block.steps = block.steps[1:]
             if text:
                 block.steps[0][1].missing_values = ""
+            continue
+        imputers = [step for step in block.steps if isinstance(step[1], SimpleImputer)]
+        if len(imputers) == 2 and all(kinds.get(c) not in ("numeric", "boolean") for c in columns):
+            # text: one imputer for NaN, one for None; onnxruntime is fed "" for a missing category
+            block.steps = [step for step in block.steps if step is not imputers[1]]
+            imputers[0][1].missing_values = ""
     types = [
-        (c["name"], FloatTensorType([None, 1]) if c.get("kind") == "numeric" else StringTensorType([None, 1]))
+        (c["name"], FloatTensorType([None, 1]) if c.get("kind") in ("numeric", "boolean") else StringTensorType([None, 1]))
         for c in signature["inputs"]
     ]
     options = {id(equivalent.steps[-1][1]): {"zipmap": False}}

@@ -142,6 +142,10 @@ class _OnnxColumns:
                 text = np.array(["" if _absent(v) else (v if type(v) is str else str(v)) for v in values], dtype=object)
                 feed[name] = text.reshape(-1, 1)
             else:
+                if values.dtype == object:  # booleans (True/False/None) fed to a float input, as 1/0/NaN
+                    if not all(_absent(v) or isinstance(v, bool | int | float) for v in values):
+                        raise fastpath.NotFast(f"{name} holds values that are not numbers")
+                    values = np.array([np.nan if _absent(v) else float(v) for v in values], dtype=np.float64)
                 if values.dtype != np.float64:
                     raise fastpath.NotFast(f"{name} is {values.dtype}, not float64")
                 feed[name] = values.astype(self.NUMBERS[kind]).reshape(-1, 1)

@@ -109,9 +109,7 @@ def register(model, data: bytes, *, actor, name: str, inputs=(), fmt: str = "sko
     )
     run = experiment_services.finish_run(run, actor=actor)
     version = registry_services.register_version(model, run, actor=actor)
-    if version.format != fmt:  # until registration reads the format from the bytes itself
-        ModelVersion.objects.filter(pk=version.pk).update(format=fmt)
-        version.refresh_from_db()
+    assert version.format == fmt  # read from the file's bytes
     return version
 
 

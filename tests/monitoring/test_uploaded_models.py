@@ -108,6 +108,7 @@ def test_the_training_data_wins_over_the_evaluation_set_and_a_broken_setting_is_
         capture=django_capture_on_commit_callbacks,
     )
     set_evaluation(made.model, evaluation)
+    made.onnx.model.refresh_from_db()
     assert monitors.default_reference(made.skops) == made.training
     assert monitors.default_reference(made.onnx) == evaluation
     for gates in ({}, {"evaluation": None}, {"evaluation": {"dataset_version": "x"}}, {"evaluation": 3}, []):
