@@ -309,3 +309,23 @@ def queries(client, url: str) -> int:
         response = client.get(url)
     assert response.status_code == 200, (url, response.status_code, response.content[:300])
     return len(captured)
+
+
+@pytest.fixture
+def fresh_serving():
+    """Serving's per-process caches (models, deployments) empty before and after the test."""
+    from deployments import serving
+
+    serving.cache.clear()
+    serving.deployments.clear()
+    yield
+    serving.cache.clear()
+    serving.deployments.clear()
+
+
+@pytest.fixture
+def made(scientist, fresh_serving, django_capture_on_commit_callbacks):
+    """Models trained outside the site, registered as versions (`tests.deployments.uploaded.build`)."""
+    from tests.deployments import uploaded
+
+    return uploaded.build(scientist, django_capture_on_commit_callbacks)

@@ -25,20 +25,6 @@ pytestmark = pytest.mark.django_db
 URL = f"/api/deployments/production/{uploaded.MODEL}/predict"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    serving.cache.clear()
-    serving.deployments.clear()
-    yield
-    serving.cache.clear()
-    serving.deployments.clear()
-
-
-@pytest.fixture
-def made(scientist, django_capture_on_commit_callbacks):
-    return uploaded.build(scientist, django_capture_on_commit_callbacks)
-
-
 def ask(scientist, batch, **extra):
     response = token_client(scientist).post(URL, {"records": batch, **extra}, format="json")
     assert response.status_code == 200, response.json()

@@ -6,7 +6,6 @@ import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score
 
-from deployments import serving
 from deployments.models import Prediction
 from monitoring import services
 from monitoring.models import Monitor
@@ -16,20 +15,6 @@ from tests.builders import serve
 from tests.deployments import uploaded
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    serving.cache.clear()
-    serving.deployments.clear()
-    yield
-    serving.cache.clear()
-    serving.deployments.clear()
-
-
-@pytest.fixture
-def made(scientist, django_capture_on_commit_callbacks):
-    return uploaded.build(scientist, django_capture_on_commit_callbacks)
 
 
 def served_with_truth(deployment, data, labelled: int) -> list[str]:
