@@ -421,6 +421,8 @@ class JsonText(serializers.JSONField):
                 data = json.loads(data)
             except ValueError as exc:
                 raise serializers.ValidationError(f"Not valid JSON: {exc}.") from None
+            except RecursionError:  # "[[[[…" thousands deep
+                raise serializers.ValidationError("Not valid JSON: nested too deeply.") from None
         return super().to_internal_value(data)
 
 

@@ -44,11 +44,15 @@ def read_sample(upload) -> pd.DataFrame:
             rows = json.loads(text)
             if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
                 raise ValueError("a JSON sample is a list of objects, one per row")
+            if any(isinstance(value, dict | list) for row in rows for value in row.values()):
+                raise ValueError("each value is a number, text, true/false or null, not an object or a list")
             frame = pd.DataFrame.from_records(rows)
         else:
             frame = pd.read_csv(io.StringIO(text), nrows=MAX_SAMPLE_ROWS)
     except (ValueError, pd.errors.ParserError) as exc:
         raise ValidationError({"sample": f"The sample cannot be read: {exc}."}) from None
+    except RecursionError:
+        raise ValidationError({"sample": "The sample cannot be read: its JSON is nested too deeply."}) from None
     if frame.empty or not len(frame.columns):
         raise ValidationError({"sample": "The sample has no rows: send a header and at least one row."})
     return frame.head(MAX_SAMPLE_ROWS)
