@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "registry",
     "deployments",
     "monitoring",
+    "mlflow_compat",  # MLflow's REST surface over the apps above
 ]
 
 MIDDLEWARE = [

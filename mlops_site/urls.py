@@ -37,6 +37,8 @@ urlpatterns = [
     path("api/", include("registry.api.urls")),
     path("api/", include("deployments.api.urls")),
     path("api/", include("monitoring.api.urls")),
+    # MLflow's REST surface, for the real mlflow client (paths /api/2.0/mlflow/... and friends).
+    path("", include("mlflow_compat.urls")),
 ]
 
 # Under /api/ Django's own 400/403/404/500 answers take the API's JSON error shape.
