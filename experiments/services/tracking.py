@@ -106,20 +106,30 @@ def create_run(
 
 @transaction.atomic
 def log_batch(
-    run: Run, data: Any = None, *, actor, params: Any = None, metrics: Any = None, tags: Any = None
+    run: Run,
+    data: Any = None,
+    *,
+    actor,
+    params: Any = None,
+    metrics: Any = None,
+    tags: Any = None,
+    non_finite: bool = False,
+    after_finish: bool = False,
 ) -> dict[str, int]:
     """Store params, metric points and tags of a running run, all of them or none.
 
     `data` is the batch as the API receives it (`schemas.LogBatch`); scripts here may pass the parts instead.
+    The MLflow surface passes `non_finite` (NaN and ±Infinity are metric values there) and `after_finish`
+    (MLflow lets a script log to a run it has ended).
     """
     run = Run.objects.select_for_update().get(pk=run.pk)
     _require_owner(run, actor)
-    if run.is_finished:
+    if run.is_finished and not after_finish:
         raise ValidationError({"run": f"The run is {run.status}; nothing can be logged to it any more."})
     now = timezone.now()
     if data is None:
         data = {"params": params, "metrics": metrics, "tags": tags}
-    batch = validate(schemas.LogBatch, data, context={"now": now})
+    batch = validate(schemas.LogBatch, data, context={"now": now, "non_finite": non_finite})
     points, new_params, new_tags = batch["metrics"], batch["params"], batch["tags"]
     existing = dict(Param.objects.filter(run=run, key__in=list(new_params)).values_list("key", "value"))
     conflicts = {
