@@ -189,6 +189,11 @@ def _tokenize(text: str, start: int = 0) -> Iterator[_Token]:
         yield _Token("end", "", None, len(text), len(text))
 
 
+def tokens(text: str) -> Iterator[_Token]:
+    """The tokens of a search text (each with kind, text, value, pos, end), ending with kind "end"."""
+    return _tokenize(text)
+
+
 # --- entity rules ----------------------------------------------------------------------------------
 
 

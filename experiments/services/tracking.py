@@ -30,10 +30,15 @@ from mlops_site.schemas import validate
 
 __all__ = [
     "attach_model_file",
+    "check_can_log",
     "create_experiment",
     "create_run",
+    "delete_tag",
+    "end_run",
     "finish_run",
     "log_batch",
+    "rename_run",
+    "reopen_run",
     "upload_artifact",
 ]
 
@@ -158,6 +163,77 @@ def finish_run(run: Run, *, actor, status: str = Run.Status.FINISHED) -> Run:
     run.status, run.ended_at = status, timezone.now()
     run.save(update_fields=["status", "ended_at"])
     audit.record(actor=actor, action="run.finished", target=run, after={"status": status})
+    return run
+
+
+@transaction.atomic
+def reopen_run(run: Run, *, actor) -> Run:
+    """Set a logged run running again (MLflow's `start_run(run_id=...)` resumes a run it has ended).
+
+    Only runs logged from outside: a run the site trained or an upload is a record of what the site did."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    _require_owner(run, actor)
+    if run.source != Run.Source.LOGGED:
+        raise ValidationError(
+            {"run": f"Only runs logged from outside can be resumed; this one is “{run.get_source_display()}”."}
+        )
+    if not run.is_finished:
+        return run
+    previous = run.status
+    run.status, run.ended_at = Run.Status.RUNNING, None
+    run.save(update_fields=["status", "ended_at"])
+    audit.record(actor=actor, action="run.resumed", target=run, before={"status": previous})
+    return run
+
+
+@transaction.atomic
+def end_run(run: Run, *, actor, status: str, ended_at=None) -> Run:
+    """Finish a run, or change how an ended run ended (MLflow lets `end_run` be called again).
+
+    `finish_run` is the site's one-way finish; this is its MLflow-surface sibling, for logged runs."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    _require_owner(run, actor)
+    if status not in (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.KILLED):
+        raise ValidationError({"status": "End a run as finished, failed or killed."})
+    if run.is_finished and run.source != Run.Source.LOGGED:
+        raise ValidationError({"status": f"The run is already {run.status}."})
+    before = run.status
+    run.status, run.ended_at = status, ended_at or timezone.now()
+    run.save(update_fields=["status", "ended_at"])
+    if before != status:
+        audit.record(
+            actor=actor, action="run.finished", target=run, before={"status": before}, after={"status": status}
+        )
+    return run
+
+
+def check_can_log(run: Run, actor) -> None:
+    """Raise PermissionDenied unless `actor` may log to `run` (its author, or an admin)."""
+    _require_owner(run, actor)
+
+
+@transaction.atomic
+def delete_tag(run: Run, key: str, *, actor) -> None:
+    """Remove a tag (MLflow's `delete_tag`); an unknown key is an error, as there."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    _require_owner(run, actor)
+    if key not in (run.tags or {}):
+        raise ValidationError({"key": f"The run has no tag “{key[:100]}”."})
+    run.tags = {k: v for k, v in run.tags.items() if k != key}
+    run.save(update_fields=["tags"])
+
+
+@transaction.atomic
+def rename_run(run: Run, name: str, *, actor) -> Run:
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    _require_owner(run, actor)
+    name = (name or "").strip()[:200]
+    if problem := text_problem(name):
+        raise ValidationError({"name": problem})
+    if name != run.name:
+        before, run.name = run.name, name
+        run.save(update_fields=["name"])
+        audit.record(actor=actor, action="run.renamed", target=run, before={"name": before}, after={"name": name})
     return run
 
 

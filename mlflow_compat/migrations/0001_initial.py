@@ -7,82 +7,153 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('experiments', '0002_model_files'),
+        ("experiments", "0002_model_files"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LoggedModel',
+            name="LoggedModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model_id', models.CharField(help_text="MLflow's id, m-<32 hex digits>.", max_length=40, unique=True)),
-                ('name', models.CharField(max_length=250)),
-                ('model_type', models.CharField(blank=True, max_length=100)),
-                ('status', models.CharField(choices=[('LOGGED_MODEL_PENDING', 'pending'), ('LOGGED_MODEL_READY', 'ready'), ('LOGGED_MODEL_UPLOAD_FAILED', 'upload failed')], default='LOGGED_MODEL_PENDING', max_length=30)),
-                ('status_message', models.TextField(blank=True)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('creator', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='logged_models', to='experiments.experiment')),
-                ('source_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='logged_models', to='experiments.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("model_id", models.CharField(help_text="MLflow's id, m-<32 hex digits>.", max_length=40, unique=True)),
+                ("name", models.CharField(max_length=250)),
+                ("model_type", models.CharField(blank=True, max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("LOGGED_MODEL_PENDING", "pending"),
+                            ("LOGGED_MODEL_READY", "ready"),
+                            ("LOGGED_MODEL_UPLOAD_FAILED", "upload failed"),
+                        ],
+                        default="LOGGED_MODEL_PENDING",
+                        max_length=30,
+                    ),
+                ),
+                ("status_message", models.TextField(blank=True)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "creator",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="logged_models",
+                        to="experiments.experiment",
+                    ),
+                ),
+                (
+                    "source_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="logged_models",
+                        to="experiments.run",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='LoggedModelArtifact',
+            name="LoggedModelArtifact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(max_length=300)),
-                ('file', models.CharField(help_text='Name in the default storage.', max_length=400)),
-                ('size_bytes', models.BigIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('logged_model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='artifacts', to='mlflow_compat.loggedmodel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("path", models.CharField(max_length=300)),
+                ("file", models.CharField(help_text="Name in the default storage.", max_length=400)),
+                ("size_bytes", models.BigIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "logged_model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="artifacts",
+                        to="mlflow_compat.loggedmodel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['path'],
-                'constraints': [models.UniqueConstraint(fields=('logged_model', 'path'), name='logged_model_artifact_path_unique')],
+                "ordering": ["path"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("logged_model", "path"), name="logged_model_artifact_path_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RunInput',
+            name="RunInput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=500)),
-                ('digest', models.CharField(max_length=36)),
-                ('source_type', models.CharField(max_length=36)),
-                ('source', models.TextField()),
-                ('schema', models.TextField(blank=True)),
-                ('profile', models.TextField(blank=True)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('dataset_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='mlflow_inputs', to='experiments.datasetversion')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mlflow_inputs', to='experiments.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=500)),
+                ("digest", models.CharField(max_length=36)),
+                ("source_type", models.CharField(max_length=36)),
+                ("source", models.TextField()),
+                ("schema", models.TextField(blank=True)),
+                ("profile", models.TextField(blank=True)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "dataset_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="mlflow_inputs",
+                        to="experiments.datasetversion",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="mlflow_inputs", to="experiments.run"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'name', 'digest'), name='run_input_name_digest_unique')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("run", "name", "digest"), name="run_input_name_digest_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RunOutput',
+            name="RunOutput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.BigIntegerField(default=0)),
-                ('logged_model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outputs', to='mlflow_compat.loggedmodel')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mlflow_outputs', to='experiments.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("step", models.BigIntegerField(default=0)),
+                (
+                    "logged_model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outputs",
+                        to="mlflow_compat.loggedmodel",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="mlflow_outputs", to="experiments.run"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('run', 'logged_model'), name='run_output_unique')],
+                "constraints": [models.UniqueConstraint(fields=("run", "logged_model"), name="run_output_unique")],
             },
         ),
     ]

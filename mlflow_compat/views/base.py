@@ -27,7 +27,7 @@ class MlflowView(APIView):
     def get_exception_handler(self):
         return errors.exception_handler
 
-    def args(self, request) -> dict[str, Any]:
+    def params(self, request) -> dict[str, Any]:
         """The request's parameters: the query string (GET, DELETE) and the JSON body, which wins."""
         merged: dict[str, Any] = {}
         for key in request.query_params:

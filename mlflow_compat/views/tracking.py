@@ -1,3 +1,449 @@
-"""(being built)"""
+"""Experiments, runs and what runs log, on MLflow's paths (`/api/2.0/mlflow/experiments/...`, `runs/...`).
 
-urlpatterns = []
+Each view reshapes MLflow's request into a call of `experiments.services` and the answer back
+(`mlflow_compat.entities`). Where MLflow's rules differ from the site's (see README, "Use it from the mlflow
+client"), the MLflow ones apply here for runs logged from outside: NaN and ±Infinity are metric values, a
+script may log to a run it has ended and may resume it. Runs the site trained stay as the site made them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.urls import re_path
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from experiments import search
+from experiments import services as experiments
+from experiments.filters import apply_ordering, apply_search
+from experiments.models import Experiment, Metric, Run
+from experiments.services.tracking import DENIED
+from mlflow_compat import entities, protocol
+from mlflow_compat.errors import already_exists, invalid, not_found
+from mlflow_compat.search import translate_filter, translate_order
+from mlflow_compat.services import tracking as compat
+from mlflow_compat.views.base import MlflowView
+
+MAX_RUNS = 50_000
+MAX_EXPERIMENTS = 50_000
+MAX_HISTORY = 25_000
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _experiment(value, actor, *, create_default: bool = False) -> Experiment:
+    experiment_id = protocol.text(value, "experiment_id")
+    if experiment_id == "0":
+        return compat.default_experiment(actor, create=create_default)
+    if not experiment_id.isdigit() or len(experiment_id) > 18:
+        raise not_found(f"No Experiment with id={experiment_id[:40]} exists")
+    experiment = Experiment.objects.filter(pk=int(experiment_id)).first()
+    if experiment is None:
+        raise not_found(f"No Experiment with id={experiment_id} exists")
+    return experiment
+
+
+def _run(args: dict, *, lock: bool = False) -> Run:
+    run_id = args.get("run_id") or args.get("run_uuid")
+    run_id = protocol.text(run_id, "run_id")
+    if not run_id.isdigit() or len(run_id) > 18:
+        raise not_found(f"Run with id={run_id[:40]} not found")
+    run = Run.objects.select_related("user").filter(pk=int(run_id)).first()
+    if run is None:
+        raise not_found(f"Run with id={run_id} not found")
+    return run
+
+
+def _metric_point(item, where: str) -> dict:
+    if not isinstance(item, dict):
+        raise invalid(f"{where} must be a metric object.")
+    return {
+        "key": protocol.text(item.get("key"), f"{where}.key"),
+        "value": protocol.number(item.get("value"), f"{where}.value"),
+        "timestamp": protocol.integer(item.get("timestamp"), f"{where}.timestamp", low=0, high=protocol.MAX_MS),
+        "step": protocol.integer(item.get("step"), f"{where}.step", default=0, low=INT64[0], high=INT64[1]),
+    }
+
+
+def _log(run: Run, actor, *, params=None, metrics=None, tags=None) -> None:
+    """One batch through the site's log_batch, with MLflow's allowances for logged runs."""
+    tags = dict(tags or {})
+    name = tags.pop("mlflow.runName", None)
+    for key in entities.FIELD_TAGS:
+        tags.pop(key, None)  # the run's parent and user are fields the site sets itself
+    logged = run.source == Run.Source.LOGGED
+    if params or metrics or tags:
+        experiments.log_batch(
+            run,
+            actor=actor,
+            params=params or {},
+            metrics=metrics or [],
+            tags=tags,
+            non_finite=True,
+            after_finish=logged,
+        )
+    if name is not None:
+        experiments.rename_run(run, name, actor=actor)
+
+
+class RunReader(MlflowView):
+    required_permission = "experiments.view_run"
+
+
+class RunWriter(MlflowView):
+    required_permission = "experiments.view_run"
+    write_permissions = {"POST": ("experiments.add_run", DENIED.format("logging runs"))}
+
+
+# --- experiments ---------------------------------------------------------------------------------
+
+
+class ExperimentGetByName(MlflowView):
+    required_permission = "experiments.view_experiment"
+
+    def get(self, request):
+        name = protocol.text(self.params(request).get("experiment_name"), "experiment_name")
+        experiment = Experiment.objects.filter(name__iexact=name).first()
+        if experiment is None:
+            raise not_found(f"Could not find experiment with name '{name}'")
+        return Response({"experiment": entities.experiment_json(experiment)})
+
+
+class ExperimentGet(MlflowView):
+    required_permission = "experiments.view_experiment"
+
+    def get(self, request):
+        experiment = _experiment(self.params(request).get("experiment_id"), request.user)
+        return Response({"experiment": entities.experiment_json(experiment)})
+
+
+class ExperimentCreate(MlflowView):
+    required_permission = "experiments.view_experiment"
+    write_permissions = {"POST": ("experiments.add_experiment", DENIED.format("creating experiments"))}
+
+    def post(self, request):
+        args = self.params(request)
+        name = protocol.text(args.get("name"), "name", max_length=100)
+        if Experiment.objects.filter(name__iexact=name).exists():
+            raise already_exists(f"Experiment '{name}' already exists.")
+        tags = protocol.key_values(args.get("tags"), "tags")
+        try:
+            experiment = experiments.create_experiment(
+                name=name, description=tags.get("mlflow.note.content", ""), actor=request.user
+            )
+        except ValidationError:
+            if Experiment.objects.filter(name__iexact=name).exists():  # created meanwhile by another request
+                raise already_exists(f"Experiment '{name}' already exists.") from None
+            raise
+        return Response({"experiment_id": str(experiment.pk)})
+
+
+NAME_FILTER = re.compile(
+    r"""^\s*(?:attributes?\.)?name\s*(=|!=|LIKE|ILIKE)\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*$""",
+    re.IGNORECASE,
+)
+
+
+def _like(pattern: str) -> str:
+    return "(?s)\\A" + "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern) + "\\Z"
+
+
+class ExperimentSearch(MlflowView):
+    required_permission = "experiments.view_experiment"
+
+    def get(self, request):
+        return self.post(request)
+
+    def post(self, request):
+        args = self.params(request)
+        limit = protocol.integer(args.get("max_results"), "max_results", default=1000, low=1, high=MAX_EXPERIMENTS)
+        offset = protocol.page_token(args.get("page_token"))
+        queryset = Experiment.objects.all()
+        text = protocol.text(args.get("filter"), "filter", required=False, max_length=2000)
+        if text.strip():
+            match = NAME_FILTER.match(text)
+            if match is None:
+                raise invalid(f"Unsupported experiment filter {text[:200]!r}: filter by name (=, !=, LIKE, ILIKE).")
+            op, value = match.group(1).upper(), match.group(2) if match.group(2) is not None else match.group(3)
+            condition = {
+                "=": Q(name=value),
+                "!=": ~Q(name=value),
+                "LIKE": Q(name__regex=_like(value)),
+                "ILIKE": Q(name__iregex=_like(value)),
+            }[op]
+            queryset = queryset.filter(condition)
+        if (args.get("view_type") or "ACTIVE_ONLY") == "DELETED_ONLY":
+            queryset = queryset.none()  # the site never deletes experiments
+        order = {"name": "name", "creation_time": "created_at", "last_update_time": "created_at", "experiment_id": "pk"}
+        keys = []
+        for item in args.get("order_by") or []:
+            words = str(item).split()
+            field = order.get(words[0].removeprefix("attributes.").removeprefix("attribute.")) if words else None
+            if field is None:
+                raise invalid(f"Cannot order experiments by {str(item)[:100]!r}.")
+            keys.append(("-" if len(words) > 1 and words[1].upper() == "DESC" else "") + field)
+        page = list(queryset.order_by(*(keys or ["-created_at"]), "-pk")[offset : offset + limit + 1])
+        more = len(page) > limit
+        body = {"experiments": [entities.experiment_json(e) for e in page[:limit]]}
+        if more:
+            body["next_page_token"] = str(offset + limit)
+        return Response(body)
+
+
+class ExperimentDelete(MlflowView):
+    required_permission = "experiments.view_experiment"
+
+    def post(self, request):
+        raise invalid("Experiments are never deleted on this site: their runs are the record of what was tried.")
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+class RunCreate(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        experiment = _experiment(args.get("experiment_id") or "0", request.user, create_default=True)
+        tags = protocol.key_values(args.get("tags"), "tags")
+        name = protocol.text(args.get("run_name"), "run_name", required=False) or tags.get("mlflow.runName", "")
+        parent = None
+        if parent_id := tags.get("mlflow.parentRunId"):
+            parent = _run({"run_id": parent_id})
+        code_version = tags.get("mlflow.source.git.commit", "")
+        for key in entities.FIELD_TAGS:
+            tags.pop(key, None)
+        run = experiments.create_run(
+            experiment,
+            actor=request.user,
+            name=name,
+            tags=tags,
+            parent=parent,
+            source=Run.Source.LOGGED,
+            code_version=code_version,
+            command=tags.get("mlflow.source.name", ""),
+        )
+        if args.get("start_time") not in (None, ""):
+            run.started_at = protocol.from_ms(args["start_time"], "start_time")
+            run.save(update_fields=["started_at"])
+        run = Run.objects.select_related("user").get(pk=run.pk)
+        return Response({"run": entities.runs_json([run])[0]})
+
+
+class RunGet(RunReader):
+    def get(self, request):
+        return Response({"run": entities.runs_json([_run(self.params(request))])[0]})
+
+
+class RunUpdate(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        run = _run(args)
+        if name := protocol.text(args.get("run_name"), "run_name", required=False):
+            experiments.rename_run(run, name, actor=request.user)
+        status = args.get("status")
+        if status not in (None, ""):
+            if status not in entities.STATUS_IN:
+                raise invalid(f"Unknown run status {str(status)[:40]!r}: use RUNNING, FINISHED, FAILED or KILLED.")
+            site_status = entities.STATUS_IN[status]
+            if site_status == Run.Status.RUNNING:
+                experiments.reopen_run(run, actor=request.user)
+            else:
+                end = args.get("end_time")
+                ended_at = protocol.from_ms(end, "end_time") if end not in (None, "") else None
+                experiments.end_run(run, actor=request.user, status=site_status, ended_at=ended_at)
+        run = Run.objects.select_related("user").get(pk=run.pk)
+        return Response({"run_info": entities.run_info(run)})
+
+
+class RunDelete(RunWriter):
+    def post(self, request):
+        _run(self.params(request))
+        raise invalid("Runs are never deleted on this site: they are the lineage of models and comparisons.")
+
+
+class RunRestore(RunWriter):
+    def post(self, request):
+        _run(self.params(request))
+        return Response({})  # nothing is deleted, so everything is restored
+
+
+class LogParameter(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        run = _run(args)
+        key = protocol.text(args.get("key"), "key")
+        _log(run, request.user, params={key: protocol.text(args.get("value"), "value", required=False)})
+        return Response({})
+
+
+class LogMetric(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        run = _run(args)
+        _log(run, request.user, metrics=[_metric_point(args, "metric")])
+        return Response({})
+
+
+class LogBatch(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        run = _run(args)
+        metrics = args.get("metrics") or []
+        if not isinstance(metrics, list):
+            raise invalid("metrics must be a list.")
+        points = [_metric_point(item, f"metrics[{i}]") for i, item in enumerate(metrics)]
+        params = protocol.key_values(args.get("params"), "params")
+        tags = protocol.key_values(args.get("tags"), "tags")
+        _log(run, request.user, params=params, metrics=points, tags=tags)
+        return Response({})
+
+
+class SetTag(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        run = _run(args)
+        key = protocol.text(args.get("key"), "key")
+        _log(run, request.user, tags={key: protocol.text(args.get("value"), "value", required=False)})
+        return Response({})
+
+
+class DeleteTag(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        run = _run(args)
+        experiments.delete_tag(run, protocol.text(args.get("key"), "key"), actor=request.user)
+        return Response({})
+
+
+class LogInputs(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        run = _run(args)
+        compat.log_inputs(run, args.get("datasets") or [], actor=request.user)
+        return Response({})
+
+
+class LogOutputs(RunWriter):
+    def post(self, request):
+        args = self.params(request)
+        run = _run(args)
+        compat.log_outputs(run, args.get("models") or [], actor=request.user)
+        return Response({})
+
+
+TIME_LOOKUPS = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
+
+
+class RunSearch(RunReader):
+    def post(self, request):
+        args = self.params(request)
+        ids = args.get("experiment_ids") or []
+        if isinstance(ids, str):
+            ids = [ids]
+        if not isinstance(ids, list) or not ids:
+            raise invalid("Pass experiment_ids: the experiments whose runs to search.")
+        experiment_pks = [_experiment(value, request.user).pk for value in ids]
+        limit = protocol.integer(args.get("max_results"), "max_results", default=1000, low=1, high=MAX_RUNS)
+        offset = protocol.page_token(args.get("page_token"))
+        order_by = args.get("order_by") or []
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        try:
+            translated = translate_filter(protocol.text(args.get("filter"), "filter", required=False))
+            clauses = search.parse(translated.text)
+            ordering_text, _ = translate_order([str(item) for item in order_by])
+            ordering = search.parse_ordering(ordering_text) if ordering_text else None
+        except search.SearchError as exc:
+            raise invalid(str(exc)) from None
+        runs = apply_search(Run.objects.filter(experiment_id__in=experiment_pks), clauses)
+        for field, op, value in translated.times:
+            moment = protocol.from_ms(value, field)
+            condition = Q(**{field: moment}) if op in ("=", "!=") else Q(**{f"{field}__{TIME_LOOKUPS[op]}": moment})
+            runs = runs.filter(~condition if op == "!=" else condition)
+        if (args.get("run_view_type") or "ACTIVE_ONLY") == "DELETED_ONLY":
+            runs = runs.none()
+        runs = apply_ordering(runs, ordering) if ordering else runs.order_by("-started_at", "-pk")
+        page = list(runs.select_related("user")[offset : offset + limit + 1])
+        body = {"runs": entities.runs_json(page[:limit])}
+        if len(page) > limit:
+            body["next_page_token"] = str(offset + limit)
+        return Response(body)
+
+
+class MetricHistory(RunReader):
+    """Every point of one metric with its timestamp, paged (this surface never downsamples)."""
+
+    def get(self, request):
+        args = self.params(request)
+        run = _run(args)
+        key = protocol.text(args.get("metric_key"), "metric_key")
+        limit = protocol.integer(args.get("max_results"), "max_results", default=MAX_HISTORY, low=1, high=MAX_HISTORY)
+        offset = protocol.page_token(args.get("page_token"))
+        rows = list(
+            Metric.objects.filter(run=run, key=key)
+            .order_by("timestamp", "step", "value", "id")
+            .values_list("value", "timestamp", "step")[offset : offset + limit + 1]
+        )
+        wire, ms = protocol.wire_number, protocol.ms
+        body = {
+            "metrics": [
+                {"key": key, "value": wire(value), "timestamp": ms(stamp), "step": step, "run_id": str(run.pk)}
+                for value, stamp, step in rows[:limit]
+            ]
+        }
+        if len(rows) > limit:
+            body["next_page_token"] = str(offset + limit)
+        return Response(body)
+
+
+class ServerInfo(APIView):
+    """What the client asks before its first artifact download; public, as on MLflow's server."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    schema = None
+
+    def get(self, request):
+        return Response(
+            {
+                "store_type": "SqlStore",
+                "workspaces_enabled": False,
+                "trace_archival_enabled": False,
+                "multipart_uploads_enabled": False,
+                "multipart_downloads_enabled": False,
+                "presigned_upload_run_id_supported": False,
+                "presigned_upload_model_id_supported": False,
+                "features_enabled": {"gateway": False},
+            }
+        )
+
+
+def _p(route: str, view) -> re_path:
+    return re_path(rf"^api/2\.0/mlflow/{route}$", view.as_view())
+
+
+urlpatterns = [
+    _p("experiments/get-by-name", ExperimentGetByName),
+    _p("experiments/get", ExperimentGet),
+    _p("experiments/create", ExperimentCreate),
+    _p("experiments/search", ExperimentSearch),
+    _p("experiments/delete", ExperimentDelete),
+    _p("runs/create", RunCreate),
+    _p("runs/get", RunGet),
+    _p("runs/update", RunUpdate),
+    _p("runs/delete", RunDelete),
+    _p("runs/restore", RunRestore),
+    _p("runs/log-parameter", LogParameter),
+    _p("runs/log-metric", LogMetric),
+    _p("runs/log-batch", LogBatch),
+    _p("runs/set-tag", SetTag),
+    _p("runs/delete-tag", DeleteTag),
+    _p("runs/log-inputs", LogInputs),
+    _p("runs/outputs", LogOutputs),
+    _p("runs/search", RunSearch),
+    _p("metrics/get-history", MetricHistory),
+    re_path(r"^api/3\.0/mlflow/server-info$", ServerInfo.as_view()),
+]

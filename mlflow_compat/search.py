@@ -1,0 +1,137 @@
+"""MLflow's run filter and order_by, rewritten into the site's search language (`experiments.search`).
+
+Pure. The site's parser does the checking and the site's query does the searching; this only renames what
+MLflow spells differently (`attributes.run_name` → `attributes.name`, `run_id` → `id`, `user_id` → `user`,
+``tags.`mlflow.runName` `` → the run's name) and lifts out the time clauses (`attributes.start_time`,
+`end_time`, in epoch ms), which the view applies itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from experiments import search
+
+RENAMED = {"run_name": "name", "run_id": "id", "user_id": "user", "status": "status"}
+TIMES = {"start_time": "started_at", "created": "started_at", "end_time": "ended_at"}
+ORDER_ATTRIBUTES = {
+    "start_time": "started_at",
+    "end_time": "ended_at",
+    "run_name": "name",
+    "status": "status",
+    "run_id": "id",
+    "created": "started_at",
+}
+RUN_NAME_TAGS = {"mlflow.runName"}
+ATTRIBUTE_PREFIXES = ("attributes.", "attribute.", "attr.", "run.")
+TIME_OPS = {"=": "exact", "!=": "ne", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
+
+
+@dataclass
+class Translated:
+    text: str  # for experiments.search.parse
+    times: list[tuple[str, str, int]] = field(default_factory=list)  # (field, op, epoch ms)
+
+
+def _clauses(tokens: list) -> list[list]:
+    """Split tokens on top-level `and`."""
+    clauses, current, depth = [], [], 0
+    for token in tokens:
+        if token.kind == "(":
+            depth += 1
+        elif token.kind == ")":
+            depth -= 1
+        if depth == 0 and token.kind == "word" and token.text.lower() == "and":
+            clauses.append(current)
+            current = []
+        else:
+            current.append(token)
+    clauses.append(current)
+    return clauses
+
+
+def _field_of(token, following) -> tuple[str | None, str | None, int]:
+    """(entity, key, tokens used) of a clause's field, MLflow-style (bare `run_name`, `tags."a.b"`)."""
+    text = token.text
+    lower = text.lower()
+    for prefix in ATTRIBUTE_PREFIXES:
+        if lower.startswith(prefix):
+            return "attributes", lower[len(prefix) :], 1
+    if "." not in text and lower in {*RENAMED, *TIMES}:
+        return "attributes", lower, 1
+    head, dot, key = text.partition(".")
+    if dot and head.lower() in ("tags", "tag"):
+        if not key and following and following.kind in ("string", "backquoted"):
+            return "tags", following.value, 2
+        return "tags", key, 1
+    if dot and head.lower() in ("datasets", "dataset"):
+        raise search.SearchError("Searching runs by datasets.* is not supported here.", token.pos)
+    return None, None, 0
+
+
+def translate_filter(text: str) -> Translated:
+    """The site's search text and time clauses for an MLflow filter string; raises search.SearchError."""
+    if len(text or "") > search.MAX_LENGTH:
+        raise search.SearchError(f"The filter is too long: at most {search.MAX_LENGTH:,} characters.")
+    if not (text or "").strip():
+        return Translated("")
+    tokens = []
+    for token in search.tokens(text):
+        if token.kind == "end":
+            break
+        tokens.append(token)
+    out, times = [], []
+    for clause in _clauses(tokens):
+        if not clause:
+            raise search.SearchError("Empty clause around “and”.")
+        entity, key, used = _field_of(clause[0], clause[1] if len(clause) > 1 else None)
+        rest = clause[used:]
+        tail = text[rest[0].pos : rest[-1].end] if rest else ""
+        if entity == "attributes" and key in TIMES:
+            if len(rest) != 2 or rest[0].kind != "op" or rest[1].kind != "number" or not isinstance(rest[1].value, int):
+                raise search.SearchError(
+                    f"Compare attributes.{key} with a number of epoch milliseconds, e.g. attributes.{key} > 1700000000000."
+                )
+            op = "=" if rest[0].text == "==" else rest[0].text
+            times.append((TIMES[key], op, rest[1].value))
+            continue
+        if entity == "attributes" and key in RENAMED:
+            site_key = RENAMED[key]
+            if site_key == "id":  # MLflow's run ids are strings: '12' → 12
+                tail = " ".join(
+                    str(int(t.value)) if t.kind == "string" and t.value.strip().isdigit() else t.text for t in rest
+                )
+            out.append(f"attributes.{site_key} {tail}")
+        elif entity == "attributes" and key == "lifecycle_stage":
+            continue  # every run on the site is active
+        elif entity == "tags" and key in RUN_NAME_TAGS:
+            out.append(f"attributes.name {tail}")
+        elif entity == "tags":
+            out.append(f"{search.field_name('tags', key)} {tail}")
+        elif entity == "attributes":
+            out.append(f"attributes.{key} {tail}")  # the site's parser names what it does not know
+        else:
+            out.append(text[clause[0].pos : clause[-1].end])
+    return Translated(" and ".join(out), times)
+
+
+def translate_order(items: list[str]) -> tuple[str | None, bool]:
+    """(the site's ordering text or None, whether it is a time) for MLflow's order_by list."""
+    if not items:
+        return None, False
+    if len(items) > 1:
+        raise search.SearchError("Order runs by one field here (MLflow's order_by takes several).")
+    words = items[0].strip().split()
+    if not words:
+        return None, False
+    direction = "ASC"
+    if len(words) > 1 and words[-1].upper() in ("ASC", "DESC"):
+        direction = words[-1].upper()
+        words = words[:-1]
+    name = " ".join(words)
+    lower = name.lower()
+    minus = "-" if direction == "DESC" else ""
+    for prefix in ("", *ATTRIBUTE_PREFIXES):
+        if lower.startswith(prefix) and lower[len(prefix) :] in ORDER_ATTRIBUTES:
+            return minus + ORDER_ATTRIBUTES[lower[len(prefix) :]], True
+    return minus + name, False
