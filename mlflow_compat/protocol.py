@@ -7,11 +7,12 @@ The client reads responses with protobuf's JSON parser, so a non-finite double g
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlflow_compat.errors import invalid
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last instant Python's datetime holds
 
 NON_FINITE_IN = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}
@@ -19,7 +20,7 @@ NON_FINITE_IN = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, 
 
 def ms(moment: datetime | None) -> int | None:
     """A datetime as MLflow's epoch milliseconds (None stays None)."""
-    return None if moment is None else int(moment.timestamp() * 1000)
+    return None if moment is None else (moment - EPOCH) // timedelta(milliseconds=1)  # exact, unlike float seconds
 
 
 def from_ms(value: Any, field: str) -> datetime:
@@ -30,7 +31,7 @@ def from_ms(value: Any, field: str) -> datetime:
         raise invalid(f"{field} must be epoch milliseconds, got {value!r}.") from None
     if not 0 <= number <= MAX_MS:
         raise invalid(f"{field} must be epoch milliseconds between 0 and {MAX_MS}, got {number}.")
-    return datetime.fromtimestamp(number / 1000, tz=UTC)
+    return EPOCH + timedelta(milliseconds=number)
 
 
 def integer(
