@@ -2,6 +2,21 @@
 (function () {
   "use strict";
 
+  // Links the mlflow client prints ("View run at http://site/#/experiments/1/runs/3") land on the home
+  // page with MLflow's UI route in the fragment: send them to the site's own page for that run or model.
+  const mlflowRoute = window.location.pathname === "/" && window.location.hash.match(
+    /^#\/(?:experiments\/(\d+)(?:\/runs\/(\d+))?|models\/([^/]+)(?:\/versions\/(\d+))?)/
+  );
+  if (mlflowRoute) {
+    const [, experiment, run, model, version] = mlflowRoute;
+    const target = run ? `/runs/${run}/`
+      : experiment ? `/runs/?experiment=${experiment}`
+      : version ? `/models/${model}/versions/${version}/`
+      : `/models/${model}/`;
+    window.location.replace(target);
+    return;
+  }
+
   // Job list: refresh the table every 3 s while any listed job is queued or running.
   const table = document.getElementById("job-table");
   if (table) {
