@@ -131,7 +131,7 @@ def page_token(value: Any) -> int:
         offset = int(value)
     except (TypeError, ValueError):
         raise invalid(f"Invalid page token {str(value)[:40]!r}.") from None
-    if offset < 0:
+    if not 0 <= offset < 2**53:  # an offset past any table, which databases cannot hold, is no token of ours
         raise invalid(f"Invalid page token {str(value)[:40]!r}.")
     return offset
 
@@ -141,3 +141,14 @@ def next_token(offset: int, returned: int, limit: int, total: int | None = None)
     if returned < limit or (total is not None and offset + returned >= total):
         return None
     return str(offset + returned)
+
+
+def strings(value: Any, field: str, *, max_items: int = 1000) -> list[str]:
+    """A repeated string field (a lone string, as a query string sends one, is a list of one)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or len(value) > max_items:
+        raise invalid(f"{field} must be a list of at most {max_items:,} strings.")
+    return [text(item, f"{field}[{i}]") for i, item in enumerate(value)]

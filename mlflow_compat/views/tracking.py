@@ -194,8 +194,8 @@ class ExperimentSearch(MlflowView):
             queryset = queryset.none()  # the site never deletes experiments
         order = {"name": "name", "creation_time": "created_at", "last_update_time": "created_at", "experiment_id": "pk"}
         keys = []
-        for item in args.get("order_by") or []:
-            words = str(item).split()
+        for item in protocol.strings(args.get("order_by"), "order_by", max_items=10):
+            words = item.split()
             field = order.get(words[0].removeprefix("attributes.").removeprefix("attribute.")) if words else None
             if field is None:
                 raise invalid(f"Cannot order experiments by {str(item)[:100]!r}.")
@@ -260,7 +260,7 @@ class RunUpdate(RunWriter):
             experiments.rename_run(run, name, actor=request.user)
         status = args.get("status")
         if status not in (None, ""):
-            if status not in entities.STATUS_IN:
+            if not isinstance(status, str) or status not in entities.STATUS_IN:
                 raise invalid(f"Unknown run status {str(status)[:40]!r}: use RUNNING, FINISHED, FAILED or KILLED.")
             site_status = entities.STATUS_IN[status]
             if site_status == Run.Status.RUNNING:
@@ -355,21 +355,17 @@ TIME_LOOKUPS = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 class RunSearch(RunReader):
     def post(self, request):
         args = self.params(request)
-        ids = args.get("experiment_ids") or []
-        if isinstance(ids, str):
-            ids = [ids]
-        if not isinstance(ids, list) or not ids:
+        ids = protocol.strings(args.get("experiment_ids"), "experiment_ids")
+        if not ids:
             raise invalid("Pass experiment_ids: the experiments whose runs to search.")
         experiment_pks = [_experiment(value, request.user).pk for value in ids]
         limit = protocol.integer(args.get("max_results"), "max_results", default=1000, low=1, high=MAX_RUNS)
         offset = protocol.page_token(args.get("page_token"))
-        order_by = args.get("order_by") or []
-        if isinstance(order_by, str):
-            order_by = [order_by]
+        order_by = protocol.strings(args.get("order_by"), "order_by", max_items=10)
         try:
             translated = translate_filter(protocol.text(args.get("filter"), "filter", required=False))
             clauses = search.parse(translated.text)
-            ordering_text, _ = translate_order([str(item) for item in order_by])
+            ordering_text, _ = translate_order(order_by)
             ordering = search.parse_ordering(ordering_text) if ordering_text else None
         except search.SearchError as exc:
             raise invalid(str(exc)) from None

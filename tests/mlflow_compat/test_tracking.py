@@ -16,6 +16,7 @@ from django.test import Client
 from experiments import services as experiments
 from experiments.models import Experiment, LatestMetric, Metric, Param, Run
 from mlflow_compat.models import RunInput
+from mlflow_compat.views import tracking as tracking_views
 from mlops_site import services
 from mlops_site.models import ApiToken
 from tests.builders import PASSWORD
@@ -355,3 +356,66 @@ def test_non_finite_metric_strings_are_parsed():
 
     assert math.isnan(protocol.number("NaN", "v")) and protocol.number("-Infinity", "v") == -math.inf
     assert protocol.wire_number(math.inf) == "Infinity" and protocol.wire_number(1.5) == 1.5
+
+
+WRONG_VALUES = [None, "", "x", -1, 2**70, 1.5, True, [], [1, "a"], {}, {"key": 1}, "\ud800", "9" * 30, "NaN"]
+FIELDS = [
+    "experiment_id",
+    "experiment_ids",
+    "experiment_name",
+    "name",
+    "run_id",
+    "run_name",
+    "key",
+    "value",
+    "timestamp",
+    "step",
+    "metrics",
+    "params",
+    "tags",
+    "status",
+    "end_time",
+    "start_time",
+    "filter",
+    "order_by",
+    "max_results",
+    "page_token",
+    "datasets",
+    "models",
+    "metric_key",
+    "view_type",
+    "run_view_type",
+]
+
+
+@pytest.mark.parametrize("route", [p.pattern.regex.pattern for p in tracking_views.urlpatterns])
+def test_no_tracking_endpoint_answers_500_to_wrong_types(mlflow, route):
+    """Every field of every endpoint, given each wrong kind of value, on top of an otherwise valid request."""
+    path = route.removeprefix("^api/2\\.0/mlflow/").removeprefix("^").removesuffix("$").replace("\\.", ".")
+    run = new_run(mlflow, experiment_name=f"fuzz {path}")
+    valid = {
+        "experiment_id": run["info"]["experiment_id"],
+        "run_id": run["info"]["run_id"],
+        "key": "k",
+        "value": 1,
+        "timestamp": 1,
+        "step": 0,
+        "name": "n",
+        "experiment_name": "n",
+        "metric_key": "k",
+        "experiment_ids": [run["info"]["experiment_id"]],
+    }
+    url = f"/{path}" if path.startswith("api/") else f"{API}/{path}"
+    for index, field in enumerate(FIELDS):
+        # Five of the wrong values per field, shifted field by field so each value meets most fields.
+        for wrong in [WRONG_VALUES[(index + k) % len(WRONG_VALUES)] for k in range(0, len(WRONG_VALUES), 3)]:
+            body = {**valid, field: wrong}
+            posted = mlflow.post(url, json.dumps(body), content_type="application/json")
+            query = {
+                k: v for k, v in body.items() if isinstance(v, str | int) and not isinstance(v, bool) and v != "\ud800"
+            }
+            got = mlflow.get(url, query)
+            for response in (posted, got):
+                assert response.status_code < 500, (path, field, wrong, response.content[:300])
+                if response.status_code >= 400 and response.status_code != 405:
+                    assert "error_code" in response.json(), (path, field, wrong)
