@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from experiments.models import Experiment, LatestMetric, Param, Run
-from mlflow_compat.models import RunInput, RunOutput
+from mlflow_compat.models import LoggedModel, RunInput, RunOutput
 from mlflow_compat.protocol import kv, ms, wire_number
 
 STATUS_OUT = {
@@ -112,3 +112,27 @@ def runs_json(runs: Iterable[Run]) -> list[dict]:
         }
         for run in runs
     ]
+
+
+def logged_model_uri(model: LoggedModel) -> str:
+    return f"mlflow-artifacts:/{model.experiment_id}/models/{model.model_id}/artifacts"
+
+
+def logged_model_json(model: LoggedModel) -> dict:
+    """MLflow's LoggedModel (`info` and `data`); its metrics stay on the run that logged them."""
+    return {
+        "info": {
+            "model_id": model.model_id,
+            "experiment_id": str(model.experiment_id),
+            "name": model.name,
+            "artifact_uri": logged_model_uri(model),
+            "creation_timestamp_ms": ms(model.created_at),
+            "last_updated_timestamp_ms": ms(model.updated_at),
+            "model_type": model.model_type,
+            "source_run_id": str(model.source_run_id) if model.source_run_id else "",
+            "status": model.status,
+            "status_message": model.status_message,
+            "tags": kv(model.tags),
+        },
+        "data": {"params": kv(model.params), "metrics": []},
+    }

@@ -18,7 +18,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from experiments import metric_store, schemas
@@ -241,7 +241,7 @@ MAX_ARTIFACT_PATH = 300
 MAX_NAME_BYTES = 255  # a file or folder name on common filesystems (ext4, APFS, NTFS)
 
 
-def _artifact_path(run: Run, raw: str) -> str:
+def _artifact_path(run: Run, raw: str, *, replace: bool = False) -> str:
     """A relative path the storage can hold and no other artifact of the run is in the way of.
 
     A name over 255 bytes, or a path under another artifact's file name ("model" then "model/x"),
@@ -268,6 +268,8 @@ def _artifact_path(run: Run, raw: str) -> str:
         .values_list("path", flat=True)
         .first()
     )
+    if clash == path and replace:
+        return path
     if clash == path:
         raise ValidationError({"path": f"The run already has an artifact at “{path}”."})
     if clash is not None:
@@ -275,11 +277,17 @@ def _artifact_path(run: Run, raw: str) -> str:
     return path
 
 
-def upload_artifact(run: Run, upload, *, actor, path: str = "") -> RunArtifact:
-    """Store a file under the run, with its sha256 and size; a path can be written once."""
+def upload_artifact(
+    run: Run, upload, *, actor, path: str = "", replace: bool = False, after_finish: bool = False
+) -> RunArtifact:
+    """Store a file under the run, with its sha256 and size; a path can be written once.
+
+    The MLflow surface passes `replace` (MLflow overwrites a path; never one a model version pins) and
+    `after_finish` (MLflow scripts upload to runs they have ended; only to runs logged from outside).
+    """
     _require_owner(run, actor)
-    path = _artifact_path(run, path or getattr(upload, "name", "") or "")
-    if run.is_finished:
+    path = _artifact_path(run, path or getattr(upload, "name", "") or "", replace=replace)
+    if run.is_finished and not (after_finish and run.source == Run.Source.LOGGED):
         raise ValidationError({"run": f"The run is {run.status}; artifacts cannot be added any more."})
     sha, size = hashlib.sha256(), 0
     with tempfile.TemporaryFile() as spool:
@@ -298,6 +306,14 @@ def upload_artifact(run: Run, upload, *, actor, path: str = "") -> RunArtifact:
             raise ValidationError({"path": f"“{path}” cannot be stored: {exc.strerror or exc}."}) from None
     try:
         with transaction.atomic():
+            if replace and (previous := RunArtifact.objects.select_for_update().filter(run=run, path=path).first()):
+                try:
+                    previous.delete()
+                except ProtectedError:
+                    raise ValidationError(
+                        {"path": f"“{path}” is the file of a model version; it cannot be replaced."}
+                    ) from None
+                transaction.on_commit(lambda name=previous.file: default_storage.delete(name))
             artifact = RunArtifact.objects.create(
                 run=run,
                 path=path,

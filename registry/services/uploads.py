@@ -112,7 +112,7 @@ def checked_model(data: bytes, signature: dict | None, sample: pd.DataFrame | No
     return fmt, model, signature
 
 
-def _estimator_params(model) -> dict[str, str]:
+def estimator_params(model) -> dict[str, str]:
     """The final estimator's own parameters, as the run's params (what a refit clones)."""
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     if not hasattr(final, "get_params"):
@@ -143,6 +143,42 @@ def upload_version(model: RegisteredModel, data=None, *, actor, **fields) -> Mod
             raise ValidationError(
                 {"training_dataset_version": f"{training_data} lacks the model's columns {', '.join(missing)}."}
             )
+    return register_model_file(
+        model,
+        file_bytes,
+        fmt=fmt,
+        signature=signature,
+        run=run,
+        actor=actor,
+        file_name=getattr(clean["file"], "name", "model"),
+        params=estimator_params(loaded),
+        training_data=training_data,
+        description=clean.get("description", ""),
+        extra_lineage={"target": target, "uploaded": {"format": fmt, "size_bytes": len(file_bytes)}},
+    )
+
+
+def register_model_file(
+    model: RegisteredModel,
+    file_bytes: bytes,
+    *,
+    fmt: str,
+    signature: dict,
+    run: Run | None,
+    actor,
+    file_name: str = "model",
+    params: dict | None = None,
+    training_data: DatasetVersion | None = None,
+    description: str = "",
+    extra_lineage: dict | None = None,
+) -> ModelVersion:
+    """Version n+1 from model bytes `checked_model` accepted: stored under `run` (or a run of its own,
+    source "uploaded", in "<model> uploads") and pinned by sha256. Nothing stays stored if the version cannot be made.
+
+    The MLflow surface registers a logged model here while its run may still be running (MLflow's `log_model`
+    registers before `end_run`); the file is the run's from then on, whatever the run logs after.
+    """
+    require(actor, "registry.add_modelversion", denied("registering model versions"))
     stored = []
     try:
         with transaction.atomic():
@@ -151,11 +187,11 @@ def upload_version(model: RegisteredModel, data=None, *, actor, **fields) -> Mod
                 run = experiment_services.create_run(
                     experiment,
                     actor=actor,
-                    name=f"{getattr(clean['file'], 'name', 'model')}"[:200],
+                    name=file_name[:200],
                     source=Run.Source.UPLOADED,
                     input_versions=[training_data.pk] if training_data is not None else [],
                 )
-                if params := _estimator_params(loaded):
+                if params:
                     experiment_services.log_batch(run, actor=actor, params=params)
                 run = experiment_services.finish_run(run, actor=actor)
             elif training_data is not None:
@@ -171,9 +207,9 @@ def upload_version(model: RegisteredModel, data=None, *, actor, **fields) -> Mod
                 signature=signature,
                 fmt=fmt,
                 actor=actor,
-                description=clean.get("description", ""),
+                description=description,
                 metrics_source="platform" if run.source == Run.Source.TRAINED else "uploader",
-                extra_lineage={"target": target, "uploaded": {"format": fmt, "size_bytes": len(file_bytes)}},
+                extra_lineage=extra_lineage,
             )
     except BaseException:
         for name in stored:
