@@ -208,7 +208,9 @@ def test_search_runs_with_mlflows_filter_grammar_ordering_and_paging(run_client)
         specs = [("a", 0.3, "x", "FINISHED", "risk"), ("b", 0.2, "y", "FINISHED", "risk"),
                  ("c", 0.9, "x", "FAILED", "risk"), ("d", 1.5, "x", "RUNNING", "ops")]
         for i, (name, loss, kind, status, team) in enumerate(specs):
-            run = client.create_run(experiment_id, run_name=name, start_time={T0} + i * 1000)
+            tags = {{"mlflow.parentRunId": parent_id}} if name in "cd" else {{}}  # c and d are children of a
+            run = client.create_run(experiment_id, run_name=name, start_time={T0} + i * 1000, tags=tags)
+            parent_id = parent_id if i else run.info.run_id
             client.log_batch(run.info.run_id, metrics=[Metric("loss", loss, {T0}, 0)], params=[Param("kind", kind)],
                              tags=[RunTag("team.name", team)])
             if status != "RUNNING":
@@ -231,6 +233,8 @@ def test_search_runs_with_mlflows_filter_grammar_ordering_and_paging(run_client)
             running=names("attributes.status = 'RUNNING'"),
             tagged=names("tags.`team.name` = 'ops'"),
             tagged_risk=names("tags.`team.name` = 'risk'", ["attributes.run_name DESC"]),
+            children=names(f"tags.mlflow.parentRunId = '{{parent_id}}'", ["attributes.run_name ASC"]),
+            mine=names(f"tags.`mlflow.user` = '{{client.get_run(parent_id).info.user_id}}'"),
             loss_desc=names(order_by=["metrics.loss DESC"]),
             start_asc=names(order_by=["attributes.start_time ASC"]),
             newest_first=names(),
@@ -247,6 +251,8 @@ def test_search_runs_with_mlflows_filter_grammar_ordering_and_paging(run_client)
     assert out["started"] == ["c", "d"]
     assert out["failed"] == ["c"] and out["running"] == ["d"]
     assert out["tagged"] == ["d"] and out["tagged_risk"] == ["c", "b", "a"]
+    assert out["children"] == ["c", "d"] and out["mine"] == ["d", "c", "b", "a"]
+    assert list(Run.objects.filter(parent__name="a").order_by("name").values_list("name", flat=True)) == ["c", "d"]
     assert out["loss_desc"] == ["d", "c", "a", "b"]
     assert out["start_asc"] == ["a", "b", "c", "d"]
     assert out["newest_first"] == ["d", "c", "b", "a"]  # MLflow's default order: start time, newest first

@@ -279,6 +279,35 @@ def test_search_runs_with_mlflows_grammar_and_paging(mlflow):
     assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
 
 
+def test_search_runs_by_the_tags_the_site_keeps_as_fields(mlflow, scientist):
+    """MLflow scripts find a run's children with tags.mlflow.parentRunId; the site keeps the parent as a field."""
+    parent = new_run(mlflow, run_name="parent")
+    experiment_id, parent_id = parent["info"]["experiment_id"], parent["info"]["run_id"]
+    for name in ("kid1", "kid2"):
+        tags = [{"key": "mlflow.parentRunId", "value": parent_id}]
+        call(mlflow, "POST", "runs/create", {"experiment_id": experiment_id, "run_name": name, "tags": tags})
+
+    def names(text):
+        status, body = call(
+            mlflow,
+            "POST",
+            "runs/search",
+            {"experiment_ids": [experiment_id], "filter": text, "order_by": ["attributes.run_name ASC"]},
+        )
+        assert status == 200, body
+        return [r["info"]["run_name"] for r in body["runs"]]
+
+    assert names(f"tags.mlflow.parentRunId = '{parent_id}'") == ["kid1", "kid2"]
+    assert names(f"tags.`mlflow.parentRunId` != '{parent_id}'") == []  # as in MLflow: a run without the tag is no match
+    assert names(f"tags.mlflow.parentRunId IN ('{parent_id}', '0')") == ["kid1", "kid2"]
+    assert names(f"tags.mlflow.user = '{scientist.username}'") == ["kid1", "kid2", "parent"]
+    assert names("tags.mlflow.user = 'someone else'") == []
+    call(mlflow, "POST", "runs/update", {"run_id": parent_id, "status": "FINISHED", "end_time": 1_800_000_000_000})
+    assert names("attributes.end_time != 1") == ["parent"]  # the running kids have no end time to compare
+    assert names("attributes.end_time != 1800000000000") == []
+    assert names("attributes.end_time = 1800000000000") == ["parent"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
