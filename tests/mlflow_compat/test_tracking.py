@@ -333,6 +333,11 @@ def test_unknown_ids_routes_and_bodies(mlflow):
         assert status in (400, 404) and body["error_code"] in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
     status, body = call(mlflow, "GET", "no/such/endpoint")
     assert (status, body["error_code"]) == (404, "ENDPOINT_NOT_FOUND")
+    # As the real client sends it: a POST without a CSRF token (the test client skips CSRF checks unless told).
+    response = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=mlflow.defaults["HTTP_AUTHORIZATION"]).post(
+        f"{API}/experiments/set-experiment-tag", "{}", content_type="application/json"
+    )
+    assert (response.status_code, response.json()["error_code"]) == (404, "ENDPOINT_NOT_FOUND")
     response = mlflow.post(f"{API}/runs/create", "{not json", content_type="application/json")
     assert response.status_code == 400 and response.json()["error_code"] == "MALFORMED_REQUEST"
     response = mlflow.post(f"{API}/runs/create", "[1, 2]", content_type="application/json")
