@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -117,6 +118,7 @@ def exception_handler(exc, context):
     return Response({"error_code": error.code, "message": error.message}, status=error.status, headers=headers)
 
 
+@csrf_exempt  # the client POSTs without a CSRF token: it must get this 404, not the CSRF failure page (403 HTML)
 def endpoint_not_found(request, *args, **kwargs):
     """Any other path under the MLflow prefixes: MLflow's 404, not the site's HTML or JSON."""
     return JsonResponse(

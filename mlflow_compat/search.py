@@ -2,7 +2,7 @@
 
 Pure. The site's parser does the checking and the site's query does the searching; this only renames what
 MLflow spells differently (`attributes.run_name` → `attributes.name`, `run_id` → `id`, `user_id` → `user`,
-``tags.`mlflow.runName` `` → the run's name) and lifts out the time clauses (`attributes.start_time`,
+``tags.`mlflow.runName` ``, `mlflow.parentRunId` and `mlflow.user` → the run's name, parent and user) and lifts out the time clauses (`attributes.start_time`,
 `end_time`, in epoch ms), which the view applies itself.
 """
 
@@ -22,7 +22,8 @@ ORDER_ATTRIBUTES = {
     "run_id": "id",
     "created": "started_at",
 }
-RUN_NAME_TAGS = {"mlflow.runName"}
+# Tags the client sets and searches by that the site keeps as fields of the run (see entities.FIELD_TAGS).
+FIELD_TAGS = {"mlflow.runName": "name", "mlflow.parentRunId": "parent", "mlflow.user": "user"}
 ATTRIBUTE_PREFIXES = ("attributes.", "attribute.", "attr.", "run.")
 TIME_OPS = {"=": "exact", "!=": "ne", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 
@@ -69,6 +70,11 @@ def _field_of(token, following) -> tuple[str | None, str | None, int]:
     return None, None, 0
 
 
+def _run_ids(tokens: list) -> str:
+    """A clause's operator and values with MLflow's string run ids as the site's integers ('12' → 12)."""
+    return " ".join(str(int(t.value)) if t.kind == "string" and t.value.strip().isdigit() else t.text for t in tokens)
+
+
 def translate_filter(text: str) -> Translated:
     """The site's search text and time clauses for an MLflow filter string; raises search.SearchError."""
     if len(text or "") > search.MAX_LENGTH:
@@ -97,15 +103,14 @@ def translate_filter(text: str) -> Translated:
             continue
         if entity == "attributes" and key in RENAMED:
             site_key = RENAMED[key]
-            if site_key == "id":  # MLflow's run ids are strings: '12' → 12
-                tail = " ".join(
-                    str(int(t.value)) if t.kind == "string" and t.value.strip().isdigit() else t.text for t in rest
-                )
-            out.append(f"attributes.{site_key} {tail}")
+            out.append(f"attributes.{site_key} {_run_ids(rest) if site_key == 'id' else tail}")
         elif entity == "attributes" and key == "lifecycle_stage":
             continue  # every run on the site is active
-        elif entity == "tags" and key in RUN_NAME_TAGS:
-            out.append(f"attributes.name {tail}")
+        elif entity == "tags" and key in FIELD_TAGS:
+            site_key = FIELD_TAGS[key]
+            out.append(f"attributes.{site_key} {_run_ids(rest) if site_key == 'parent' else tail}")
+            if site_key == "parent" and rest and rest[0].text.lower() in ("!=", "not"):
+                out.append("attributes.parent > 0")  # a run without the tag (no parent) matches no clause, as in MLflow
         elif entity == "tags":
             out.append(f"{search.field_name('tags', key)} {tail}")
         elif entity == "attributes":

@@ -372,8 +372,10 @@ class RunSearch(RunReader):
         runs = apply_search(Run.objects.filter(experiment_id__in=experiment_pks), clauses)
         for field, op, value in translated.times:
             moment = protocol.from_ms(value, field)
-            condition = Q(**{field: moment}) if op in ("=", "!=") else Q(**{f"{field}__{TIME_LOOKUPS[op]}": moment})
-            runs = runs.filter(~condition if op == "!=" else condition)
+            if op == "!=":  # as in SQL (and MLflow): a run without the time (not ended) matches no comparison
+                runs = runs.exclude(**{field: moment}).filter(**{f"{field}__isnull": False})
+            else:
+                runs = runs.filter(**{f"{field}__{TIME_LOOKUPS[op]}": moment})
         if (args.get("run_view_type") or "ACTIVE_ONLY") == "DELETED_ONLY":
             runs = runs.none()
         runs = apply_ordering(runs, ordering) if ordering else runs.order_by("-started_at", "-pk")

@@ -279,6 +279,35 @@ def test_search_runs_with_mlflows_grammar_and_paging(mlflow):
     assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
 
 
+def test_search_runs_by_the_tags_the_site_keeps_as_fields(mlflow, scientist):
+    """MLflow scripts find a run's children with tags.mlflow.parentRunId; the site keeps the parent as a field."""
+    parent = new_run(mlflow, run_name="parent")
+    experiment_id, parent_id = parent["info"]["experiment_id"], parent["info"]["run_id"]
+    for name in ("kid1", "kid2"):
+        tags = [{"key": "mlflow.parentRunId", "value": parent_id}]
+        call(mlflow, "POST", "runs/create", {"experiment_id": experiment_id, "run_name": name, "tags": tags})
+
+    def names(text):
+        status, body = call(
+            mlflow,
+            "POST",
+            "runs/search",
+            {"experiment_ids": [experiment_id], "filter": text, "order_by": ["attributes.run_name ASC"]},
+        )
+        assert status == 200, body
+        return [r["info"]["run_name"] for r in body["runs"]]
+
+    assert names(f"tags.mlflow.parentRunId = '{parent_id}'") == ["kid1", "kid2"]
+    assert names(f"tags.`mlflow.parentRunId` != '{parent_id}'") == []  # as in MLflow: a run without the tag is no match
+    assert names(f"tags.mlflow.parentRunId IN ('{parent_id}', '0')") == ["kid1", "kid2"]
+    assert names(f"tags.mlflow.user = '{scientist.username}'") == ["kid1", "kid2", "parent"]
+    assert names("tags.mlflow.user = 'someone else'") == []
+    call(mlflow, "POST", "runs/update", {"run_id": parent_id, "status": "FINISHED", "end_time": 1_800_000_000_000})
+    assert names("attributes.end_time != 1") == ["parent"]  # the running kids have no end time to compare
+    assert names("attributes.end_time != 1800000000000") == []
+    assert names("attributes.end_time = 1800000000000") == ["parent"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -304,6 +333,11 @@ def test_unknown_ids_routes_and_bodies(mlflow):
         assert status in (400, 404) and body["error_code"] in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
     status, body = call(mlflow, "GET", "no/such/endpoint")
     assert (status, body["error_code"]) == (404, "ENDPOINT_NOT_FOUND")
+    # As the real client sends it: a POST without a CSRF token (the test client skips CSRF checks unless told).
+    response = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=mlflow.defaults["HTTP_AUTHORIZATION"]).post(
+        f"{API}/experiments/set-experiment-tag", "{}", content_type="application/json"
+    )
+    assert (response.status_code, response.json()["error_code"]) == (404, "ENDPOINT_NOT_FOUND")
     response = mlflow.post(f"{API}/runs/create", "{not json", content_type="application/json")
     assert response.status_code == 400 and response.json()["error_code"] == "MALFORMED_REQUEST"
     response = mlflow.post(f"{API}/runs/create", "[1, 2]", content_type="application/json")
