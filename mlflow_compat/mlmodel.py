@@ -100,11 +100,25 @@ def site_signature(document: dict) -> dict | None:
     return {"inputs": columns}
 
 
+def _column_type(column: dict) -> str:
+    """MLflow's type for a site column: from the dtype it was trained on when known (an int64 column is
+    "long", so the client's int64 data passes MLflow's schema check), else from its kind."""
+    dtype = str(column.get("dtype") or "")
+    if dtype.startswith(("int", "uint")):
+        return "long"
+    if dtype.startswith("float"):
+        return "double"
+    if dtype == "bool":
+        return "boolean"
+    if dtype in ("str", "object", "string", "category"):
+        return "string"
+    return TYPE_OF_KIND.get(column.get("kind"), "string")
+
+
 def signature_json(signature: dict) -> dict:
     """MLmodel's `signature` block for a site signature."""
     inputs = [
-        {"type": TYPE_OF_KIND.get(column.get("kind"), "string"), "name": column["name"], "required": True}
-        for column in signature.get("inputs") or []
+        {"type": _column_type(column), "name": column["name"], "required": True} for column in signature.get("inputs") or []
     ]
     output = signature.get("output") or {}
     classes = output.get("classes") or []
