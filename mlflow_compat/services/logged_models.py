@@ -35,7 +35,7 @@ def get(model_id, *, lock: bool = False) -> LoggedModel:
     model_id = protocol.text(model_id, "model_id", max_length=100)
     queryset = LoggedModel.objects.select_related("experiment", "source_run", "creator")
     if lock:
-        queryset = queryset.select_for_update()
+        queryset = queryset.select_for_update(of=("self",))
     model = queryset.filter(model_id=model_id).first() if MODEL_ID.match(model_id) else None
     if model is None:
         raise not_found(f"Logged model with ID '{model_id[:60]}' not found.")
