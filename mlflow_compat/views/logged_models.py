@@ -51,7 +51,8 @@ class Detail(LoggedModelView):
         args = self.params(request)
         status = args.get("status")
         names = {1: LoggedModel.Status.PENDING, 2: LoggedModel.Status.READY, 3: LoggedModel.Status.FAILED}
-        status = names.get(status, status) if not isinstance(status, bool) else status
+        if type(status) is int:
+            status = names.get(status, status)
         model = logged_models.finalize(logged_models.get(model_id), str(status), actor=request.user)
         return Response({"model": entities.logged_model_json(model)})
 
