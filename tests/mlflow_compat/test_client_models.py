@@ -230,12 +230,24 @@ def test_registry_calls_aliases_tags_and_refusals(run_client, files):
         unknown_version = code_of(client.get_model_version, "Churn", "99")
         client.delete_registered_model_alias("Churn", "champion")
         aliases_after = client.get_registered_model("Churn").aliases
+        client.set_model_version_tag("Churn", first.version, "scratch", "1")
+        client.delete_model_version_tag("Churn", first.version, "scratch")
+        client.set_registered_model_tag("Churn", "scratch", "1")
+        client.delete_registered_model_tag("Churn", "scratch")
+        client.update_registered_model("Churn", description="customers who leave")
+        client.update_model_version("Churn", first.version, description="first cut")
+        logged = client.search_logged_models([run.info.experiment_id], filter_string="name = 'model'")
+        fetched = client.get_logged_model(logged[0].model_id)
         emit(
             created=created.name, duplicate=duplicate, version=first.version, by_alias=by_alias.version,
             tags=got.tags, model_tags=model.tags, aliases=model.aliases, stage=got.current_stage,
             missing_alias=missing_alias, reserved_alias=reserved_alias, transition=transition, after=after,
             delete_version=delete_version, delete_model=delete_model, unknown_model=unknown_model,
             unknown_version=unknown_version, aliases_after=aliases_after,
+            after_edits=(client.get_model_version("Churn", first.version).tags, client.get_registered_model("Churn").tags),
+            descriptions=(client.get_registered_model("Churn").description, client.get_model_version("Churn", first.version).description),
+            logged=[(m.model_id, m.name, str(m.status), m.source_run_id) for m in logged],
+            fetched=(fetched.model_id, fetched.artifact_location),
             searched=[m.name for m in client.search_registered_models()],
             searched_by_name=[m.name for m in client.search_registered_models(filter_string="name = 'Churn'")],
             versions=[(v.name, v.version, v.run_id) for v in client.search_model_versions("name='Churn'")],
@@ -261,6 +273,16 @@ def test_registry_calls_aliases_tags_and_refusals(run_client, files):
     assert out["searched"] == ["Churn"] == out["searched_by_name"]
     assert [tuple(v) for v in out["versions"]] == [("Churn", out["version"], str(version.run_id))]
     assert out["latest"] == [out["version"]]
+    assert out["after_edits"] == [{"validated_by": "ana"}, {"team": "retention"}]
+    assert out["descriptions"] == ["customers who leave", "first cut"]
+    version.refresh_from_db()
+    assert version.description == "first cut" and version.model.description == "customers who leave"
+    logged = LoggedModel.objects.get()
+    assert [tuple(x) for x in out["logged"]] == [(logged.model_id, "model", "READY", str(logged.source_run_id))]
+    assert out["fetched"] == [
+        logged.model_id,
+        f"mlflow-artifacts:/{logged.experiment_id}/models/{logged.model_id}/artifacts",
+    ]
 
 
 def test_versions_load_back_into_the_client_logged_there_or_trained_here(run_client, files, credit):
@@ -339,3 +361,39 @@ def test_a_pickled_model_is_kept_but_never_registered(run_client, files):
     logged = LoggedModel.objects.get(source_run_id=int(out["run_id"]))
     assert logged.status == LoggedModel.Status.READY and logged.artifacts.filter(path="model.pkl").exists()
     assert not ModelVersion.objects.filter(model__name="pickled").exists()
+
+
+def test_inputs_tag_deletion_and_attribute_filters(run_client):
+    out = run_client(
+        """
+        import pandas as pd
+        client = MlflowClient()
+        experiment_id = mlflow.set_experiment("extras").experiment_id
+        frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+        with mlflow.start_run(run_name="with input") as run:
+            mlflow.log_input(mlflow.data.from_pandas(frame, name="loans", targets="b"), context="training")
+            mlflow.set_tag("temp", "1")
+            client.delete_tag(run.info.run_id, "temp")
+        with mlflow.start_run(run_name="other") as other:
+            pass
+        me = client.get_run(run.info.run_id).info.user_id
+        finished = client.get_run(other.info.run_id).info.end_time
+        def names(text):
+            return sorted(r.info.run_name for r in client.search_runs([experiment_id], text))
+        emit(
+            run_id=run.info.run_id,
+            inputs=[(d.dataset.name, d.dataset.digest) for d in client.get_run(run.info.run_id).inputs.dataset_inputs],
+            tags=client.get_run(run.info.run_id).data.tags,
+            by_id=names(f"attributes.run_id = '{run.info.run_id}'"),
+            by_user=names(f"attributes.user_id = '{me}'"),
+            by_end=names(f"attributes.end_time >= {finished}"),
+        )
+        """
+    )
+    run = Run.objects.get(pk=int(out["run_id"]))
+    assert [(name, digest) for name, digest in out["inputs"]] == list(run.mlflow_inputs.values_list("name", "digest"))
+    assert out["inputs"][0][0] == "loans"
+    assert "temp" not in out["tags"] and "temp" not in run.tags
+    assert out["by_id"] == ["with input"]
+    assert out["by_user"] == ["other", "with input"]
+    assert out["by_end"] == ["other"]
