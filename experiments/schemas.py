@@ -206,8 +206,10 @@ class MetricPoints(serializers.ListField):
         if len(data) > limit:
             raise serializers.ValidationError(f"At most {limit:,} points per batch; this one has {len(data):,}.")
         now = self.context.get("now") or datetime.now(UTC)
+        # NaN and ±Infinity only where the caller speaks a protocol that has them (the MLflow surface).
+        non_finite = bool(self.context.get("non_finite"))
         parsed = []
-        append, isfinite, epoch = parsed.append, math.isfinite, datetime.fromtimestamp
+        append, epoch = parsed.append, datetime.fromtimestamp
         for index, point in enumerate(data):  # the hot loop: no work beyond the checks
             if type(point) is not dict:
                 raise serializers.ValidationError({index: ["Each point must be an object with key and value."]})
@@ -216,7 +218,7 @@ class MetricPoints(serializers.ListField):
                 raise serializers.ValidationError(
                     {index: {"key": [f"A metric name of 1 to {MAX_KEY} characters is required."]}}
                 )
-            if type(value) not in (int, float) or not isfinite(value):
+            if type(value) not in (int, float) or not (_finite(value) or (non_finite and type(value) is float)):
                 raise serializers.ValidationError(
                     {index: {"value": [f"The value must be a finite number, got {value!r}."]}}
                 )
@@ -233,6 +235,14 @@ class MetricPoints(serializers.ListField):
                     raise serializers.ValidationError({index: {"timestamp": [str(exc)]}}) from None
             append((key, float(value), step, when))
         return parsed
+
+
+def _finite(value: int | float) -> bool:
+    """A finite float, or an int a float can hold (10**400 is an int JSON allows and a double cannot)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 class Tags(serializers.DictField):
