@@ -214,7 +214,8 @@ def _with_gaps(values: np.ndarray) -> np.ndarray:
 def metric_history(key: str, series: list[dict]) -> go.Figure | None:
     """One metric by step, one line per run, NaN and infinite points as gaps; the subtitle says when the
     server downsampled a history."""
-    drawn = [entry for entry in series if len(_series_arrays(entry)[0])]
+    # A history without one finite point (a metric that was NaN throughout) would be an empty frame.
+    drawn = [entry for entry in series if np.isfinite(_series_arrays(entry)[1]).any()]
     if not drawn:
         return None
     mode = "lines+markers" if max(len(_series_arrays(entry)[0]) for entry in drawn) <= MARKER_POINTS else "lines"

@@ -362,15 +362,27 @@ def test_downsampling_keeps_the_gaps_and_ignores_them_as_extremes():
     assert 2 < len(all_gaps) <= max_points
 
 
-def test_a_history_that_is_all_gaps_still_charts(scientist):
-    run = experiments.create_run(experiments.create_experiment(name="gaps", actor=scientist), actor=scientist)
+def test_a_history_without_a_finite_point_draws_no_empty_chart(scientist):
+    experiment = experiments.create_experiment(name="gaps", actor=scientist)
+    run, other = (experiments.create_run(experiment, actor=scientist, name=name) for name in ("all-nan", "some"))
     experiments.log_batch(
         run, actor=scientist, metrics=[{"key": "x", "value": math.nan, "step": s} for s in range(3)], non_finite=True
     )
-    figure = charts.metric_history("x", [{"label": "r", **selectors.metric_history(run, "x", max_points=100)}])
-    assert list(figure.data[0].y) == [None, None, None]
-    owners, steps, values = metric_store.read_points([run.pk], "x")
-    assert owners.tolist() == [run.pk] * 3 and steps.tolist() == [0, 1, 2] and np.isnan(values).all()
+    experiments.log_batch(
+        other,
+        actor=scientist,
+        metrics=[{"key": "x", "value": v, "step": s} for s, v in enumerate([1, math.inf])],
+        non_finite=True,
+    )
+    alone = selectors.metric_history(run, "x", max_points=100)
+    assert [p["value"] for p in alone["points"]] == [None, None, None]
+    assert charts.metric_history("x", [{"label": "r", **alone}]) is None
+    owners, steps, values = metric_store.read_points([run.pk, other.pk], "x")
+    assert owners.tolist() == [run.pk] * 3 + [other.pk] * 2 and steps.tolist() == [0, 1, 2, 0, 1]
+    assert np.isnan(values[:3]).all() and values[3:].tolist() == [1.0, math.inf]
+    both = selectors.metric_histories([run.pk, other.pk], "x", max_points=100)
+    figure = charts.metric_history("x", [{"label": str(pk), **both[pk]} for pk in (run.pk, other.pk)])
+    assert [(trace.meta[0], list(trace.y)) for trace in figure.data] == [(str(other.pk), [1.0, None])]
 
 
 # --- the registry and the migration ---------------------------------------------------------------
