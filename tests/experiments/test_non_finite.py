@@ -292,6 +292,7 @@ def test_run_list_filters_and_sorts_by_the_metric_without_the_nan(client, scient
     # like a run without the metric; +inf is greater than every number, on both databases.
     assert sorted(names(search="metrics.loss > 1")) == ["exploded", "inf-mid"]
     assert names(search="metrics.loss < 1") == ["finite"]
+    assert sorted(names(search="metrics.loss != 0.5")) == ["exploded", "inf-mid"]
     assert names(ordering="metrics.loss") == ["finite", "inf-mid", "exploded", "nan-last"]
     assert names(ordering="-metrics.loss") == ["exploded", "inf-mid", "finite", "nan-last"]
     client.force_login(scientist)
