@@ -194,13 +194,28 @@ def _series_arrays(entry: dict) -> tuple[np.ndarray, np.ndarray]:
     points = entry.get("points") or []
     return (
         np.fromiter((p["step"] for p in points), dtype=np.int64, count=len(points)),
-        np.fromiter((p["value"] for p in points), dtype=np.float64, count=len(points)),
+        np.fromiter((math.nan if p["value"] is None else p["value"] for p in points), np.float64, len(points)),
     )
 
 
+def _with_gaps(values: np.ndarray) -> np.ndarray:
+    """NaN and ±Infinity as None, which plotly draws as a break in the line (with connectgaps off).
+
+    Only histories that hold such values pay for the object array; the others stay typed arrays.
+    """
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    gapped = values.astype(object)
+    gapped[~finite] = None
+    return gapped
+
+
 def metric_history(key: str, series: list[dict]) -> go.Figure | None:
-    """One metric by step, one line per run; the subtitle says when the server downsampled a history."""
-    drawn = [entry for entry in series if len(_series_arrays(entry)[0])]
+    """One metric by step, one line per run, NaN and infinite points as gaps; the subtitle says when the
+    server downsampled a history."""
+    # A history without one finite point (a metric that was NaN throughout) would be an empty frame.
+    drawn = [entry for entry in series if np.isfinite(_series_arrays(entry)[1]).any()]
     if not drawn:
         return None
     mode = "lines+markers" if max(len(_series_arrays(entry)[0]) for entry in drawn) <= MARKER_POINTS else "lines"
@@ -210,7 +225,8 @@ def metric_history(key: str, series: list[dict]) -> go.Figure | None:
         steps, values = _series_arrays(entry)
         figure.add_scatter(
             x=steps,
-            y=values,
+            y=_with_gaps(values),
+            connectgaps=False,
             mode=mode,
             name=_short(label),
             meta=[label],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from experiments.metrics import best
+from experiments.metrics import best, finite
 
 STATS = ("nulls", "null_fraction", "distinct", "min", "max", "mean", "std", "p50")
 
@@ -98,12 +98,15 @@ def param_rows(ids: Sequence[int], params: Mapping[int, Mapping[str, str]]) -> l
 
 
 def metric_rows(ids: Sequence[int], metrics: Mapping[int, Mapping[str, float]]) -> list[dict]:
-    """One row per final metric (folds aside): each run's value and the best one when the runs differ."""
+    """One row per final metric (folds aside): each run's value and the best one when the runs differ.
+
+    Only finite values compete: a NaN or an infinite loss is shown but never marked best.
+    """
     keys = sorted({key for values in metrics.values() for key in values if not key.startswith("cv_")})
     rows = []
     for key in keys:
         values = [metrics[pk].get(key) for pk in ids]
-        present = [v for v in values if v is not None]
+        present = [v for v in values if finite(v) is not None]
         winner = best(key, present) if len(present) > 1 and len(set(present)) > 1 else None
         rows.append({"key": key, "values": values, "best": winner})
     return rows

@@ -108,7 +108,8 @@ def apply_search(queryset: QuerySet, clauses: list[search.Clause]) -> QuerySet:
     """Runs matching every clause. A metric or param clause only matches runs that have that key."""
     for index, clause in enumerate(clauses):
         if clause.entity == "metrics":
-            latest = LatestMetric.objects.filter(run=OuterRef("pk"), key=clause.key)
+            # A NaN latest value (NULL) matches nothing, `!=` included: such a run counts as one without the metric.
+            latest = LatestMetric.objects.filter(run=OuterRef("pk"), key=clause.key, value__isnull=False)
             queryset = queryset.filter(Exists(latest.filter(_compare("value", clause.op, float(clause.value)))))
         elif clause.entity == "params":
             params = Param.objects.filter(run=OuterRef("pk"), key=clause.key)

@@ -7,11 +7,17 @@ Each batch also upserts the run's `LatestMetric` rows (one per key in the batch)
 and filter by a metric without reading histories. The upsert keeps a row only if the new point
 is at a higher step, or the same step with a timestamp at least as late: batches arriving out
 of order cannot move a metric backwards.
+
+Non-finite values (the MLflow surface accepts them): NaN is stored as NULL and ±Infinity as itself, on
+both databases. SQLite cannot hold a NaN (its driver binds one as NULL) while PostgreSQL could, but there
+NaN sorts above every number and equals itself, so `ORDER BY value` and `value > 1` would disagree between
+the engines; NULL is left out of comparisons and sorted last on both. Readers turn NULL back into NaN.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -20,6 +26,7 @@ from django.db import connection
 from experiments.models import LatestMetric, Metric
 
 COLUMNS = ("run_id", "key", "value", "step", "timestamp")
+NAN = math.nan
 
 
 def insert_points(run_id: int, points: Sequence[tuple[str, float, int, datetime]]) -> None:
@@ -35,13 +42,19 @@ def insert_points(run_id: int, points: Sequence[tuple[str, float, int, datetime]
             with raw.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["int8", "varchar", "float8", "int8", "timestamptz"])
                 for key, value, step, stamp in points:
-                    copy.write_row((run_id, key, value, step, stamp))
+                    copy.write_row((run_id, key, value if value == value else None, step, stamp))  # NaN: NULL
         else:
             placeholders = ", ".join(["%s"] * len(COLUMNS))
             cursor.executemany(
                 f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",
                 [
-                    (run_id, key, value, step, connection.ops.adapt_datetimefield_value(stamp))
+                    (
+                        run_id,
+                        key,
+                        value if value == value else None,
+                        step,
+                        connection.ops.adapt_datetimefield_value(stamp),
+                    )
                     for key, value, step, stamp in points
                 ],
             )
@@ -70,28 +83,37 @@ def _upsert_latest(cursor, run_id: int, latest: dict[str, tuple[float, int, date
         f"WHERE {table}.{q('step')} < excluded.{q('step')} OR "
         f"({table}.{q('step')} = excluded.{q('step')} AND {table}.{q('timestamp')} <= excluded.{q('timestamp')})",
         [
-            (run_id, key, value, step, connection.ops.adapt_datetimefield_value(stamp))
+            (run_id, key, value if value == value else None, step, connection.ops.adapt_datetimefield_value(stamp))
             for key, (value, step, stamp) in latest.items()
         ],
     )
 
 
 def read_points(run_ids: Sequence[int], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(run ids, steps, values) of one metric of several runs, ordered by run then step."""
-    rows = (
+    """(run ids, steps, values) of one metric of several runs, ordered by run then step; NaN where NULL."""
+    if connection.vendor == "postgresql":
+        return _arrays_by_run(run_ids, key)
+    rows = list(
         Metric.objects.filter(run_id__in=list(run_ids), key=key)
         .order_by("run_id", "step", "timestamp", "id")
         .values_list("run_id", "step", "value")
     )
-    if connection.vendor == "postgresql":
-        return _arrays_by_run(run_ids, key)
-    rows = list(rows)
     count = len(rows)
     return (
         np.fromiter((r[0] for r in rows), dtype=np.int64, count=count),
         np.fromiter((r[1] for r in rows), dtype=np.int64, count=count),
-        np.fromiter((r[2] for r in rows), dtype=np.float64, count=count),
+        values_array((r[2] for r in rows), count),
     )
+
+
+def values_array(values: Iterable[float | None], count: int) -> np.ndarray:
+    """Stored values as a float array, NULL (a NaN point) as NaN."""
+    return np.fromiter((NAN if v is None else v for v in values), dtype=np.float64, count=count)
+
+
+def loaded(value: float | None) -> float:
+    """A stored value as the point's value: NULL is how NaN is kept."""
+    return NAN if value is None else value
 
 
 def _array_loader(dtype: str):
@@ -131,8 +153,9 @@ def _arrays_by_run(run_ids: Sequence[int], key: str) -> tuple[np.ndarray, np.nda
     import psycopg
 
     table = connection.ops.quote_name(Metric._meta.db_table)
+    # NULL (a NaN point) back to NaN inside the aggregate: the loader below reads fixed-width elements only.
     query = (
-        'SELECT "run_id", array_agg("step"), array_agg("value") '
+        'SELECT "run_id", array_agg("step"), array_agg(COALESCE("value", \'NaN\'::float8)) '
         f'FROM {table} WHERE "run_id" = ANY(%s) AND "key" = %s GROUP BY "run_id" ORDER BY "run_id"'
     )
     connection.ensure_connection()

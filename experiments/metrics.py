@@ -7,6 +7,7 @@ app, which the layer rule allows).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,9 +87,18 @@ def lower_is_better(name: str) -> bool:
     return name.startswith("holdout_") or name.endswith(("_loss", "_error", "_rmse", "_mae"))
 
 
+def finite(value: float | None) -> float | None:
+    """The value when it is a finite number, else None: what JSON can carry and what an aggregate may use.
+
+    Runs logged through the MLflow surface may hold NaN and ±Infinity (a diverged loss); a best value, a
+    mean or an API answer built from them would itself turn NaN or into invalid JSON.
+    """
+    return value if value is not None and math.isfinite(value) else None
+
+
 def best(name: str, values: Iterable[float | None]) -> float | None:
-    """The best of the present values by the metric's direction (None when there is none)."""
-    present = [v for v in values if v is not None]
+    """The best of the finite values by the metric's direction (None when there is none)."""
+    present = [v for v in values if finite(v) is not None]
     if not present:
         return None
     return min(present) if lower_is_better(name) else max(present)

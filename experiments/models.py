@@ -214,7 +214,8 @@ class Metric(models.Model):
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics")
     key = models.CharField(max_length=250)
-    value = models.FloatField()
+    # NULL is a NaN point (SQLite cannot store NaN); ±Infinity is stored as it is (see metric_store).
+    value = models.FloatField(null=True)
     step = models.BigIntegerField(default=0)
     timestamp = models.DateTimeField()
 
@@ -235,7 +236,7 @@ class LatestMetric(models.Model):
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="latest_metrics")
     key = models.CharField(max_length=250)
-    value = models.FloatField()
+    value = models.FloatField(null=True, help_text="NULL when the last point is NaN: comparisons and sorts skip it.")
     step = models.BigIntegerField(default=0)
     timestamp = models.DateTimeField()
 

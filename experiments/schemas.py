@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ MAX_KEY = 250
 MAX_PARAM_VALUE = 6000
 MAX_SWEEP_TRIALS = 100
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seed range
+DOUBLE_MAX = sys.float_info.max  # an int past it (JSON allows 10**400) has no float
 
 HOLDOUT_MESSAGE = "The holdout fraction must be greater than 0 and at most 0.9."
 FOLDS_MESSAGE = "Cross-validation folds must be a whole number from 2 to 20, or empty."
@@ -206,8 +208,10 @@ class MetricPoints(serializers.ListField):
         if len(data) > limit:
             raise serializers.ValidationError(f"At most {limit:,} points per batch; this one has {len(data):,}.")
         now = self.context.get("now") or datetime.now(UTC)
+        # NaN and ±Infinity only where the caller speaks a protocol that has them (the MLflow surface).
+        non_finite = bool(self.context.get("non_finite"))
         parsed = []
-        append, isfinite, epoch = parsed.append, math.isfinite, datetime.fromtimestamp
+        append, epoch = parsed.append, datetime.fromtimestamp
         for index, point in enumerate(data):  # the hot loop: no work beyond the checks
             if type(point) is not dict:
                 raise serializers.ValidationError({index: ["Each point must be an object with key and value."]})
@@ -216,7 +220,11 @@ class MetricPoints(serializers.ListField):
                 raise serializers.ValidationError(
                     {index: {"key": [f"A metric name of 1 to {MAX_KEY} characters is required."]}}
                 )
-            if type(value) not in (int, float) or not isfinite(value):
+            kind = type(value)
+            # value - value is 0.0 for a finite float, NaN for NaN and ±inf; an int must fit a double.
+            if (kind is not float or (value - value != 0.0 and not non_finite)) and (
+                kind is not int or not -DOUBLE_MAX <= value <= DOUBLE_MAX
+            ):
                 raise serializers.ValidationError(
                     {index: {"value": [f"The value must be a finite number, got {value!r}."]}}
                 )

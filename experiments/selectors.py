@@ -8,7 +8,7 @@ import numpy as np
 from django.db.models import Count, Max, QuerySet
 
 from experiments import comparison, downsample, metric_store
-from experiments.metrics import lower_is_better, preferred
+from experiments.metrics import finite, lower_is_better, preferred
 from experiments.models import Experiment, LatestMetric, Metric, Param, Run
 
 
@@ -20,7 +20,10 @@ def experiments_with_counts() -> QuerySet:
 
 
 def metric_history(run: Run, key: str, *, max_points: int) -> dict:
-    """One metric's history by step, downsampled on the server (extremes kept) to at most max_points."""
+    """One metric's history by step, downsampled on the server (extremes kept) to at most max_points.
+
+    A NaN or infinite point's value is None: the API's JSON has no such numbers and charts draw a gap.
+    """
     rows = (
         Metric.objects.filter(run=run, key=key)
         .order_by("step", "timestamp", "id")
@@ -31,18 +34,19 @@ def metric_history(run: Run, key: str, *, max_points: int) -> dict:
     if not rows:
         return {"key": key, "total_points": 0, "points": []}
     steps = np.fromiter((r[0] for r in rows), dtype=np.int64, count=total)
-    values = np.fromiter((r[1] for r in rows), dtype=np.float64, count=total)
+    values = metric_store.values_array((r[1] for r in rows), total)
     kept_steps, kept_values = downsample.min_max(steps, values, max_points)
     if len(kept_steps) == total:
-        points = [{"step": s, "value": v, "timestamp": t} for s, v, t in rows]
+        points = [{"step": s, "value": finite(v), "timestamp": t} for s, v, t in rows]
     else:
-        points = [{"step": int(s), "value": float(v)} for s, v in zip(kept_steps, kept_values, strict=True)]
+        points = [{"step": int(s), "value": finite(float(v))} for s, v in zip(kept_steps, kept_values, strict=True)]
     return {"key": key, "total_points": total, "downsampled": len(points) < total, "points": points}
 
 
 def latest_metrics(run: Run) -> dict[str, float]:
-    """The last value (highest step, then latest timestamp) of each metric of a run."""
-    return dict(LatestMetric.objects.filter(run=run).order_by("key").values_list("key", "value"))
+    """The last value (highest step, then latest timestamp) of each metric of a run; NaN and ±inf as floats."""
+    rows = LatestMetric.objects.filter(run=run).order_by("key").values_list("key", "value")
+    return {key: metric_store.loaded(value) for key, value in rows}
 
 
 def run_values(run_ids: Iterable[int], *, params: Iterable[str] | None = None, metrics: Iterable[str] | None = None):
@@ -63,7 +67,7 @@ def run_values(run_ids: Iterable[int], *, params: Iterable[str] | None = None, m
     for run_id, key, value in param_rows.order_by("key").values_list("run_id", "key", "value"):
         param_values[run_id][key] = value
     for run_id, key, value in metric_rows.order_by("key").values_list("run_id", "key", "value"):
-        metric_values[run_id][key] = value
+        metric_values[run_id][key] = metric_store.loaded(value)
     return param_values, metric_values
 
 
@@ -103,7 +107,7 @@ def sweep_summary(parent: Run, metric: str | None = None) -> dict | None:
         )
     if metric is None:
         metric = preferred(key for row in rows for key in row["metrics"])
-    scored = [row for row in rows if metric in row["metrics"]]
+    scored = [row for row in rows if finite(row["metrics"].get(metric)) is not None]
     best = None
     if scored:
         pick = min if lower_is_better(metric) else max
@@ -120,7 +124,7 @@ def _final_metrics(run_ids: list[int]) -> dict[int, dict[str, float]]:
         .exclude(key__startswith="cv_")
         .values_list("run_id", "key", "value")
     ):
-        finals.setdefault(run_id, {})[key] = value
+        finals.setdefault(run_id, {})[key] = metric_store.loaded(value)
     return finals
 
 

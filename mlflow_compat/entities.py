@@ -82,7 +82,8 @@ def runs_json(runs: Iterable[Run]) -> list[dict]:
         .order_by("key")
         .values_list("run_id", "key", "value", "step", "timestamp")
     ):
-        metrics[run_id].append({"key": key, "value": wire_number(value), "timestamp": ms(stamp), "step": step})
+        value = "NaN" if value is None else wire_number(value)  # NULL is how the site keeps a NaN point
+        metrics[run_id].append({"key": key, "value": value, "timestamp": ms(stamp), "step": step})
     inputs: dict[int, list] = defaultdict(list)
     for item in RunInput.objects.filter(run_id__in=ids):
         inputs[item.run_id].append(

@@ -10,6 +10,8 @@ from experiments.models import Metric
 def history_page(run_id: int, key: str, offset: int, limit: int) -> list[tuple[float | None, int, int]]:
     """(value, epoch ms, step) of one metric's points in MLflow's order (time, step, value), one page.
 
+    A NaN point's value is None (NULL), sorted after the numbers of its time and step on both databases.
+
     Epoch milliseconds are computed by the database: turning 10,000 datetimes into Python objects and back
     cost more than the query itself.
     """
@@ -22,7 +24,7 @@ def history_page(run_id: int, key: str, offset: int, limit: int) -> list[tuple[f
     sql = (
         f"SELECT {q('value')}, {epoch_ms}, {q('step')} FROM {table} "
         f"WHERE {q('run_id')} = %s AND {q('key')} = %s "
-        f"ORDER BY {stamp}, {q('step')}, {q('value')}, {q('id')} LIMIT %s OFFSET %s"
+        f"ORDER BY {stamp}, {q('step')}, {q('value')} NULLS LAST, {q('id')} LIMIT %s OFFSET %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [run_id, key, limit, offset])

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from experiments import schemas, search, selectors, services
 from experiments.filters import ExperimentFilter, RunFilter
+from experiments.metrics import finite
 from experiments.models import Experiment, Run, RunArtifact
 from experiments.services.tracking import DENIED
 from experiments.services.training import TRAINING_DENIED
@@ -71,6 +72,10 @@ class RunSerializer(serializers.ModelSerializer):
         return [version.pk for version in run.input_versions.all()]
 
 
+def _json_values(metrics: dict[str, float]) -> dict[str, float | None]:
+    return {key: finite(value) for key, value in metrics.items()}
+
+
 class RunListSerializer(RunSerializer):
     """A run with its params and latest metrics, read for a whole page at once by the view."""
 
@@ -84,10 +89,10 @@ class RunListSerializer(RunSerializer):
         values = getattr(run, "param_values", None)
         return values if values is not None else dict(run.params.order_by("key").values_list("key", "value"))
 
-    def get_metrics(self, run) -> dict[str, float]:
-        """The latest value of each metric."""
+    def get_metrics(self, run) -> dict[str, float | None]:
+        """The latest value of each metric; null for NaN and ±Infinity, which JSON cannot carry."""
         values = getattr(run, "metric_values", None)
-        return values if values is not None else selectors.latest_metrics(run)
+        return _json_values(values if values is not None else selectors.latest_metrics(run))
 
 
 class RunDetailSerializer(RunListSerializer):
@@ -100,7 +105,10 @@ class RunDetailSerializer(RunListSerializer):
     def get_sweep(self, run) -> dict | None:
         """For a sweep's parent: each trial's params and metrics, and the best trial (`?metric=` to choose)."""
         request = self.context.get("request")
-        return selectors.sweep_summary(run, request.query_params.get("metric") if request else None)
+        summary = selectors.sweep_summary(run, request.query_params.get("metric") if request else None)
+        if summary is not None:  # the best trial's value is finite by construction
+            summary["trials"] = [{**trial, "metrics": _json_values(trial["metrics"])} for trial in summary["trials"]]
+        return summary
 
     def get_artifacts(self, run) -> list[dict]:
         return list(run.artifacts.values("id", "path", "content_type", "size_bytes", "sha256", "created_at"))

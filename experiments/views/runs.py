@@ -13,10 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from experiments import charts, comparison, search, selectors, services
+from experiments import charts, comparison, metric_store, search, selectors, services
 from experiments.filters import ExperimentFilter, RunFilter
 from experiments.forms import ExperimentForm, TrainingForm
-from experiments.metrics import HEADLINES
+from experiments.metrics import HEADLINES, finite
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
 from experiments.training import ALGORITHMS
 from mlops_site import ui
@@ -119,18 +119,19 @@ def _evaluation(run: Run) -> dict | None:
 
 
 def _cross_validation(metrics: dict[int, dict]) -> list[dict]:
-    """Fold scores per cross-validated metric with their mean and standard deviation."""
+    """Fold scores per cross-validated metric with their mean and standard deviation (of the finite ones)."""
     import statistics
 
     rows = []
     for key, folds in sorted(metrics.items()):
         scores = [folds[step] for step in sorted(folds)]
+        usable = [score for score in scores if finite(score) is not None]
         rows.append(
             {
                 "key": key.removeprefix("cv_"),
                 "scores": scores,
-                "mean": statistics.fmean(scores),
-                "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0,
+                "mean": statistics.fmean(usable) if usable else None,
+                "std": statistics.pstdev(usable) if len(usable) > 1 else 0.0 if usable else None,
             }
         )
     return rows
@@ -146,7 +147,7 @@ def run_detail(request, pk: int):
     ]
     cv_points: dict[str, dict[int, float]] = {}
     for key, step, value in run.metrics.filter(key__startswith="cv_").values_list("key", "step", "value"):
-        cv_points.setdefault(key, {})[step] = value
+        cv_points.setdefault(key, {})[step] = metric_store.loaded(value)
     evaluation = _evaluation(run)
     figures = []
     for history in histories:

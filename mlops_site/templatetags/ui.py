@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from django import template
 from django.utils.html import format_html
@@ -75,11 +76,16 @@ def duration(value) -> str:
 
 @register.filter
 def number(value, digits: int = 4) -> str:
-    """Numbers with up to `digits` significant decimals; anything else (dates, text) as it is."""
+    """Numbers with up to `digits` significant decimals; anything else (dates, text) as it is.
+
+    NaN and ±Infinity (metrics logged through the MLflow surface may be) read "NaN", "∞" and "−∞".
+    """
     if value is None or value == "":
         return "—"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "∞" if value > 0 else "−∞"
     if isinstance(value, int) or float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.{digits}g}" if abs(value) < 1 else f"{value:,.{digits}f}".rstrip("0").rstrip(".")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from experiments import selectors as experiment_selectors
 from experiments import services as experiment_services
+from experiments.metrics import finite
 from experiments.models import Run
 from experiments.services import training as training_services
 from mlops_site import audit, events
@@ -292,7 +293,13 @@ def create_version(
     Its card starts as the previous version's, marked as carried over for review (a card rewritten
     from nothing for each retrain is a card nobody keeps up).
     """
-    metrics = {k: v for k, v in experiment_selectors.latest_metrics(run).items() if not k.startswith("cv_")}
+    # NaN and ±Infinity (a run logged through the MLflow surface) are no evidence a gate can weigh, and
+    # PostgreSQL's jsonb refuses them: a version's metrics are the finite ones.
+    metrics = {
+        k: v
+        for k, v in experiment_selectors.latest_metrics(run).items()
+        if not k.startswith("cv_") and finite(v) is not None
+    }
     params = dict(run.params.order_by("key").values_list("key", "value"))
     lineage = {**_lineage(run, signature), **(extra_lineage or {})}  # may read training data: before the lock
     with transaction.atomic():

@@ -30,4 +30,16 @@ ADDITIONS: dict[str, str] = {
         ],
         'Issue 16: runs holding a model uploaded as a version have source "uploaded".',
     ),
+    **dict.fromkeys(
+        [
+            "GET /api/runs/.responses.200.application/json.schema.properties.results.items.properties.metrics.additionalProperties.nullable added",
+            "GET /api/runs/{id}/.responses.200.application/json.schema.properties.metrics.additionalProperties.nullable added",
+            "GET /api/runs/{id}/artifacts/.responses.200.application/json.schema.properties.metrics.additionalProperties.nullable added",
+            "POST /api/runs/{id}/finish/.responses.200.application/json.schema.properties.metrics.additionalProperties.nullable added",
+            "POST /api/runs/{id}/reproduce/.responses.202.application/json.schema.properties.run.properties.metrics.additionalProperties.nullable added",
+            "POST /api/sweeps/.responses.202.application/json.schema.properties.metrics.additionalProperties.nullable added",
+            "POST /api/training/.responses.202.application/json.schema.properties.run.properties.metrics.additionalProperties.nullable added",
+        ],
+        "Issue 17: NaN and ±Infinity metric values (MLflow surface) are null in the native API, as JSON has no such numbers.",
+    ),
 }
