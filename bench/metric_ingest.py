@@ -5,8 +5,8 @@ Usage:
 
 Both servers run on 127.0.0.1 with one worker process and the same PostgreSQL server (each in a
 fresh database of its own). Ours: gunicorn serving this site, 10,000 points per
-`POST /api/runs/{id}/log-batch/`. MLflow: `mlflow server --workers 1`, installed by this script
-into its own virtual environment (MLFLOW_VENV, default /tmp/mlflow-venv), its client's
+`POST /api/runs/{id}/log-batch/`. MLflow: `mlflow server --workers 1` from the mlflow client's own
+virtual environment (MLFLOW_VENV, default .venv-mlflow, built from requirements-mlflow.txt when missing), its client's
 `log_batch` with at most 1,000 metrics per call (its limit). Each client sends the same points
 (10 metric keys, increasing steps) over HTTP from a separate process, and the script prints the
 points per second of both and the ratio.
@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,17 +84,18 @@ def fresh_database(server_url: str, name: str) -> str:
     return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def ours(server_url: str, points: int, port: int) -> float:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": fresh_database(server_url, "bench_ours"),
-        "DATA_DIR": str(tmp),
-        "HTTPS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SETTINGS_MODULE": "mlops_site.settings",
-    }
-    setup = r"""
+def mlflow_venv() -> Path:
+    """The mlflow client's own virtual environment (MLFLOW_VENV, default .venv-mlflow), built from
+    requirements-mlflow.txt when missing (as `make .venv-mlflow/.installed` does)."""
+    venv = Path(os.environ.get("MLFLOW_VENV") or ROOT / ".venv-mlflow")
+    venv = venv if venv.is_absolute() else ROOT / venv
+    if not (venv / "bin" / "mlflow").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([venv / "bin" / "pip", "install", "-q", "-r", ROOT / "requirements-mlflow.txt"], check=True)
+    return venv
+
+
+SITE_SETUP = r"""
 import django; django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
@@ -107,8 +110,22 @@ user = get_user_model().objects.get(pk=user.pk)
 run = services.create_run(services.create_experiment(name="bench", actor=user), actor=user)
 print(create_api_token(user, name="bench")[1], run.pk)
 """
+
+
+@contextmanager
+def site_server(server_url: str, port: int, database: str = "bench_ours") -> Iterator[tuple[str, str, str]]:
+    """This site under gunicorn (one worker) on a fresh database: (base URL, a data scientist's token, a run id)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_database(server_url, database),
+        "DATA_DIR": str(tmp),
+        "HTTPS": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SETTINGS_MODULE": "mlops_site.settings",
+    }
     token, run_id = subprocess.run(
-        [PYTHON, "-c", setup], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [PYTHON, "-c", SITE_SETUP], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.split()[-2:]
     server = subprocess.Popen(
         [
@@ -131,24 +148,16 @@ print(create_api_token(user, name="bench")[1], run.pk)
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", 60)
-        out = subprocess.run(
-            [PYTHON, "-c", OUR_CLIENT, f"http://127.0.0.1:{port}", token, run_id, str(points)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return float(out.split()[-1])
+        yield f"http://127.0.0.1:{port}", token, run_id
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def mlflow(server_url: str, points: int, port: int) -> float:
-    venv = Path(os.environ.get("MLFLOW_VENV", "/tmp/mlflow-venv"))
-    if not (venv / "bin" / "mlflow").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([venv / "bin" / "pip", "install", "-q", "mlflow", "psycopg[binary]"], check=True)
-    backend = fresh_database(server_url, "bench_mlflow").replace("postgres://", "postgresql://", 1)
+@contextmanager
+def mlflow_server(server_url: str, port: int, venv: Path, database: str = "bench_mlflow") -> Iterator[str]:
+    """`mlflow server --workers 1` on a fresh PostgreSQL database: its base URL."""
+    backend = fresh_database(server_url, database).replace("postgres://", "postgresql://", 1)
     tmp = Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
     server = subprocess.Popen(
         [
@@ -171,16 +180,30 @@ def mlflow(server_url: str, points: int, port: int) -> float:
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", 180)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def ours(server_url: str, points: int, port: int) -> float:
+    with site_server(server_url, port) as (base, token, run_id):
         out = subprocess.run(
-            [venv / "bin" / "python", "-c", MLFLOW_CLIENT, f"http://127.0.0.1:{port}", str(points)],
+            [PYTHON, "-c", OUR_CLIENT, base, token, run_id, str(points)], capture_output=True, text=True, check=True
+        ).stdout
+        return float(out.split()[-1])
+
+
+def mlflow(server_url: str, points: int, port: int) -> float:
+    venv = mlflow_venv()
+    with mlflow_server(server_url, port, venv) as base:
+        out = subprocess.run(
+            [venv / "bin" / "python", "-c", MLFLOW_CLIENT, base, str(points)],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         return float(out.split()[-1])
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
 
 
 def main() -> None:

@@ -132,26 +132,29 @@ def apply_search(queryset: QuerySet, clauses: list[search.Clause]) -> QuerySet:
 ORDER_ATTRIBUTES = {"started_at", "ended_at", "name", "status", "id"}
 
 
-def apply_ordering(queryset: QuerySet, ordering: search.Ordering) -> QuerySet:
-    """Order by an attribute, a metric's latest value, a param (numerically, then as text) or a tag.
+def apply_ordering(queryset: QuerySet, ordering: search.Ordering, *then: search.Ordering) -> QuerySet:
+    """Order by an attribute, a metric's latest value, a param (numerically, then as text) or a tag, and by
+    the `then` orderings among equals (the MLflow surface's `order_by` list).
 
     Runs without the metric, param or tag come last either way; ties fall back to the newest first.
     """
+    keys = [key for each in (ordering, *then) for key in _ordering_keys(each)]
+    return queryset.order_by(*keys, "-started_at", "-pk")
 
+
+def _ordering_keys(ordering: search.Ordering) -> list:
     def by(expression):
         return expression.desc(nulls_last=True) if ordering.descending else expression.asc(nulls_last=True)
 
     if ordering.entity == "metrics":
         value = LatestMetric.objects.filter(run=OuterRef("pk"), key=ordering.key).values("value")[:1]
-        keys = [by(Subquery(value))]
-    elif ordering.entity == "params":
+        return [by(Subquery(value))]
+    if ordering.entity == "params":
         param = Param.objects.filter(run=OuterRef("pk"), key=ordering.key)
-        keys = [by(Subquery(param.values("number")[:1])), by(Subquery(param.values("value")[:1]))]
-    elif ordering.entity == "tags":
-        keys = [by(_tag_text(ordering.key))]
-    else:
-        keys = [by(F("pk" if ordering.key == "id" else ordering.key))]
-    return queryset.order_by(*keys, "-started_at", "-pk")
+        return [by(Subquery(param.values("number")[:1])), by(Subquery(param.values("value")[:1]))]
+    if ordering.entity == "tags":
+        return [by(_tag_text(ordering.key))]
+    return [by(F("pk" if ordering.key == "id" else ordering.key))]
 
 
 class SearchField(forms.CharField):

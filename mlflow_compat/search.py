@@ -120,23 +120,29 @@ def translate_filter(text: str) -> Translated:
     return Translated(" and ".join(out), times)
 
 
-def translate_order(items: list[str]) -> tuple[str | None, bool]:
-    """(the site's ordering text or None, whether it is a time) for MLflow's order_by list."""
-    if not items:
-        return None, False
-    if len(items) > 1:
-        raise search.SearchError("Order runs by one field here (MLflow's order_by takes several).")
-    words = items[0].strip().split()
-    if not words:
-        return None, False
-    direction = "ASC"
-    if len(words) > 1 and words[-1].upper() in ("ASC", "DESC"):
-        direction = words[-1].upper()
-        words = words[:-1]
-    name = " ".join(words)
-    lower = name.lower()
-    minus = "-" if direction == "DESC" else ""
-    for prefix in ("", *ATTRIBUTE_PREFIXES):
-        if lower.startswith(prefix) and lower[len(prefix) :] in ORDER_ATTRIBUTES:
-            return minus + ORDER_ATTRIBUTES[lower[len(prefix) :]], True
-    return minus + name, False
+MAX_ORDER_BY = 10
+
+
+def translate_order(items: list[str]) -> list[str]:
+    """The site's ordering texts (for `experiments.search.parse_ordering`) for MLflow's order_by list, in order."""
+    if len(items) > MAX_ORDER_BY:
+        raise search.SearchError(f"Order runs by at most {MAX_ORDER_BY} fields.")
+    out = []
+    for item in items:
+        words = item.strip().split()
+        if not words:
+            continue
+        direction = "ASC"
+        if len(words) > 1 and words[-1].upper() in ("ASC", "DESC"):
+            direction = words[-1].upper()
+            words = words[:-1]
+        name = " ".join(words)
+        lower = name.lower()
+        minus = "-" if direction == "DESC" else ""
+        for prefix in ("", *ATTRIBUTE_PREFIXES):
+            if lower.startswith(prefix) and lower[len(prefix) :] in ORDER_ATTRIBUTES:
+                out.append(minus + ORDER_ATTRIBUTES[lower[len(prefix) :]])
+                break
+        else:
+            out.append(minus + name)
+    return out

@@ -27,7 +27,7 @@ from experiments.models import Experiment, Run
 from experiments.services.tracking import DENIED
 from mlflow_compat import entities, protocol, selectors
 from mlflow_compat.errors import already_exists, invalid, not_found
-from mlflow_compat.search import translate_filter, translate_order
+from mlflow_compat.search import MAX_ORDER_BY, translate_filter, translate_order
 from mlflow_compat.services import tracking as compat
 from mlflow_compat.views.base import MlflowView
 
@@ -361,12 +361,11 @@ class RunSearch(RunReader):
         experiment_pks = [_experiment(value, request.user).pk for value in ids]
         limit = protocol.integer(args.get("max_results"), "max_results", default=1000, low=1, high=MAX_RUNS)
         offset = protocol.page_token(args.get("page_token"))
-        order_by = protocol.strings(args.get("order_by"), "order_by", max_items=10)
+        order_by = protocol.strings(args.get("order_by"), "order_by", max_items=MAX_ORDER_BY)
         try:
             translated = translate_filter(protocol.text(args.get("filter"), "filter", required=False))
             clauses = search.parse(translated.text)
-            ordering_text, _ = translate_order(order_by)
-            ordering = search.parse_ordering(ordering_text) if ordering_text else None
+            orderings = [search.parse_ordering(text) for text in translate_order(order_by)]
         except search.SearchError as exc:
             raise invalid(str(exc)) from None
         runs = apply_search(Run.objects.filter(experiment_id__in=experiment_pks), clauses)
@@ -378,7 +377,7 @@ class RunSearch(RunReader):
                 runs = runs.filter(**{f"{field}__{TIME_LOOKUPS[op]}": moment})
         if (args.get("run_view_type") or "ACTIVE_ONLY") == "DELETED_ONLY":
             runs = runs.none()
-        runs = apply_ordering(runs, ordering) if ordering else runs.order_by("-started_at", "-pk")
+        runs = apply_ordering(runs, *orderings) if orderings else runs.order_by("-started_at", "-pk")
         page = list(runs.select_related("user")[offset : offset + limit + 1])
         body = {"runs": entities.runs_json(page[:limit])}
         if len(page) > limit:

@@ -236,6 +236,7 @@ def test_search_runs_with_mlflows_filter_grammar_ordering_and_paging(run_client)
             children=names(f"tags.mlflow.parentRunId = '{{parent_id}}'", ["attributes.run_name ASC"]),
             mine=names(f"tags.`mlflow.user` = '{{client.get_run(parent_id).info.user_id}}'"),
             loss_desc=names(order_by=["metrics.loss DESC"]),
+            kind_then_loss=names(order_by=["params.kind DESC", "metrics.loss ASC"]),
             start_asc=names(order_by=["attributes.start_time ASC"]),
             newest_first=names(),
             pages=[[r.info.run_name for r in page], bool(page.token), [r.info.run_name for r in rest], rest.token],
@@ -254,6 +255,7 @@ def test_search_runs_with_mlflows_filter_grammar_ordering_and_paging(run_client)
     assert out["children"] == ["c", "d"] and out["mine"] == ["d", "c", "b", "a"]
     assert list(Run.objects.filter(parent__name="a").order_by("name").values_list("name", flat=True)) == ["c", "d"]
     assert out["loss_desc"] == ["d", "c", "a", "b"]
+    assert out["kind_then_loss"] == ["b", "a", "c", "d"]
     assert out["start_asc"] == ["a", "b", "c", "d"]
     assert out["newest_first"] == ["d", "c", "b", "a"]  # MLflow's default order: start time, newest first
     assert out["pages"] == [["a", "b", "c"], True, ["d"], None]
@@ -341,24 +343,33 @@ def test_a_run_the_site_made_reads_with_the_client(run_client):
     assert out["found"] == [str(run.pk)]
 
 
-def test_a_run_the_client_logged_shows_on_the_sites_pages(run_client):
+def test_runs_the_client_logged_show_on_the_sites_run_list_run_page_and_compare_page(run_client):
     out = run_client(
         f"""
         mlflow.set_experiment("pages")
-        with mlflow.start_run(run_name="from the client") as run:
-            mlflow.log_params({{"learning_rate": 0.0123, "booster": "dart"}})
-            for step, value in enumerate([0.61, 0.72, 0.8765]):
-                mlflow.log_metric("val_auc", value, step=step, timestamp={T0} + step)
-        emit(run_id=run.info.run_id)
+        ids = []
+        for name, rate, auc in (("from the client", 0.0123, 0.8765), ("second try", 0.0456, 0.9012)):
+            with mlflow.start_run(run_name=name) as run:
+                mlflow.log_params({{"learning_rate": rate, "booster": "dart"}})
+                for step, value in enumerate([0.61, 0.72, auc]):
+                    mlflow.log_metric("val_auc", value, step=step, timestamp={T0} + step)
+            ids.append(run.info.run_id)
+        emit(ids=ids)
         """
     )
-    run = Run.objects.get(pk=out["run_id"])
+    first, second = (Run.objects.get(pk=pk) for pk in out["ids"])
     browser = Client()
     browser.force_login(run_client.user)
-    page = browser.get(f"/runs/{run.pk}/")
+    page = browser.get(f"/runs/{first.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
     for text in ("from the client", "learning_rate", "0.0123", "booster", "dart", "val_auc", "0.8765"):
         assert text in html, text
-    listing = browser.get("/runs/", {"experiment": run.experiment_id})
-    assert listing.status_code == 200 and "from the client" in listing.content.decode()
+    listing = browser.get("/runs/", {"experiment": first.experiment_id})
+    assert listing.status_code == 200
+    assert "from the client" in listing.content.decode() and "second try" in listing.content.decode()
+    compare = browser.get("/runs/compare/", {"run": [first.pk, second.pk]})
+    assert compare.status_code == 200
+    html = compare.content.decode()
+    for text in ("from the client", "second try", "0.0123", "0.0456", "val_auc", "0.8765", "0.9012"):
+        assert text in html, text

@@ -55,9 +55,14 @@ def test_what_cannot_be_translated_or_parsed_is_a_search_error(bad):
 
 
 def test_order_by():
-    assert translate_order(["metrics.loss DESC"]) == ("-metrics.loss", False)
-    assert translate_order(["attributes.start_time ASC"]) == ("started_at", True)
-    assert translate_order(["run_name"]) == ("name", True)
-    assert translate_order([]) == (None, False)
+    assert translate_order(["metrics.loss DESC"]) == ["-metrics.loss"]
+    assert translate_order(["attributes.start_time ASC"]) == ["started_at"]
+    assert translate_order(["run_name"]) == ["name"]
+    assert translate_order([]) == []
+    assert translate_order(["metrics.a", "attributes.start_time DESC", "params.`my p` DESC"]) == [
+        "metrics.a",
+        "-started_at",
+        "-params.`my p`",
+    ]
     with pytest.raises(search.SearchError):
-        translate_order(["metrics.a", "metrics.b"])
+        translate_order(["metrics.a"] * 11)

@@ -308,6 +308,29 @@ def test_search_runs_by_the_tags_the_site_keeps_as_fields(mlflow, scientist):
     assert names("attributes.end_time = 1800000000000") == ["parent"]
 
 
+def test_search_runs_orders_by_several_fields(mlflow):
+    """MLflow's order_by is a list: later fields order runs the earlier ones leave tied."""
+    experiment_id = new_run(mlflow, run_name="a")["info"]["experiment_id"]
+    ids = {}
+    for name in ("b", "c", "d"):
+        body = {"experiment_id": experiment_id, "run_name": name}
+        ids[name] = call(mlflow, "POST", "runs/create", body)[1]["run"]["info"]["run_id"]
+    for name, loss in (("b", 0.5), ("c", 0.1), ("d", 0.5)):
+        point = {"key": "loss", "value": loss, "timestamp": 1, "step": 0}
+        call(mlflow, "POST", "runs/log-batch", {"run_id": ids[name], "metrics": [point]})
+
+    def names(order_by):
+        status, body = call(mlflow, "POST", "runs/search", {"experiment_ids": [experiment_id], "order_by": order_by})
+        assert status == 200, body
+        return [r["info"]["run_name"] for r in body["runs"]]
+
+    assert names(["metrics.loss ASC", "attributes.run_name DESC"]) == ["c", "d", "b", "a"]  # a has no loss: last
+    assert names(["metrics.loss ASC", "attributes.run_name ASC"]) == ["c", "b", "d", "a"]
+    assert names(["metrics.loss DESC", "run_name"]) == ["b", "d", "c", "a"]
+    status, body = call(mlflow, "POST", "runs/search", {"experiment_ids": [experiment_id], "order_by": ["x"] * 11})
+    assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+
+
 @pytest.mark.parametrize(
     "body",
     [
