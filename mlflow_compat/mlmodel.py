@@ -118,7 +118,8 @@ def _column_type(column: dict) -> str:
 def signature_json(signature: dict) -> dict:
     """MLmodel's `signature` block for a site signature."""
     inputs = [
-        {"type": _column_type(column), "name": column["name"], "required": True} for column in signature.get("inputs") or []
+        {"type": _column_type(column), "name": column["name"], "required": True}
+        for column in signature.get("inputs") or []
     ]
     output = signature.get("output") or {}
     classes = output.get("classes") or []
