@@ -84,7 +84,8 @@ def lower_is_better(name: str) -> bool:
     metric = METRICS.get(name)
     if metric is not None:
         return metric.lower_is_better
-    return name.startswith("holdout_") or name.endswith(("_loss", "_error", "_rmse", "_mae"))
+    plain = ("loss", "error", "rmse", "mae", "mse")  # what MLflow scripts log as `loss`, `val_loss`, `train_rmse`
+    return name.startswith("holdout_") or name in plain or name.endswith(tuple(f"_{word}" for word in plain))
 
 
 def finite(value: float | None) -> float | None:

@@ -11,6 +11,8 @@ def test_direction_of_built_in_and_user_metrics():
     assert metrics.lower_is_better("rmse") and metrics.lower_is_better("log_loss")
     assert metrics.lower_is_better("holdout_log_loss") and metrics.lower_is_better("val_loss")
     assert not metrics.lower_is_better("f1") and not metrics.lower_is_better("my_score")
+    # What MLflow scripts log most: a bare `loss`, `train_mse`.
+    assert metrics.lower_is_better("loss") and metrics.lower_is_better("train_mse") and metrics.lower_is_better("error")
     assert metrics.best("rmse", [3.0, None, 1.5]) == 1.5
     assert metrics.best("f1", [0.2, 0.9, None]) == 0.9
     assert metrics.best("f1", [None]) is None
