@@ -196,10 +196,13 @@ def register_model_file(
                 run = experiment_services.finish_run(run, actor=actor)
             elif training_data is not None:
                 run.input_versions.add(training_data)
-            artifact = experiment_services.attach_model_file(
-                run, file_bytes, extension=model_files.EXTENSIONS[fmt], actor=actor
-            )
-            stored.append(artifact.file)
+            # The same bytes registered again from one run (under another model) pin the file already there.
+            artifact = run.artifacts.filter(path__startswith="model/", sha256=model_files.sha256(file_bytes)).first()
+            if artifact is None:
+                artifact = experiment_services.attach_model_file(
+                    run, file_bytes, extension=model_files.EXTENSIONS[fmt], actor=actor
+                )
+                stored.append(artifact.file)
             return create_version(
                 model,
                 run,

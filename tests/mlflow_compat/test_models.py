@@ -348,3 +348,13 @@ def test_no_artifact_endpoint_answers_500_to_hostile_paths(mlflow, route):
             put(mlflow, path, b"x"),
         ):
             assert response.status_code < 500, (path, response.content[:300])
+
+
+def test_one_logged_model_under_two_registered_models_pins_one_file(mlflow):
+    run = new_run(mlflow)
+    info, _, _ = log_model(mlflow, run)
+    assert register(mlflow, "first", f"models:/{info['model_id']}")[0] == 200
+    assert register(mlflow, "second", f"models:/{info['model_id']}")[0] == 200
+    first, second = ModelVersion.objects.get(model__name="first"), ModelVersion.objects.get(model__name="second")
+    assert first.artifact_id == second.artifact_id and first.sha256 == second.sha256
+    assert RunArtifact.objects.filter(run_id=int(run["info"]["run_id"])).count() == 1
