@@ -196,6 +196,9 @@ def register_model_file(
                 run = experiment_services.finish_run(run, actor=actor)
             elif training_data is not None:
                 run.input_versions.add(training_data)
+            # One registration per run at a time: a double click waits here, then finds the file and the version
+            # the first made (a Conflict naming it), instead of racing it for the run's next model path.
+            Run.objects.select_for_update().filter(pk=run.pk).first()
             # The same bytes registered again from one run (under another model) pin the file already there.
             artifact = run.artifacts.filter(path__startswith="model/", sha256=model_files.sha256(file_bytes)).first()
             if artifact is None:

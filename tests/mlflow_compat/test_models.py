@@ -358,3 +358,41 @@ def test_one_logged_model_under_two_registered_models_pins_one_file(mlflow):
     first, second = ModelVersion.objects.get(model__name="first"), ModelVersion.objects.get(model__name="second")
     assert first.artifact_id == second.artifact_id and first.sha256 == second.sha256
     assert RunArtifact.objects.filter(run_id=int(run["info"]["run_id"])).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_registrations_of_one_logged_model_at_once_make_one_version(scientist):
+    """A double click on "register" (or a retried request): one version, the other a clear refusal."""
+    import threading
+
+    from django.db import connection
+
+    from mlflow_compat.errors import translate
+    from mlflow_compat.services import registry as compat
+    from registry import services as registry_services
+
+    client = bearer(scientist)
+    run = new_run(client)
+    info, _, _ = log_model(client, run)
+    model = registry_services.create_model(name="raced", actor=scientist)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def register_once():
+        try:
+            barrier.wait()
+            compat.create_version(model, source=f"models:/{info['model_id']}", model_id=None, actor=scientist)
+            outcomes.append("made")
+        except Exception as exc:  # what the view would answer
+            error = translate(exc)
+            outcomes.append(error.code if error else repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["INVALID_STATE", "made"], outcomes
+    assert ModelVersion.objects.filter(model=model).count() == 1
+    assert RunArtifact.objects.filter(run_id=int(run["info"]["run_id"])).count() == 1
