@@ -306,7 +306,12 @@ def upload_artifact(
             raise ValidationError({"path": f"“{path}” cannot be stored: {exc.strerror or exc}."}) from None
     try:
         with transaction.atomic():
-            if replace and (previous := RunArtifact.objects.select_for_update().filter(run=run, path=path).first()):
+            # Uploads to one run take turns here, so two at once to one path cannot both pass the check above.
+            Run.objects.select_for_update().filter(pk=run.pk).first()
+            previous = RunArtifact.objects.filter(run=run, path=path).first()
+            if previous is not None and not replace:
+                raise ValidationError({"path": f"The run already has an artifact at “{path}”."})
+            if previous is not None:
                 try:
                     previous.delete()
                 except ProtectedError:

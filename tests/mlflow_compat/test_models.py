@@ -396,3 +396,45 @@ def test_two_registrations_of_one_logged_model_at_once_make_one_version(scientis
     assert sorted(outcomes) == ["INVALID_STATE", "made"], outcomes
     assert ModelVersion.objects.filter(model=model).count() == 1
     assert RunArtifact.objects.filter(run_id=int(run["info"]["run_id"])).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("replace", [False, True])
+def test_two_uploads_to_one_path_at_once_leave_one_artifact(scientist, replace):
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+
+    from experiments import services as experiments
+    from experiments.models import Run
+
+    run = Run.objects.get(pk=int(new_run(bearer(scientist))["info"]["run_id"]))
+    barrier, outcomes = threading.Barrier(2), []
+
+    def upload_once(body: bytes):
+        try:
+            barrier.wait()
+            experiments.upload_artifact(
+                run, SimpleUploadedFile("r.txt", body), actor=scientist, path="report.txt", replace=replace
+            )
+            outcomes.append("stored")
+        except ValidationError as exc:
+            outcomes.append(" ".join(exc.messages))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=upload_once, args=(body,)) for body in (b"one", b"two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rows = list(RunArtifact.objects.filter(run=run))
+    assert len(rows) == 1
+    if replace:
+        assert outcomes == ["stored", "stored"]
+    else:
+        assert sorted(outcomes)[1] == "stored" and "already has an artifact" in sorted(outcomes)[0]
+    with default_storage.open(rows[0].file, "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == rows[0].sha256
