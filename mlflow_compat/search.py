@@ -3,7 +3,7 @@
 Pure. The site's parser does the checking and the site's query does the searching; this only renames what
 MLflow spells differently (`attributes.run_name` → `attributes.name`, `run_id` → `id`, `user_id` → `user`,
 ``tags.`mlflow.runName` ``, `mlflow.parentRunId` and `mlflow.user` → the run's name, parent and user) and lifts out the time clauses (`attributes.start_time`,
-`end_time`, in epoch ms), which the view applies itself.
+`end_time`, in epoch ms) and the `IS [NOT] NULL` clauses on tags and params, which the view applies itself.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ TIME_OPS = {"=": "exact", "!=": "ne", ">": "gt", ">=": "gte", "<": "lt", "<=": "
 class Translated:
     text: str  # for experiments.search.parse
     times: list[tuple[str, str, int]] = field(default_factory=list)  # (field, op, epoch ms)
+    # (entity, key, is null): MLflow's `tags.k IS NULL`, `params.k IS NOT NULL`; entity "attributes" for the
+    # tags the site keeps as fields (key "parent", "user" or "name")
+    nulls: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 def _clauses(tokens: list) -> list[list]:
@@ -61,10 +64,11 @@ def _field_of(token, following) -> tuple[str | None, str | None, int]:
     if "." not in text and lower in {*RENAMED, *TIMES}:
         return "attributes", lower, 1
     head, dot, key = text.partition(".")
-    if dot and head.lower() in ("tags", "tag"):
-        if not key and following and following.kind in ("string", "backquoted"):
-            return "tags", following.value, 2
-        return "tags", key, 1
+    for entity, heads in (("tags", ("tags", "tag")), ("params", ("params", "param", "parameter", "parameters"))):
+        if dot and head.lower() in heads:
+            if not key and following and following.kind in ("string", "backquoted"):
+                return entity, following.value, 2
+            return entity, key, 1
     if dot and head.lower() in ("datasets", "dataset"):
         raise search.SearchError("Searching runs by datasets.* is not supported here.", token.pos)
     return None, None, 0
@@ -76,7 +80,7 @@ def _run_ids(tokens: list) -> str:
 
 
 def translate_filter(text: str) -> Translated:
-    """The site's search text and time clauses for an MLflow filter string; raises search.SearchError."""
+    """The site's search text, time and null clauses for an MLflow filter string; raises search.SearchError."""
     if len(text or "") > search.MAX_LENGTH:
         raise search.SearchError(f"The filter is too long: at most {search.MAX_LENGTH:,} characters.")
     if not (text or "").strip():
@@ -86,13 +90,21 @@ def translate_filter(text: str) -> Translated:
         if token.kind == "end":
             break
         tokens.append(token)
-    out, times = [], []
+    out, times, nulls = [], [], []
     for clause in _clauses(tokens):
         if not clause:
             raise search.SearchError("Empty clause around “and”.")
         entity, key, used = _field_of(clause[0], clause[1] if len(clause) > 1 else None)
         rest = clause[used:]
         tail = text[rest[0].pos : rest[-1].end] if rest else ""
+        words = [t.text.upper() for t in rest]
+        if words[-2:] == ["IS", "NULL"] or words[-3:] == ["IS", "NOT", "NULL"]:
+            if entity not in ("tags", "params") or len(words) > 3:
+                raise search.SearchError("IS NULL and IS NOT NULL work on tags and params only, as in MLflow.")
+            if entity == "tags" and key in FIELD_TAGS:
+                entity, key = "attributes", FIELD_TAGS[key]
+            nulls.append((entity, key, len(words) == 2))
+            continue
         if entity == "attributes" and key in TIMES:
             if len(rest) != 2 or rest[0].kind != "op" or rest[1].kind != "number" or not isinstance(rest[1].value, int):
                 raise search.SearchError(
@@ -115,9 +127,9 @@ def translate_filter(text: str) -> Translated:
             out.append(f"{search.field_name('tags', key)} {tail}")
         elif entity == "attributes":
             out.append(f"attributes.{key} {tail}")  # the site's parser names what it does not know
-        else:
+        else:  # metrics and params: the same in both languages
             out.append(text[clause[0].pos : clause[-1].end])
-    return Translated(" and ".join(out), times)
+    return Translated(" and ".join(out), times, nulls)
 
 
 MAX_ORDER_BY = 10

@@ -13,7 +13,7 @@ import math
 import re
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponse
 from django.urls import re_path
 from rest_framework.permissions import AllowAny
@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from experiments import search
 from experiments import services as experiments
 from experiments.filters import apply_ordering, apply_search
-from experiments.models import Experiment, Run
+from experiments.models import Experiment, Param, Run
 from experiments.services.tracking import DENIED
 from mlflow_compat import entities, protocol, selectors
 from mlflow_compat.errors import already_exists, invalid, not_found
@@ -375,6 +375,8 @@ class RunSearch(RunReader):
                 runs = runs.exclude(**{field: moment}).filter(**{f"{field}__isnull": False})
             else:
                 runs = runs.filter(**{f"{field}__{TIME_LOOKUPS[op]}": moment})
+        for entity, key, is_null in translated.nulls:
+            runs = _where_null(runs, entity, key, is_null)
         if (args.get("run_view_type") or "ACTIVE_ONLY") == "DELETED_ONLY":
             runs = runs.none()
         runs = apply_ordering(runs, *orderings) if orderings else runs.order_by("-started_at", "-pk")
@@ -383,6 +385,19 @@ class RunSearch(RunReader):
         if len(page) > limit:
             body["next_page_token"] = str(offset + limit)
         return Response(body)
+
+
+def _where_null(runs, entity: str, key: str, is_null: bool):
+    """Runs with (or, is_null, without) the tag or param `key`: MLflow's `IS NOT NULL` / `IS NULL`."""
+    if entity == "attributes" and key == "name":
+        return runs.none() if is_null else runs  # every run has a name in MLflow's eyes (run-<id> at worst)
+    if entity == "attributes":
+        present = Q(**{f"{key}__isnull": False})
+    elif entity == "tags":
+        present = Q(tags__has_key=key)
+    else:
+        present = Exists(Param.objects.filter(run=OuterRef("pk"), key=key))
+    return runs.filter(~present if is_null else present)
 
 
 class MetricHistory(RunReader):

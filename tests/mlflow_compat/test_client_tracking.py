@@ -234,6 +234,7 @@ def test_search_runs_with_mlflows_filter_grammar_ordering_and_paging(run_client)
             tagged=names("tags.`team.name` = 'ops'"),
             tagged_risk=names("tags.`team.name` = 'risk'", ["attributes.run_name DESC"]),
             children=names(f"tags.mlflow.parentRunId = '{{parent_id}}'", ["attributes.run_name ASC"]),
+            top_level=names("tags.mlflow.parentRunId IS NULL", ["attributes.run_name ASC"]),
             mine=names(f"tags.`mlflow.user` = '{{client.get_run(parent_id).info.user_id}}'"),
             loss_desc=names(order_by=["metrics.loss DESC"]),
             kind_then_loss=names(order_by=["params.kind DESC", "metrics.loss ASC"]),
@@ -253,6 +254,7 @@ def test_search_runs_with_mlflows_filter_grammar_ordering_and_paging(run_client)
     assert out["failed"] == ["c"] and out["running"] == ["d"]
     assert out["tagged"] == ["d"] and out["tagged_risk"] == ["c", "b", "a"]
     assert out["children"] == ["c", "d"] and out["mine"] == ["d", "c", "b", "a"]
+    assert out["top_level"] == ["a", "b"]
     assert list(Run.objects.filter(parent__name="a").order_by("name").values_list("name", flat=True)) == ["c", "d"]
     assert out["loss_desc"] == ["d", "c", "a", "b"]
     assert out["kind_then_loss"] == ["b", "a", "c", "d"]

@@ -54,6 +54,16 @@ def test_what_cannot_be_translated_or_parsed_is_a_search_error(bad):
         search.parse(translate_filter(bad).text)
 
 
+def test_null_clauses_are_lifted_out():
+    translated = translate_filter(
+        "tags.team IS NULL and params.`my p` IS NOT NULL and tags.mlflow.parentRunId IS NULL and metrics.x > 1"
+    )
+    assert translated.text == "metrics.x > 1"
+    assert translated.nulls == [("tags", "team", True), ("params", "my p", False), ("attributes", "parent", True)]
+    with pytest.raises(search.SearchError):
+        translate_filter("metrics.x IS NULL")
+
+
 def test_order_by():
     assert translate_order(["metrics.loss DESC"]) == ["-metrics.loss"]
     assert translate_order(["attributes.start_time ASC"]) == ["started_at"]

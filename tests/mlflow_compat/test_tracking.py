@@ -308,6 +308,31 @@ def test_search_runs_by_the_tags_the_site_keeps_as_fields(mlflow, scientist):
     assert names("attributes.end_time = 1800000000000") == ["parent"]
 
 
+def test_search_runs_with_is_null_on_tags_and_params(mlflow):
+    """MLflow 3's `IS NULL` / `IS NOT NULL` on tags and params (e.g. the top-level runs: no parentRunId tag)."""
+    parent = new_run(mlflow, run_name="parent", tags=[{"key": "team", "value": "risk"}])
+    experiment_id, parent_id = parent["info"]["experiment_id"], parent["info"]["run_id"]
+    tags = [{"key": "mlflow.parentRunId", "value": parent_id}]
+    kid = call(mlflow, "POST", "runs/create", {"experiment_id": experiment_id, "run_name": "kid", "tags": tags})
+    call(mlflow, "POST", "runs/log-parameter", {"run_id": kid[1]["run"]["info"]["run_id"], "key": "p", "value": "1"})
+
+    def names(text):
+        status, body = call(mlflow, "POST", "runs/search", {"experiment_ids": [experiment_id], "filter": text})
+        assert status == 200, body
+        return sorted(r["info"]["run_name"] for r in body["runs"])
+
+    assert names("tags.mlflow.parentRunId IS NULL") == ["parent"]
+    assert names("tags.`mlflow.parentRunId` IS NOT NULL") == ["kid"]
+    assert names("tags.team IS NULL") == ["kid"] and names("tags.team is not null") == ["parent"]
+    assert names("params.p IS NOT NULL and attributes.run_name = 'kid'") == ["kid"]
+    assert names("params.p IS NULL") == ["parent"]
+    assert names("tags.mlflow.runName IS NULL") == [] and names("tags.mlflow.user IS NOT NULL") == ["kid", "parent"]
+    status, body = call(
+        mlflow, "POST", "runs/search", {"experiment_ids": [experiment_id], "filter": "metrics.x IS NULL"}
+    )
+    assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+
+
 def test_search_runs_orders_by_several_fields(mlflow):
     """MLflow's order_by is a list: later fields order runs the earlier ones leave tied."""
     experiment_id = new_run(mlflow, run_name="a")["info"]["experiment_id"]
