@@ -290,7 +290,6 @@ def test_metric_history_returns_every_point_and_timestamp_across_pages(run_clien
     assert (latest.step, latest.value, latest.timestamp) == (points - 1, 1 / points, at(T0 + 7 * (points - 1)))
 
 
-@pytest.mark.xfail(strict=False, reason="non-finite storage lands with branch i17-A")
 def test_nan_and_infinity_are_logged_stored_and_read_back(run_client):
     out = run_client(
         f"""
