@@ -39,7 +39,13 @@ def run(ctx) -> dict[str, Any]:
                 raise RuntimeError("The artifact read back from storage does not match its sha256.")
     finally:
         default_storage.delete(name)
-    results["storage"] = {"bytes": len(payload), "sha256": digest}
+    backend = default_storage._wrapped if hasattr(default_storage, "_wrapped") else default_storage
+    results["storage"] = {
+        "backend": f"{type(backend).__module__}.{type(backend).__name__}",
+        "where": getattr(backend, "bucket_name", None) or str(getattr(backend, "location", "")),
+        "bytes": len(payload),
+        "sha256": digest,
+    }
 
     ctx.progress(50, "Training a small scikit-learn pipeline with 5-fold cross-validation")
     started = time.perf_counter()

@@ -248,8 +248,31 @@ MEDIA_URL = "media/"
 # Datasets may hold personal data: stored files and their folders are readable by the site's user only.
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+# Object storage: AWS_STORAGE_BUCKET_NAME switches every stored file (datasets, artifacts, model files) to an
+# S3-compatible bucket through django-storages, configured with its own setting names; without it, MEDIA_ROOT.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "")
+DEFAULT_STORAGE: dict = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if AWS_STORAGE_BUCKET_NAME:
+    DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,  # MinIO, Ceph, R2, moto ...
+            "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID", "") or None,  # else boto3's own credential chain
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY", "") or None,
+            "location": env_str("AWS_LOCATION", ""),  # a key prefix inside the bucket
+            # Never overwrite: a name that exists gets a suffix, as on the filesystem. Replacing an artifact
+            # stores the new bytes under a new name and deletes the old one after the commit; an overwrite
+            # would make that delete remove the new file.
+            "file_overwrite": False,
+            "default_acl": None,  # the bucket's own policy: private; the site serves every download
+            "querystring_auth": True,
+            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300),
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": env_str("STATICFILES_STORAGE", "whitenoise.storage.CompressedManifestStaticFilesStorage")
     },
