@@ -152,3 +152,15 @@ def strings(value: Any, field: str, *, max_items: int = 1000) -> list[str]:
     if not isinstance(value, list) or len(value) > max_items:
         raise invalid(f"{field} must be a list of at most {max_items:,} strings.")
     return [text(item, f"{field}[{i}]") for i, item in enumerate(value)]
+
+
+def page(rows, offset: int, limit: int, name: str, shape) -> dict:
+    """One page of a search answer: `{name: [shape(row), ...]}` plus `next_page_token` when more follow.
+
+    `rows` is anything sliceable in its final order (a QuerySet is read once, one row past the page).
+    """
+    found = list(rows[offset : offset + limit + 1])
+    body = {name: shape(found[:limit])}
+    if len(found) > limit:
+        body["next_page_token"] = str(offset + limit)
+    return body

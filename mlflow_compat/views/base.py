@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.urls import URLPattern, re_path
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
@@ -12,6 +14,11 @@ from mlflow_compat.authentication import PasswordAuthentication
 from mlops_site.api.authentication import ApiTokenAuthentication
 from mlops_site.api.parsers import SafeJSONParser
 from mlops_site.api.permissions import HasModelPermission
+
+
+def route(path: str, view) -> URLPattern:
+    """`/api/2.0/mlflow/<path>` (a literal path, as the client builds it) answered by `view`."""
+    return re_path(rf"^api/2\.0/mlflow/{re.escape(path)}$", view.as_view())
 
 
 class MlflowView(APIView):

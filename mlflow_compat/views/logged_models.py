@@ -108,11 +108,10 @@ class Search(LoggedModelView):
                 raise invalid("Order logged models by name, creation_timestamp or last_updated_timestamp.")
             ordering.append(field if item.get("ascending", True) is not False else f"-{field}")
         queryset = LoggedModel.objects.filter(experiment_id__in=experiment_pks).filter(condition)
-        page = list(queryset.order_by(*(ordering or ["-created_at"]), "-pk")[offset : offset + limit + 1])
-        body = {"models": [entities.logged_model_json(model) for model in page[:limit]]}
-        if len(page) > limit:
-            body["next_page_token"] = str(offset + limit)
-        return Response(body)
+        ordered = queryset.order_by(*(ordering or ["-created_at"]), "-pk")
+        return Response(
+            protocol.page(ordered, offset, limit, "models", lambda rows: [entities.logged_model_json(m) for m in rows])
+        )
 
 
 ID = r"(?P<model_id>[^/]{1,100})"

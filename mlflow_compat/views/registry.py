@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from django.db.models import Max, Q
-from django.urls import re_path
 from rest_framework.response import Response
 
 from mlflow_compat import protocol
@@ -18,7 +17,7 @@ from mlflow_compat.errors import already_exists, invalid, not_found
 from mlflow_compat.protocol import kv, ms
 from mlflow_compat.services import downloads
 from mlflow_compat.services import registry as compat
-from mlflow_compat.views.base import MlflowView
+from mlflow_compat.views.base import MlflowView, route
 from registry import services as registry
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
@@ -229,11 +228,10 @@ class ModelSearch(RegistryView):
         order = _order(
             args.get("order_by"), {"name": "name", "timestamp": "created_at", "creation_timestamp": "created_at"}
         )
-        page = list(queryset.order_by(*(order or ["name"]), "pk")[offset : offset + limit + 1])
-        body = {"registered_models": [model_json(m) for m in page[:limit]]}
-        if len(page) > limit:
-            body["next_page_token"] = str(offset + limit)
-        return Response(body)
+        ordered = queryset.order_by(*(order or ["name"]), "pk")
+        return Response(
+            protocol.page(ordered, offset, limit, "registered_models", lambda rows: [model_json(m) for m in rows])
+        )
 
     post = get
 
@@ -376,11 +374,10 @@ class VersionSearch(RegistryView):
             },
         )
         queryset = ModelVersion.objects.select_related("model", "created_by").filter(condition)
-        page = list(queryset.order_by(*(order or ["model__name", "-number"]), "pk")[offset : offset + limit + 1])
-        body = {"model_versions": [version_json(v) for v in page[:limit]]}
-        if len(page) > limit:
-            body["next_page_token"] = str(offset + limit)
-        return Response(body)
+        ordered = queryset.order_by(*(order or ["model__name", "-number"]), "pk")
+        return Response(
+            protocol.page(ordered, offset, limit, "model_versions", lambda rows: [version_json(v) for v in rows])
+        )
 
     post = get
 
@@ -412,28 +409,24 @@ class ModelRename(Refused):
     message = "Registered models cannot be renamed on this site: the name is in every URL, alias and deployment."
 
 
-def _p(path: str, view) -> re_path:
-    return re_path(rf"^api/2\.0/mlflow/{re.escape(path)}$", view.as_view())
-
-
 urlpatterns = [
-    _p("registered-models/create", ModelCreate),
-    _p("registered-models/get", ModelGet),
-    _p("registered-models/update", ModelUpdate),
-    _p("registered-models/delete", ModelDelete),
-    _p("registered-models/rename", ModelRename),
-    _p("registered-models/search", ModelSearch),
-    _p("registered-models/set-tag", ModelSetTag),
-    _p("registered-models/delete-tag", ModelDeleteTag),
-    _p("registered-models/get-latest-versions", LatestVersions),
-    _p("registered-models/alias", Alias),
-    _p("model-versions/create", VersionCreate),
-    _p("model-versions/get", VersionGet),
-    _p("model-versions/update", VersionUpdate),
-    _p("model-versions/delete", VersionDelete),
-    _p("model-versions/set-tag", VersionSetTag),
-    _p("model-versions/delete-tag", VersionDeleteTag),
-    _p("model-versions/search", VersionSearch),
-    _p("model-versions/get-download-uri", DownloadUri),
-    _p("model-versions/transition-stage", TransitionStage),
+    route("registered-models/create", ModelCreate),
+    route("registered-models/get", ModelGet),
+    route("registered-models/update", ModelUpdate),
+    route("registered-models/delete", ModelDelete),
+    route("registered-models/rename", ModelRename),
+    route("registered-models/search", ModelSearch),
+    route("registered-models/set-tag", ModelSetTag),
+    route("registered-models/delete-tag", ModelDeleteTag),
+    route("registered-models/get-latest-versions", LatestVersions),
+    route("registered-models/alias", Alias),
+    route("model-versions/create", VersionCreate),
+    route("model-versions/get", VersionGet),
+    route("model-versions/update", VersionUpdate),
+    route("model-versions/delete", VersionDelete),
+    route("model-versions/set-tag", VersionSetTag),
+    route("model-versions/delete-tag", VersionDeleteTag),
+    route("model-versions/search", VersionSearch),
+    route("model-versions/get-download-uri", DownloadUri),
+    route("model-versions/transition-stage", TransitionStage),
 ]

@@ -29,7 +29,7 @@ from mlflow_compat import entities, protocol, selectors
 from mlflow_compat.errors import already_exists, invalid, not_found
 from mlflow_compat.search import MAX_ORDER_BY, translate_filter, translate_order
 from mlflow_compat.services import tracking as compat
-from mlflow_compat.views.base import MlflowView
+from mlflow_compat.views.base import MlflowView, route
 
 MAX_RUNS = 50_000
 MAX_EXPERIMENTS = 50_000
@@ -200,12 +200,12 @@ class ExperimentSearch(MlflowView):
             if field is None:
                 raise invalid(f"Cannot order experiments by {str(item)[:100]!r}.")
             keys.append(("-" if len(words) > 1 and words[1].upper() == "DESC" else "") + field)
-        page = list(queryset.order_by(*(keys or ["-created_at"]), "-pk")[offset : offset + limit + 1])
-        more = len(page) > limit
-        body = {"experiments": [entities.experiment_json(e) for e in page[:limit]]}
-        if more:
-            body["next_page_token"] = str(offset + limit)
-        return Response(body)
+        ordered = queryset.order_by(*(keys or ["-created_at"]), "-pk")
+        return Response(
+            protocol.page(
+                ordered, offset, limit, "experiments", lambda rows: [entities.experiment_json(e) for e in rows]
+            )
+        )
 
 
 class ExperimentDelete(MlflowView):
@@ -380,11 +380,7 @@ class RunSearch(RunReader):
         if (args.get("run_view_type") or "ACTIVE_ONLY") == "DELETED_ONLY":
             runs = runs.none()
         runs = apply_ordering(runs, *orderings) if orderings else runs.order_by("-started_at", "-pk")
-        page = list(runs.select_related("user")[offset : offset + limit + 1])
-        body = {"runs": entities.runs_json(page[:limit])}
-        if len(page) > limit:
-            body["next_page_token"] = str(offset + limit)
-        return Response(body)
+        return Response(protocol.page(runs.select_related("user"), offset, limit, "runs", entities.runs_json))
 
 
 def _where_null(runs, entity: str, key: str, is_null: bool):
@@ -452,29 +448,25 @@ class ServerInfo(APIView):
         )
 
 
-def _p(route: str, view) -> re_path:
-    return re_path(rf"^api/2\.0/mlflow/{route}$", view.as_view())
-
-
 urlpatterns = [
-    _p("experiments/get-by-name", ExperimentGetByName),
-    _p("experiments/get", ExperimentGet),
-    _p("experiments/create", ExperimentCreate),
-    _p("experiments/search", ExperimentSearch),
-    _p("experiments/delete", ExperimentDelete),
-    _p("runs/create", RunCreate),
-    _p("runs/get", RunGet),
-    _p("runs/update", RunUpdate),
-    _p("runs/delete", RunDelete),
-    _p("runs/restore", RunRestore),
-    _p("runs/log-parameter", LogParameter),
-    _p("runs/log-metric", LogMetric),
-    _p("runs/log-batch", LogBatch),
-    _p("runs/set-tag", SetTag),
-    _p("runs/delete-tag", DeleteTag),
-    _p("runs/log-inputs", LogInputs),
-    _p("runs/outputs", LogOutputs),
-    _p("runs/search", RunSearch),
-    _p("metrics/get-history", MetricHistory),
+    route("experiments/get-by-name", ExperimentGetByName),
+    route("experiments/get", ExperimentGet),
+    route("experiments/create", ExperimentCreate),
+    route("experiments/search", ExperimentSearch),
+    route("experiments/delete", ExperimentDelete),
+    route("runs/create", RunCreate),
+    route("runs/get", RunGet),
+    route("runs/update", RunUpdate),
+    route("runs/delete", RunDelete),
+    route("runs/restore", RunRestore),
+    route("runs/log-parameter", LogParameter),
+    route("runs/log-metric", LogMetric),
+    route("runs/log-batch", LogBatch),
+    route("runs/set-tag", SetTag),
+    route("runs/delete-tag", DeleteTag),
+    route("runs/log-inputs", LogInputs),
+    route("runs/outputs", LogOutputs),
+    route("runs/search", RunSearch),
+    route("metrics/get-history", MetricHistory),
     re_path(r"^api/3\.0/mlflow/server-info$", ServerInfo.as_view()),
 ]

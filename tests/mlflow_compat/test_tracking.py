@@ -473,7 +473,13 @@ FIELDS = [
 @pytest.mark.parametrize("route", [p.pattern.regex.pattern for p in tracking_views.urlpatterns])
 def test_no_tracking_endpoint_answers_500_to_wrong_types(mlflow, route):
     """Every field of every endpoint, given each wrong kind of value, on top of an otherwise valid request."""
-    path = route.removeprefix("^api/2\\.0/mlflow/").removeprefix("^").removesuffix("$").replace("\\.", ".")
+    path = (
+        route.removeprefix("^api/2\\.0/mlflow/")
+        .removeprefix("^")
+        .removesuffix("$")
+        .replace("\\.", ".")
+        .replace("\\-", "-")
+    )
     run = new_run(mlflow, experiment_name=f"fuzz {path}")
     valid = {
         "experiment_id": run["info"]["experiment_id"],
