@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.builders"]
+pytest_plugins = ["tests.builders", "tests.s3"]
 
 
 def pytest_configure(config):
@@ -51,9 +51,16 @@ def _migration_rows(sender, **kwargs):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(settings, tmp_path):
-    """Each test gets its own media folder, a private cache and inline (synchronous) jobs."""
+def _isolated_settings(settings, tmp_path, request):
+    """Each test gets its own media folder (or, with TEST_STORAGE=s3, its own bucket of the loopback S3),
+    a private cache and inline (synchronous) jobs."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    if os.environ.get("TEST_STORAGE") == "s3":
+        from tests.s3 import CREDENTIALS, new_bucket, s3_storage
+
+        endpoint = request.getfixturevalue("s3_endpoint")
+        os.environ.update(CREDENTIALS)
+        settings.STORAGES = {**settings.STORAGES, "default": s3_storage(endpoint, new_bucket(endpoint)[1])}
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}
     }

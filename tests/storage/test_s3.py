@@ -21,7 +21,7 @@ from mlops_site import selfcheck
 from registry.models import ModelVersion
 from tests.builders import token_client
 from tests.mlflow_compat.test_tracking import bearer, new_run
-from tests.storage.conftest import objects
+from tests.s3 import objects
 
 pytestmark = pytest.mark.django_db
 

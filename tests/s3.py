@@ -1,7 +1,8 @@
 """A real S3 API on loopback: moto's standalone server (`moto_server`), one per test session.
 
-The storage tests point the default storage at a fresh bucket of it (django-storages' S3 backend, as
-AWS_STORAGE_BUCKET_NAME does in production), so every byte goes over HTTP to an S3 endpoint.
+tests/storage point the default storage at a fresh bucket of it (django-storages' S3 backend, as
+AWS_STORAGE_BUCKET_NAME does in production), so every byte goes over HTTP to an S3 endpoint; with
+TEST_STORAGE=s3 every test does (`make test` on S3: `TEST_STORAGE=s3 make test`).
 """
 
 from __future__ import annotations
@@ -52,32 +53,40 @@ def s3_endpoint():
         process.wait(10)
 
 
+def s3_storage(endpoint: str, bucket: str) -> dict:
+    """The STORAGES["default"] entry for `bucket` of the loopback S3, as settings.py builds it from the environment."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": "us-east-1",
+            "access_key": "testing",
+            "secret_key": "testing",
+            "location": "site",
+            "file_overwrite": False,
+            "default_acl": None,
+        },
+    }
+
+
+def new_bucket(endpoint: str):
+    """(boto3 client, name) of a fresh bucket."""
+    import boto3
+
+    bucket = f"mlops-{secrets.token_hex(6)}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_keys())
+    client.create_bucket(Bucket=bucket)
+    return client, bucket
+
+
 @pytest.fixture
 def s3(settings, s3_endpoint, monkeypatch):
     """The default storage is a fresh bucket of the loopback S3; (boto3 client, bucket name)."""
-    import boto3
-
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
-    bucket = f"mlops-{secrets.token_hex(6)}"
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **_keys())
-    client.create_bucket(Bucket=bucket)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": s3_endpoint,
-                "region_name": "us-east-1",
-                "access_key": "testing",
-                "secret_key": "testing",
-                "location": "site",
-                "file_overwrite": False,
-                "default_acl": None,
-            },
-        },
-    }
+    client, bucket = new_bucket(s3_endpoint)
+    settings.STORAGES = {**settings.STORAGES, "default": s3_storage(s3_endpoint, bucket)}
     return client, bucket
 
 
