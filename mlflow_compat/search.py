@@ -76,7 +76,10 @@ def _field_of(token, following) -> tuple[str | None, str | None, int]:
 
 def _run_ids(tokens: list) -> str:
     """A clause's operator and values with MLflow's string run ids as the site's integers ('12' → 12)."""
-    return " ".join(str(int(t.value)) if t.kind == "string" and t.value.strip().isdigit() else t.text for t in tokens)
+    return " ".join(
+        str(int(t.value)) if t.kind == "string" and t.value.strip().isascii() and t.value.strip().isdigit() else t.text
+        for t in tokens
+    )
 
 
 def translate_filter(text: str) -> Translated:

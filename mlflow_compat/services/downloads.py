@@ -1,9 +1,10 @@
 """A registry version as the MLmodel directory `mlflow.pyfunc.load_model("models:/name/3")` downloads.
 
-A version logged through MLflow is its logged model's own directory. A version the site trained (or
-that was uploaded) has a bare model file; its directory is made here: the pinned bytes (checked against
-the version's sha256, as serving checks them), an MLmodel naming the skops types the file needs, and the
-requirements of the environment that trained it.
+The directory is always made here, for versions logged through MLflow too: the pinned bytes (checked
+against the version's sha256, as serving checks them), an MLmodel naming the skops types the file needs
+and the version's signature, and the requirements of this environment. A logged model's own MLmodel is
+never handed out as the version: its `python_function` flavor could name a pickle or code the sha256
+never covered, and what loads must be what the reviewer approved.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from django.core.files.storage import default_storage
 
 from mlflow_compat import mlmodel
 from mlflow_compat.errors import invalid, not_found
-from mlflow_compat.models import LoggedModel
-from mlflow_compat.services import logged_models
 from registry.models import ModelVersion
 
 REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
@@ -33,11 +32,6 @@ def version(model_pk: int, number: int) -> ModelVersion:
 
 def directory_uri(found: ModelVersion) -> str:
     return f"mlflow-artifacts:/registry/{found.model_id}/{found.number}"
-
-
-def logged_model_of(found: ModelVersion) -> LoggedModel | None:
-    model_id = (found.lineage or {}).get("mlflow", {}).get("logged_model")
-    return LoggedModel.objects.filter(model_id=model_id).first() if model_id else None
 
 
 def _pinned_bytes(found: ModelVersion) -> bytes:
@@ -60,13 +54,6 @@ def _version_of(package: str) -> str | None:
 
 def files(found: ModelVersion) -> dict[str, bytes]:
     """{path: bytes} of the version's MLmodel directory."""
-    logged = logged_model_of(found)
-    if logged is not None:
-        out = {artifact.path: logged_models.read_file(logged, artifact.path) for artifact in logged.artifacts.all()}
-        path, _ = mlmodel.model_file(mlmodel.parse(out[mlmodel.MLMODEL].decode("utf-8", "replace")))
-        if hashlib.sha256(out.get(path, b"")).hexdigest() != found.sha256:
-            raise invalid(f"The files of {found} no longer match its pinned sha256; they are not handed out.")
-        return out
     data = _pinned_bytes(found)
     trusted = None
     if found.format == ModelVersion.Format.SKOPS:

@@ -218,7 +218,9 @@ def search_filter(text: str) -> Q:
         field, op = match.group(1).lower(), match.group(2)
         value = match.group(3) if match.group(3) is not None else match.group(4)
         if field == "source_run_id":
-            term = Q(source_run_id=int(value)) if value.isdigit() and len(value) < 18 else Q(pk__in=[])
+            term = (
+                Q(source_run_id=int(value)) if value.isascii() and value.isdigit() and len(value) < 18 else Q(pk__in=[])
+            )
         else:
             term = Q(**{field: value})
         condition &= term if op == "=" else ~term

@@ -18,8 +18,10 @@ from mlflow_compat import mlmodel
 from mlflow_compat.errors import invalid, not_found
 from mlflow_compat.models import LoggedModel
 from mlflow_compat.services import logged_models
+from mlops_site.permissions import require
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import uploads
+from registry.services.catalog import denied
 
 LOGGED_SOURCE = re.compile(r"^models:/(?P<model>m-[0-9a-f]{32})/?$")
 RUN_SOURCE = re.compile(
@@ -71,6 +73,7 @@ def _directory(source: str, model_id: str | None) -> tuple[Directory, Run | None
 def create_version(
     model: RegisteredModel, *, source: str, model_id: str | None, actor, description: str = ""
 ) -> ModelVersion:
+    require(actor, "registry.add_modelversion", denied("registering model versions"))  # before any file is read
     directory, run, lineage = _directory(source, model_id)
     try:
         document = mlmodel.parse(directory.read(mlmodel.MLMODEL).decode("utf-8", "replace"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Max, Q
 from rest_framework.response import Response
 
@@ -18,8 +20,10 @@ from mlflow_compat.protocol import kv, ms
 from mlflow_compat.services import downloads
 from mlflow_compat.services import registry as compat
 from mlflow_compat.views.base import MlflowView, route
+from mlops_site.schemas import validate
 from registry import services as registry
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
+from registry.schemas import ModelEdit, VersionEdit
 
 MAX_RESULTS = 1000
 STAGE_OUT = {
@@ -47,7 +51,7 @@ def _version(args: dict) -> ModelVersion:
         ModelVersion.objects.select_related("model", "run", "created_by")
         .filter(model=model, number=int(number))
         .first()
-        if number.isdigit() and len(number) < 10
+        if number.isascii() and number.isdigit() and len(number) < 10
         else None
     )
     if found is None:
@@ -116,15 +120,26 @@ class ModelCreate(RegistryView):
         name = protocol.text(args.get("name"), "name", max_length=250)
         if RegisteredModel.objects.filter(name__iexact=name).exists():
             raise already_exists(f"Registered Model (name={name}) already exists.")
-        tags = protocol.key_values(args.get("tags"), "tags")
-        model = registry.create_model(
-            name=name,
-            description=protocol.text(args.get("description"), "description", required=False),
-            actor=request.user,
-        )
-        if tags:
-            model = registry.update_model(model, actor=request.user, tags=tags)
+        tags = _tags(args.get("tags"), ModelEdit)
+        description = protocol.text(args.get("description"), "description", required=False)
+        try:
+            with transaction.atomic():  # the model and its tags, or nothing
+                model = registry.create_model(name=name, description=description, actor=request.user)
+                if tags:
+                    model = registry.update_model(model, actor=request.user, tags=tags)
+        except ValidationError:
+            if RegisteredModel.objects.filter(name__iexact=name).exists():  # made at the same moment by another request
+                raise already_exists(f"Registered Model (name={name}) already exists.") from None
+            raise
         return Response({"registered_model": model_json(model)})
+
+
+def _tags(raw, schema) -> dict[str, str]:
+    """Tags as the registry will keep them, checked before anything is created."""
+    tags = protocol.key_values(raw, "tags")
+    if tags:
+        validate(schema, {"tags": tags}, partial=True)
+    return tags
 
 
 class ModelGet(RegistryView):
@@ -285,6 +300,7 @@ class VersionCreate(RegistryView):
         model = _model(args.get("name"))
         source = protocol.text(args.get("source"), "source", max_length=1000)
         model_id = protocol.text(args.get("model_id"), "model_id", required=False, max_length=100) or None
+        tags = _tags(args.get("tags"), VersionEdit)
         version = compat.create_version(
             model,
             source=source,
@@ -292,7 +308,7 @@ class VersionCreate(RegistryView):
             actor=request.user,
             description=protocol.text(args.get("description"), "description", required=False),
         )
-        if tags := protocol.key_values(args.get("tags"), "tags"):
+        if tags:
             version = registry.update_version(version, actor=request.user, tags=tags)
         return Response({"model_version": version_json(version, [])})
 
@@ -354,9 +370,9 @@ class VersionSearch(RegistryView):
             if field == "name":
                 term = Q(model__in=RegisteredModel.objects.filter(_name_condition(op, value)))
             elif field == "run_id":
-                term = Q(run_id=int(value)) if value.isdigit() and len(value) < 18 else Q(pk__in=[])
+                term = Q(run_id=int(value)) if value.isascii() and value.isdigit() and len(value) < 18 else Q(pk__in=[])
             elif field == "version_number":
-                term = Q(number=int(value)) if value.isdigit() and len(value) < 10 else Q(pk__in=[])
+                term = Q(number=int(value)) if value.isascii() and value.isdigit() and len(value) < 10 else Q(pk__in=[])
             elif field == "model_id":
                 term = Q(lineage__mlflow__logged_model=value)
             else:

@@ -41,7 +41,7 @@ def _experiment(value, actor, *, create_default: bool = False) -> Experiment:
     experiment_id = protocol.text(value, "experiment_id")
     if experiment_id == "0":
         return compat.default_experiment(actor, create=create_default)
-    if not experiment_id.isdigit() or len(experiment_id) > 18:
+    if not (experiment_id.isascii() and experiment_id.isdigit()) or len(experiment_id) > 18:
         raise not_found(f"No Experiment with id={experiment_id[:40]} exists")
     experiment = Experiment.objects.filter(pk=int(experiment_id)).first()
     if experiment is None:
@@ -52,7 +52,7 @@ def _experiment(value, actor, *, create_default: bool = False) -> Experiment:
 def _run(args: dict, *, lock: bool = False) -> Run:
     run_id = args.get("run_id") or args.get("run_uuid")
     run_id = protocol.text(run_id, "run_id")
-    if not run_id.isdigit() or len(run_id) > 18:
+    if not (run_id.isascii() and run_id.isdigit()) or len(run_id) > 18:
         raise not_found(f"Run with id={run_id[:40]} not found")
     run = Run.objects.select_related("user").filter(pk=int(run_id)).first()
     if run is None:
@@ -228,6 +228,9 @@ class RunCreate(RunWriter):
         if parent_id := tags.get("mlflow.parentRunId"):
             parent = _run({"run_id": parent_id})
         code_version = tags.get("mlflow.source.git.commit", "")
+        started = None
+        if args.get("start_time") not in (None, ""):  # checked before anything is written
+            started = protocol.from_ms(args["start_time"], "start_time")
         for key in entities.FIELD_TAGS:
             tags.pop(key, None)
         run = experiments.create_run(
@@ -240,8 +243,8 @@ class RunCreate(RunWriter):
             code_version=code_version,
             command=tags.get("mlflow.source.name", ""),
         )
-        if args.get("start_time") not in (None, ""):
-            run.started_at = protocol.from_ms(args["start_time"], "start_time")
+        if started is not None:
+            run.started_at = started
             run.save(update_fields=["started_at"])
         run = Run.objects.select_related("user").get(pk=run.pk)
         return Response({"run": entities.runs_json([run])[0]})

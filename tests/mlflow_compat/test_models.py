@@ -260,7 +260,7 @@ def test_mlmodel_column_types_round_trip():
         mlmodel.parse("flavors: [unclosed")
 
 
-WRONG = [None, "", "x", -1, 2**70, 1.5, True, [], {"key": 1}, "\ud800", "9" * 30]
+WRONG = [None, "", "x", -1, 2**70, 1.5, True, [], {"key": 1}, "\ud800", "9" * 30, "²"]
 FIELDS = [
     "name",
     "version",
@@ -438,3 +438,87 @@ def test_two_uploads_to_one_path_at_once_leave_one_artifact(scientist, replace):
         assert sorted(outcomes)[1] == "stored" and "already has an artifact" in sorted(outcomes)[0]
     with default_storage.open(rows[0].file, "rb") as handle:
         assert hashlib.sha256(handle.read()).hexdigest() == rows[0].sha256
+
+
+def test_a_version_downloads_as_the_site_builds_it_whatever_the_logged_mlmodel_says(mlflow):
+    """A logged MLmodel whose python_function flavor names a pickle and code is registered for its skops file,
+    but what `models:/name/1` downloads is the site's own directory around the pinned bytes."""
+    run = new_run(mlflow)
+    info, _, _ = log_model(mlflow, run, finalize=False)
+    base = f"{info['experiment_id']}/models/{info['model_id']}/artifacts"
+    document = yaml.safe_load(mlmodel_text(info["model_id"]))
+    document["flavors"]["python_function"] = {
+        "loader_module": "mlflow.pyfunc.model",
+        "python_model": "python_model.pkl",
+        "code": "code",
+    }
+    assert put(mlflow, f"{base}/MLmodel", yaml.safe_dump(document).encode()).status_code == 200
+    assert put(mlflow, f"{base}/python_model.pkl", b"\x80\x04evil").status_code == 200
+    assert put(mlflow, f"{base}/code/evil.py", b"import os").status_code == 200
+    call(mlflow, "PATCH", f"logged-models/{info['model_id']}", {"status": "LOGGED_MODEL_READY"})
+    assert register(mlflow, "m", f"models:/{info['model_id']}")[0] == 200
+    _, body = call(mlflow, "GET", "model-versions/get-download-uri", name="m", version="1")
+    root = body["artifact_uri"].removeprefix("mlflow-artifacts:/")
+    listed = {f["path"] for f in mlflow.get(ARTIFACTS, {"path": root}).json()["files"]}
+    assert listed == {"MLmodel", "model.skops", "requirements.txt", "python_env.yaml", "conda.yaml"}
+    served = yaml.safe_load(mlflow.get(f"{ARTIFACTS}/{root}/MLmodel").getvalue())
+    assert served["flavors"]["python_function"]["loader_module"] == "mlflow.sklearn"
+    assert "code" not in served["flavors"]["python_function"]
+    assert mlflow.get(f"{ARTIFACTS}/{root}/python_model.pkl").status_code == 404
+
+
+def test_refused_creations_leave_nothing_behind(mlflow):
+    status, _ = call(
+        mlflow, "POST", "registered-models/create", {"name": "tagged", "tags": [{"key": " ", "value": "x"}]}
+    )
+    assert status == 400 and not RegisteredModel.objects.filter(name="tagged").exists()
+    _, created = call(mlflow, "POST", "experiments/create", {"name": "e"})
+    status, _ = call(mlflow, "POST", "runs/create", {"experiment_id": created["experiment_id"], "start_time": "x"})
+    assert status == 400 and not RunArtifact.objects.exists()
+    from experiments.models import Run
+
+    assert not Run.objects.exists()
+    run = new_run(mlflow, experiment_name="other")
+    info, _, _ = log_model(mlflow, run)
+    call(mlflow, "POST", "registered-models/create", {"name": "m"})
+    status, _ = call(
+        mlflow,
+        "POST",
+        "model-versions/create",
+        {"name": "m", "source": f"models:/{info['model_id']}", "tags": [{"key": " ", "value": "x"}]},
+    )
+    assert status == 400 and not ModelVersion.objects.exists()
+
+
+def test_a_reviewer_is_refused_before_any_model_file_is_read(mlflow, monkeypatch):
+    from registry.services import uploads
+
+    run = new_run(mlflow)
+    info, _, _ = log_model(mlflow, run)
+    call(mlflow, "POST", "registered-models/create", {"name": "m"})
+    loads = []
+    monkeypatch.setattr(uploads, "checked_model", lambda *a, **k: loads.append(a))
+    reviewer = bearer(make_user("rhea", roles.REVIEWER))
+    status, body = call(
+        reviewer, "POST", "model-versions/create", {"name": "m", "source": f"models:/{info['model_id']}"}
+    )
+    assert status == 403 and body["error_code"] == "PERMISSION_DENIED" and loads == []
+
+
+def test_ids_in_digits_other_than_ascii_are_unknown_not_500(mlflow):
+    run = new_run(mlflow)
+    call(mlflow, "POST", "registered-models/create", {"name": "m"})
+    experiment = run["info"]["experiment_id"]
+    for method, path, args in [
+        ("GET", "experiments/get", {"experiment_id": "²"}),
+        ("GET", "runs/get", {"run_id": "²"}),
+        ("GET", "metrics/get-history", {"run_id": "²", "metric_key": "k"}),
+        ("GET", "model-versions/get", {"name": "m", "version": "²"}),
+        ("GET", "model-versions/search", {"filter": "run_id = '²'"}),
+        ("GET", "model-versions/search", {"filter": "version_number = '²'"}),
+        ("POST", "logged-models/search", {"experiment_ids": [experiment], "filter": "source_run_id = '²'"}),
+        ("POST", "runs/search", {"experiment_ids": [experiment], "filter": "attributes.run_id = '²'"}),
+    ]:
+        status, body = call(mlflow, method, path, args) if method == "POST" else call(mlflow, method, path, **args)
+        assert status in (200, 400, 404), (path, args, status)
+        assert status == 200 or "error_code" in body

@@ -440,7 +440,7 @@ def test_non_finite_metric_strings_are_parsed():
     assert protocol.wire_number(math.inf) == "Infinity" and protocol.wire_number(1.5) == 1.5
 
 
-WRONG_VALUES = [None, "", "x", -1, 2**70, 1.5, True, [], [1, "a"], {}, {"key": 1}, "\ud800", "9" * 30, "NaN"]
+WRONG_VALUES = [None, "", "x", -1, 2**70, 1.5, True, [], [1, "a"], {}, {"key": 1}, "\ud800", "9" * 30, "NaN", "²"]
 FIELDS = [
     "experiment_id",
     "experiment_ids",
