@@ -254,7 +254,7 @@ AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "")
 DEFAULT_STORAGE: dict = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 if AWS_STORAGE_BUCKET_NAME:
     DEFAULT_STORAGE = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "mlops_site.storage.S3Storage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,  # MinIO, Ceph, R2, moto ...
@@ -262,10 +262,8 @@ if AWS_STORAGE_BUCKET_NAME:
             "access_key": env_str("AWS_ACCESS_KEY_ID", "") or None,  # else boto3's own credential chain
             "secret_key": env_str("AWS_SECRET_ACCESS_KEY", "") or None,
             "location": env_str("AWS_LOCATION", ""),  # a key prefix inside the bucket
-            # Never overwrite: a name that exists gets a suffix, as on the filesystem. Replacing an artifact
-            # stores the new bytes under a new name and deletes the old one after the commit; an overwrite
-            # would make that delete remove the new file.
-            "file_overwrite": False,
+            # Every name is new (mlops_site.storage), so there is nothing to overwrite or to ask the bucket about.
+            "file_overwrite": True,
             "default_acl": None,  # the bucket's own policy: private; the site serves every download
             "querystring_auth": True,
             "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300),

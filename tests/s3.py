@@ -56,7 +56,7 @@ def s3_endpoint():
 def s3_storage(endpoint: str, bucket: str) -> dict:
     """The STORAGES["default"] entry for `bucket` of the loopback S3, as settings.py builds it from the environment."""
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "mlops_site.storage.S3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             "endpoint_url": endpoint,
@@ -64,7 +64,7 @@ def s3_storage(endpoint: str, bucket: str) -> dict:
             "access_key": "testing",
             "secret_key": "testing",
             "location": "site",
-            "file_overwrite": False,
+            "file_overwrite": True,
             "default_acl": None,
         },
     }

@@ -95,5 +95,5 @@ def test_selfcheck_names_the_bucket(s3):
         log = progress
 
     result = selfcheck.run(Context())
-    assert result["storage"]["backend"] == "storages.backends.s3.S3Storage"
+    assert result["storage"]["backend"] == "mlops_site.storage.S3Storage"
     assert result["storage"]["where"] == bucket
