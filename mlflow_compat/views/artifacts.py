@@ -149,6 +149,12 @@ class File(ArtifactView):
         if location.kind == "model":
             logged_models.put_file(location.owner, location.rest, _chunks(request), actor=request.user)
             return Response({})
+        if location.owner.source != Run.Source.LOGGED:
+            # A trained or uploaded run's files are what the site made and measured; its gates trust them.
+            raise invalid(
+                f"Run {location.owner.pk} is one the site made ({location.owner.get_source_display().lower()}): "
+                "its artifacts are the site's. Log to a run of your own."
+            )
         upload = Upload(request, location.rest, request.content_type)
         experiments.upload_artifact(
             location.owner, upload, actor=request.user, path=location.rest, replace=True, after_finish=True

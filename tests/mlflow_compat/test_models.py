@@ -522,3 +522,12 @@ def test_ids_in_digits_other_than_ascii_are_unknown_not_500(mlflow):
         status, body = call(mlflow, method, path, args) if method == "POST" else call(mlflow, method, path, **args)
         assert status in (200, 400, 404), (path, args, status)
         assert status == 200 or "error_code" in body
+
+
+def test_the_proxy_never_writes_into_a_run_the_site_trained(mlflow, deployed):
+    _, version, _ = deployed
+    run = version.run
+    before = set(RunArtifact.objects.filter(run=run).values_list("path", "sha256"))
+    response = put(mlflow, f"{run.experiment_id}/{run.pk}/artifacts/model/extra.skops", b"x")
+    assert response.status_code == 400 and "the site made" in response.json()["message"]
+    assert set(RunArtifact.objects.filter(run=run).values_list("path", "sha256")) == before
