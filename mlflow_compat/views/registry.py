@@ -20,10 +20,8 @@ from mlflow_compat.protocol import kv, ms
 from mlflow_compat.services import downloads
 from mlflow_compat.services import registry as compat
 from mlflow_compat.views.base import MlflowView, route
-from mlops_site.schemas import validate
 from registry import services as registry
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
-from registry.schemas import ModelEdit, VersionEdit
 
 MAX_RESULTS = 1000
 STAGE_OUT = {
@@ -120,7 +118,7 @@ class ModelCreate(RegistryView):
         name = protocol.text(args.get("name"), "name", max_length=250)
         if RegisteredModel.objects.filter(name__iexact=name).exists():
             raise already_exists(f"Registered Model (name={name}) already exists.")
-        tags = _tags(args.get("tags"), ModelEdit)
+        tags = _tags(args.get("tags"))
         description = protocol.text(args.get("description"), "description", required=False)
         try:
             with transaction.atomic():  # the model and its tags, or nothing
@@ -134,11 +132,11 @@ class ModelCreate(RegistryView):
         return Response({"registered_model": model_json(model)})
 
 
-def _tags(raw, schema) -> dict[str, str]:
+def _tags(raw) -> dict[str, str]:
     """Tags as the registry will keep them, checked before anything is created."""
     tags = protocol.key_values(raw, "tags")
     if tags:
-        validate(schema, {"tags": tags}, partial=True)
+        registry.clean_tags(tags)
     return tags
 
 
@@ -300,7 +298,7 @@ class VersionCreate(RegistryView):
         model = _model(args.get("name"))
         source = protocol.text(args.get("source"), "source", max_length=1000)
         model_id = protocol.text(args.get("model_id"), "model_id", required=False, max_length=100) or None
-        tags = _tags(args.get("tags"), VersionEdit)
+        tags = _tags(args.get("tags"))
         version = compat.create_version(
             model,
             source=source,

@@ -6,6 +6,7 @@ rollback. cards: model-card sections. (Webhooks are the kernel's: mlops_site.web
 
 from registry.services.catalog import (
     can_edit_model,
+    clean_tags,
     create_model,
     delete_alias,
     move_to_stage,
@@ -34,6 +35,7 @@ __all__ = [
     "actions_for",
     "approve",
     "can_edit_model",
+    "clean_tags",
     "create_model",
     "decide",
     "delete_alias",

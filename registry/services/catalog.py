@@ -60,6 +60,11 @@ def _file_sha256(name: str) -> str:
 
 
 @transaction.atomic
+def clean_tags(tags) -> dict[str, str]:
+    """Tags as models and versions keep them, or a ValidationError: for callers that must check before creating."""
+    return schemas.validate(schemas.ModelEdit, {"tags": tags}, partial=True)["tags"]
+
+
 def create_model(*, name: str, description: str = "", actor) -> RegisteredModel:
     require(actor, "registry.add_registeredmodel", denied("registering models"))
     name = (name or "").strip()
