@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
 from django.urls import re_path
@@ -143,6 +144,10 @@ class File(ArtifactView):
         return FileResponse(handle, content_type="application/octet-stream")
 
     def put(self, request, path):
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isascii() and declared.isdigit() and int(declared) > settings.ARTIFACT_MAX_UPLOAD_BYTES:
+            # Refused before a byte is read: the limit is also counted while streaming, for bodies that lie.
+            raise invalid(f"Artifacts are limited to {settings.ARTIFACT_MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
         location = locate(path)
         if location.kind == "registry":
             raise invalid("A registry version's files are made by the site; they cannot be uploaded.")

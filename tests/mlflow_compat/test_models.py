@@ -531,3 +531,22 @@ def test_the_proxy_never_writes_into_a_run_the_site_trained(mlflow, deployed):
     response = put(mlflow, f"{run.experiment_id}/{run.pk}/artifacts/model/extra.skops", b"x")
     assert response.status_code == 400 and "the site made" in response.json()["message"]
     assert set(RunArtifact.objects.filter(run=run).values_list("path", "sha256")) == before
+
+
+def test_deeply_nested_bodies_and_an_absurd_length_are_4xx(mlflow):
+    run = new_run(mlflow)
+    deep = "[" * 20000 + "]" * 20000
+    for path in ["runs/log-batch", "registered-models/create", "logged-models", "model-versions/create"]:
+        body = '{"run_id": "' + run["info"]["run_id"] + '", "metrics": ' + deep + "}"
+        response = mlflow.generic("POST", f"{API}/{path}", body, content_type="application/json")
+        assert response.status_code == 400, (path, response.status_code)
+    root = f"{run['info']['experiment_id']}/{run['info']['run_id']}/artifacts"
+    response = mlflow.generic(
+        "PUT",
+        f"{ARTIFACTS}/{root}/big.bin",
+        b"x",
+        content_type="application/octet-stream",
+        CONTENT_LENGTH=str(10**13),
+    )
+    assert 400 <= response.status_code < 500
+    assert not RunArtifact.objects.filter(run_id=int(run["info"]["run_id"])).exists()
