@@ -267,7 +267,7 @@ def test_two_worker_hosts_share_only_the_database_and_the_bucket_and_survive_los
             Job.objects.filter(pk=job_id, attempts=2, status="running").first()
             or Job.objects.filter(pk=job_id, status__in=["succeeded", "failed"]).first()
         ),
-        240,
+        STALE + 240,
         "the job to be retried",
         [survivor],
     )
