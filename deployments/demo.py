@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from deployments import serving
 from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
+from mlops_site import lazy
+
+serving = lazy.module("deployments.serving")
 
 MODEL_NAME = "credit-default"
 TASK = "deployments.demo.send_demo_traffic"

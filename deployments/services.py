@@ -18,13 +18,15 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from deployments import guardrail, labels, schemas, serving
+from deployments import guardrail, labels, schemas
 from deployments.models import Deployment, DeploymentRevision, Environment, Prediction, RequestStat
 from experiments import services as experiment_services
-from mlops_site import audit, permissions
+from mlops_site import audit, lazy, permissions
 from mlops_site.models import AuditEvent
 from mlops_site.schemas import validate
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel
+
+serving = lazy.module("deployments.serving")
 
 logger = logging.getLogger(__name__)
 
@@ -618,9 +620,6 @@ def check_guardrails() -> dict:
 def serve(deployment: Deployment, body, **options):
     """Answer a predict request as the API does (`serving.predict`), for callers above this app, e.g. demos."""
     return serving.predict(deployment, body, **options)
-
-
-ServingError = serving.ServingError
 
 
 UNSEEN_POLICIES = tuple(value for value, _ in Deployment._meta.get_field("unseen_values").choices)

@@ -18,9 +18,11 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from experiments import training
 from experiments.models import DatasetVersion, Experiment
+from mlops_site import lazy
 from mlops_site.api.parsers import as_utc
+
+training = lazy.module("experiments.training")
 
 MAX_KEY = 250
 MAX_PARAM_VALUE = 6000

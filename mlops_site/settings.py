@@ -38,9 +38,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_q",
-    # Ours, bottom layer first (see docs/architecture.md).
+    # Ours, bottom layer first (see docs/architecture.md). mlops_site comes before django_q so that its
+    # `qcluster` command (django-q2's, with preloading and parent-death signals) is the one manage.py runs.
     "mlops_site",
+    "django_q",
     "experiments",
     "registry",
     "deployments",
@@ -137,7 +138,8 @@ Q_CLUSTER = {
     "retry": env_int("Q_RETRY", _q_timeout + 120),
     "max_attempts": JOB_MAX_ATTEMPTS,
     "recycle": env_int("Q_RECYCLE", 100),
-    "max_rss": env_int("Q_MAX_RSS_KB", 2_000_000),
+    # Unset: `manage.py qcluster` sets it to a fresh worker's size + WORKER_MAX_GROWTH_MB (see there).
+    "max_rss": env_int("Q_MAX_RSS_KB", 0) or None,
     "save_limit": 500,
     "ack_failures": True,
     "catch_up": False,
@@ -145,6 +147,12 @@ Q_CLUSTER = {
     "label": "Task queue",
     "sync": env_bool("Q_SYNC", False),
 }
+# `manage.py qcluster` imports the ML stack once before forking its workers, which then share it (see
+# mlops_site/management/commands/qcluster.py); off, each worker imports it on its first job instead.
+WORKER_PRELOAD = env_bool("WORKER_PRELOAD", True)
+# A worker that grew by more than this since it was forked (peak RSS) is replaced after its job, so a finished
+# training does not keep its data and model in memory; with the ML stack preloaded a new worker is a cheap fork.
+WORKER_MAX_GROWTH_MB = env_int("WORKER_MAX_GROWTH_MB", 128)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -154,10 +154,16 @@ def token_revoke(request, pk: int):
 @never_cache
 @require_GET
 def healthz(request):
-    """200 when the database and the job broker answer, 503 otherwise. No login needed."""
+    """200 when the database and the job broker answer, 503 otherwise. No login needed.
+
+    `?demo=1` adds what the demo still prepares (`manage.py serve` asks it, not having Django itself)."""
     checks = {"database": _check_database(), "broker": _check_broker()}
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+    body = {"status": "ok" if healthy else "unavailable", **checks}
+    if healthy and request.GET.get("demo"):
+        state = demo.progress()
+        body["demo"] = {"started": state.started, "ready": state.ready, "summary": state.summary()}
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 def _check_database() -> str:

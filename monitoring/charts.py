@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
+from mlops_site import lazy
 from mlops_site.charts import BASE_LAYOUT
 from monitoring import drift
+
+pd = lazy.module("pandas")
 
 REFERENCE, CURRENT, DRIFTED = "#2d6aa3", "#ef6c00", "#c62828"
 LABELS = {

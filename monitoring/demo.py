@@ -114,7 +114,7 @@ def _send_shifted_traffic(deployment: Deployment) -> None:
         body = {"records": [records[start]], "entity_key": f"customer-{rng.randint(500, 900)}"}
         try:
             answer = deployment_services.serve(deployment, body, request_id=f"demo-shift-{i}", served_at=at)
-        except deployment_services.ServingError:
+        except deployment_services.serving.ServingError:
             continue
         label = truth.iloc[start]
         if label == label and rng.random() < 0.6:  # outcomes arrive for most; the world changed, so some flip

@@ -54,9 +54,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
-from scipy.spatial import distance
+
+from mlops_site import lazy
+
+pd = lazy.module("pandas")
+stats = lazy.module("scipy.stats")
+distance = lazy.module("scipy.spatial.distance")
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 NUMERIC_METHODS = ("ks", "wasserstein", "psi", "jensenshannon")

@@ -23,9 +23,11 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from experiments import metrics
+from mlops_site import lazy
+
+pd = lazy.module("pandas")
 
 Status = Literal["pass", "fail", "skipped", "needs_configuration"]
 PASS: Status = "pass"

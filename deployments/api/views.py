@@ -15,13 +15,15 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from deployments import filters, schemas, services, serving
+from deployments import filters, schemas, services
 from deployments.api import serializers as s
 from deployments.models import Deployment, Prediction
-from mlops_site import context
+from mlops_site import context, lazy
 from mlops_site.api.pagination import StandardPagination
 from mlops_site.api.parsers import SafeJSONParser
 from mlops_site.api.permissions import HasModelPermission
+
+serving = lazy.module("deployments.serving")  # the ML stack, loaded by the first predict
 
 VIEW = "deployments.view_deployment"
 PATH = [

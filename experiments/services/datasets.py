@@ -13,11 +13,13 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from experiments import cleaning, tabular
 from experiments.models import Dataset, DatasetVersion
-from mlops_site import audit, jobs
+from mlops_site import audit, jobs, lazy
 from mlops_site.models import Job
 from mlops_site.permissions import require
+
+cleaning = lazy.module("experiments.cleaning")
+tabular = lazy.module("experiments.tabular")
 
 DENIED = "Your role does not allow {}. Ask an admin for the data-scientist role."
 

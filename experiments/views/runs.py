@@ -18,9 +18,10 @@ from experiments.filters import ExperimentFilter, RunFilter
 from experiments.forms import ExperimentForm, TrainingForm
 from experiments.metrics import HEADLINES, finite
 from experiments.models import DatasetVersion, Experiment, Run, RunArtifact
-from experiments.training import ALGORITHMS
-from mlops_site import ui
+from mlops_site import lazy, ui
 from mlops_site.filters import sort_key
+
+training = lazy.module("experiments.training")  # the estimator catalogue: only the training form needs it
 
 PREFERRED_PARAMS = ("algorithm",)
 DEFAULT_COLUMNS = 4
@@ -303,7 +304,8 @@ def run_new(request):
     versions = DatasetVersion.objects.only("id", "schema", "target")
     columns = {v.pk: {"columns": v.columns, "target": v.target} for v in versions}
     algorithms = {
-        name: {"tasks": list(spec.tasks), "params": list(spec.allowed_params())} for name, spec in ALGORITHMS.items()
+        name: {"tasks": list(spec.tasks), "params": list(spec.allowed_params())}
+        for name, spec in training.ALGORITHMS.items()
     }
     context = {"form": form, "version_columns": columns, "algorithms": algorithms}
     return render(request, "experiments/run_new.html", context)

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,11 +15,13 @@ from django.utils import timezone
 from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
-from mlops_site import audit, jobs, permissions
+from mlops_site import audit, jobs, lazy, permissions
 from mlops_site import schemas as validation
 from monitoring import drift, performance, schemas
 from monitoring.models import DriftReport, FeatureDrift, Monitor
 from monitoring.services import alerts, retraining
+
+pd = lazy.module("pandas")
 
 logger = logging.getLogger(__name__)
 PREDICTION = "prediction"

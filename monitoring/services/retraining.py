@@ -17,7 +17,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import pandas as pd
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +25,7 @@ from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion, Run
 from experiments.services import training as training_services
-from mlops_site import audit, jobs, permissions
+from mlops_site import audit, jobs, lazy, permissions
 from mlops_site import schemas as validation
 from mlops_site.errors import Conflict
 from mlops_site.models import Job
@@ -34,6 +33,8 @@ from monitoring import rules, schemas
 from monitoring.models import Alert, Retraining, RetrainingPolicy
 from registry import services as registry_services
 from registry.models import ModelVersion, RegisteredModel
+
+pd = lazy.module("pandas")
 
 logger = logging.getLogger(__name__)
 POLICY_FIELDS = ("enabled", "on_drift_alert", "on_performance_alert", "every_days", "data", "dataset_version")

@@ -11,7 +11,6 @@ import json
 import re
 
 import numpy as np
-import pandas as pd
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -22,11 +21,13 @@ from experiments import services as experiment_services
 from experiments.metrics import finite
 from experiments.models import Run
 from experiments.services import training as training_services
-from mlops_site import audit, events
+from mlops_site import audit, events, lazy
 from mlops_site.errors import Conflict
 from mlops_site.permissions import can, require
 from registry import cards, schemas
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
+
+pd = lazy.module("pandas")
 
 __all__ = [
     "can_edit_model",

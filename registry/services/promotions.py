@@ -11,19 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiments import services as experiment_services
-from mlops_site import audit, jobs
+from mlops_site import audit, jobs, lazy
 from mlops_site.errors import Conflict
 from mlops_site.permissions import can, require
 from registry import gate_config, gates, schemas
 from registry.models import ModelVersion, PromotionRequest, RegisteredModel, Review
 from registry.services.catalog import move_to_stage
+
+pd = lazy.module("pandas")
 
 __all__ = [
     "actions_for",

@@ -11,19 +11,21 @@ from __future__ import annotations
 import io
 import json
 
-import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from experiments import model_files
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion, Experiment, Run
+from mlops_site import lazy
 from mlops_site.permissions import require
 from registry import schemas
 from registry.models import ModelVersion, RegisteredModel
 from registry.services.catalog import SIGNATURE_PATH, create_version, denied
+
+model_files = lazy.module("experiments.model_files")
+pd = lazy.module("pandas")
 
 __all__ = ["model_files_of", "read_sample", "register_run_file", "upload_version"]
 

@@ -11,8 +11,8 @@ from django_q.models import Schedule, Task
 
 from deployments import demo as deployments_demo
 from mlops_site import demo
-from mlops_site.management.commands.serve import _DemoWatcher
 from mlops_site.models import Job
+from mlops_site.supervisor import DemoWatcher
 from monitoring import demo as monitoring_demo
 from registry import demo as registry_demo
 from tests.builders import PASSWORD, make_user
@@ -85,9 +85,10 @@ def test_a_one_off_that_is_waiting_or_running_again_keeps_the_demo_not_ready(dem
     assert demo.progress().ready
 
 
-def test_serve_prints_ready_only_when_done_and_the_command_says_it_on_a_rerun(demo_queued):
+def test_serve_prints_ready_only_when_done_and_the_command_says_it_on_a_rerun(demo_queued, client):
+    """`serve` has no Django of its own: it reads the site's `/healthz?demo=1`, here through the test client."""
     lines: list[str] = []
-    watcher = _DemoWatcher(lines.append, lambda text: text)
+    watcher = DemoWatcher(lambda: client.get("/healthz?demo=1").json()["demo"], 0.0, lines.append)
     watcher.tick()
     assert lines and lines[0].startswith("Demo data is still being prepared:") and "Demo data ready." not in lines
 
@@ -97,7 +98,7 @@ def test_serve_prints_ready_only_when_done_and_the_command_says_it_on_a_rerun(de
     watcher.next_check = 0
     watcher.tick()
 
-    assert lines[-1] == "Demo data ready."
+    assert lines[-1].startswith("Demo data ready at ") and "after the site started" in lines[-1]
     out = io.StringIO()
     call_command("demo", stdout=out)
     assert "Demo data ready." in out.getvalue().splitlines()
