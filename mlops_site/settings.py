@@ -138,7 +138,7 @@ Q_CLUSTER = {
     "retry": env_int("Q_RETRY", _q_timeout + 120),
     "max_attempts": JOB_MAX_ATTEMPTS,
     "recycle": env_int("Q_RECYCLE", 100),
-    # Unset: `manage.py qcluster` sets it to a fresh worker's size + WORKER_MAX_GROWTH_MB (see there).
+    # Unset: `manage.py qcluster` replaces a worker by its private memory instead (WORKER_MAX_PRIVATE_MB).
     "max_rss": env_int("Q_MAX_RSS_KB", 0) or None,
     "save_limit": 500,
     "ack_failures": True,
@@ -150,9 +150,9 @@ Q_CLUSTER = {
 # `manage.py qcluster` imports the ML stack once before forking its workers, which then share it (see
 # mlops_site/management/commands/qcluster.py); off, each worker imports it on its first job instead.
 WORKER_PRELOAD = env_bool("WORKER_PRELOAD", True)
-# A worker that grew by more than this since it was forked (peak RSS) is replaced after its job, so a finished
-# training does not keep its data and model in memory; with the ML stack preloaded a new worker is a cheap fork.
-WORKER_MAX_GROWTH_MB = env_int("WORKER_MAX_GROWTH_MB", 128)
+# A worker holding more memory of its own than this after a job is replaced, so a finished training does not
+# keep its data and model; with the ML stack preloaded a new worker is a cheap fork. Q_MAX_RSS_KB overrides it.
+WORKER_MAX_PRIVATE_MB = env_int("WORKER_MAX_PRIVATE_MB", 64)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
