@@ -32,7 +32,11 @@ class DeploymentsConfig(AppConfig):
             )
         )
         demo.register_step(
-            40, "deployment traffic", "deployments.demo.create_demo_traffic", waiting="deployments.demo.demo_waiting"
+            40,
+            "deployment traffic",
+            "deployments.demo.create_demo_traffic",
+            waiting="deployments.demo.demo_waiting",
+            one_off="deployments.demo.send_demo_traffic",
         )
         schedules.register("check-canary-guardrails", "deployments.tasks.check_guardrails", 1)
         # What is served must be what the registry approved: repair a missed stage move, report a deliberate one.

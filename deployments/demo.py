@@ -17,7 +17,7 @@ from django.utils import timezone
 from deployments.models import Deployment, Prediction
 from experiments import services as experiment_services
 from experiments.models import DatasetVersion
-from mlops_site import lazy
+from mlops_site import demo, lazy
 
 serving = lazy.module("deployments.serving")
 
@@ -38,8 +38,6 @@ def create_demo_traffic(context) -> None:
 
 def demo_waiting() -> str | None:
     """What the dashboard and `serve` say while the day of demo traffic is not replayed yet."""
-    from mlops_site import demo
-
     pending = demo.one_off_pending(TASK)
     if pending or (pending is None and not Prediction.objects.exists()):
         return "a day of prediction traffic once the model is deployed"
@@ -100,4 +98,5 @@ def send_demo_traffic(started: str) -> str:
                             ground_truth=int(label), ground_truth_at=at + timedelta(hours=1)
                         )
         sent[environment] = count
+    demo.run_waiting_now()  # the drift reports wait for this traffic
     return f"replayed {sent} requests"

@@ -38,6 +38,7 @@ class DemoContext:
 
 _steps: list[tuple[int, str, Callable[[DemoContext], None] | str]] = []
 _waiting: dict[str, Callable[[], str | None] | str] = {}
+_one_offs: list[str] = []
 
 
 def register_step(
@@ -46,17 +47,43 @@ def register_step(
     step: Callable[[DemoContext], None] | str,
     *,
     waiting: Callable[[], str | None] | str | None = None,
+    one_off: str | None = None,
 ) -> None:
     """Upper apps add demo steps (datasets, runs, deployments...); they run in `order`.
 
     `waiting()` returns what the step's background work has still to make (a phrase), or None once done.
     Either may be a dotted path, imported when the demo runs: the demo modules pull in pandas and
     scikit-learn, which every other process (a page, `manage.py check`) need not load at start.
+    `one_off` names the step's background task (a django-q ONCE schedule that reschedules itself while it waits),
+    for `run_waiting_now`.
     """
     if all(existing != name for _, existing, _ in _steps):
         _steps.append((order, name, step))
     if waiting is not None:
         _waiting[name] = waiting
+    if one_off is not None and one_off not in _one_offs:
+        _one_offs.append(one_off)
+
+
+def run_waiting_now() -> int:
+    """Queue the demo's waiting one-offs now rather than at their schedule: a step that just finished (the model
+    deployed, the traffic replayed) is what the next one waits for, and django-q's scheduler looks only every
+    30 s. Each schedule is taken under lock and deleted as the scheduler itself does with a ONCE schedule, so a
+    one-off never runs twice. Returns how many were queued."""
+    import ast
+
+    from django_q.models import Schedule
+    from django_q.tasks import async_task
+
+    queued, sync = 0, settings.Q_CLUSTER.get("sync", False)
+    with transaction.atomic():
+        for row in Schedule.objects.select_for_update().filter(func__in=_one_offs):
+            args = ast.literal_eval(row.args) if row.args else ()
+            args = args if isinstance(args, tuple) else (args,)
+            row.delete()
+            transaction.on_commit(lambda func=row.func, args=args: async_task(func, *args, sync=sync))
+            queued += 1
+    return queued
 
 
 def one_off_pending(func: str) -> bool | None:

@@ -59,5 +59,9 @@ class MonitoringConfig(AppConfig):
             )
         )
         demo.register_step(
-            50, "monitoring drift", "monitoring.demo.create_demo_drift", waiting="monitoring.demo.demo_waiting"
+            50,
+            "monitoring drift",
+            "monitoring.demo.create_demo_drift",
+            waiting="monitoring.demo.demo_waiting",
+            one_off="monitoring.demo.drift_and_report",
         )

@@ -36,5 +36,9 @@ class RegistryConfig(AppConfig):
             )
         )
         demo.register_step(
-            30, "model registry", "registry.demo.create_demo_registry", waiting="registry.demo.demo_waiting"
+            30,
+            "model registry",
+            "registry.demo.create_demo_registry",
+            waiting="registry.demo.demo_waiting",
+            one_off="registry.demo.finish_demo_registry",
         )

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from experiments.models import Run
+from mlops_site import demo
 from registry.models import PromotionRequest, RegisteredModel
 
 MODEL_NAME = "credit-default"
@@ -38,8 +39,6 @@ def create_demo_registry(context) -> None:
 
 def demo_waiting() -> str | None:
     """What the dashboard and `serve` say while the demo model is not registered yet."""
-    from mlops_site import demo
-
     pending = demo.one_off_pending(TASK)
     if pending or (pending is None and not RegisteredModel.objects.filter(name=MODEL_NAME).exists()):
         return f"the {MODEL_NAME} model (three versions, v1 through the gates into production) after its runs train"
@@ -118,4 +117,5 @@ def finish_demo_registry(started: str) -> str:
         actor=scientist,
     )
     pending = PromotionRequest.objects.filter(version=challenger).count()
+    demo.run_waiting_now()  # the traffic replay waits for this deployment
     return f"registered {len(versions)} versions; v1 in production; {pending} request waiting for the reviewer"

@@ -3,11 +3,13 @@ dashboard and `serve` say what is left."""
 
 import io
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule, Task
+from django_q.tasks import schedule
 
 from deployments import demo as deployments_demo
 from mlops_site import demo
@@ -109,3 +111,31 @@ def test_no_demo_no_demo_status(client, db):
     client.login(username="someone", password=PASSWORD)
     assert not demo.progress().started
     assert 'id="demo-status"' not in client.get("/").content.decode()
+
+
+CALLS: list[tuple] = []
+
+
+def record_call(*args) -> str:
+    CALLS.append(args)
+    return "done"
+
+
+def test_a_finished_step_runs_the_waiting_one_offs_now_once(monkeypatch, django_capture_on_commit_callbacks):
+    """The next step need not wait for the scheduler's next look: its schedule is taken (and deleted, as the
+    scheduler does with a ONCE schedule) and its task runs with the schedule's arguments, once."""
+    func = f"{__name__}.record_call"
+    monkeypatch.setattr(demo, "_one_offs", [func])
+    CALLS.clear()
+    schedule(
+        func, "2026-12-03T10:00:00+00:00", schedule_type=Schedule.ONCE, next_run=timezone.now() + timedelta(hours=1)
+    )
+    schedule("math.floor", 1.5, schedule_type=Schedule.ONCE, next_run=timezone.now() + timedelta(hours=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert demo.run_waiting_now() == 1
+
+    assert CALLS == [("2026-12-03T10:00:00+00:00",)]  # jobs run inline in the tests
+    assert not Schedule.objects.filter(func=func).exists()
+    assert Schedule.objects.filter(func="math.floor").exists()  # not a demo one-off: left to the scheduler
+    assert demo.run_waiting_now() == 0 and len(CALLS) == 1
