@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
-
 from mlops_site.charts import BASE_LAYOUT
+from mlops_site.figures import go
 
 PALETTE = ["#2d6aa3", "#ef6c00", "#2e7d32", "#6a1b9a", "#c62828", "#00838f"]
 DASHES = {"p50": "solid", "p95": "dash", "p99": "dot"}

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
 from experiments.metrics import lower_is_better, unit
+from mlops_site import figures
 from mlops_site.charts import BASE_LAYOUT
+from mlops_site.figures import go
 
 SMALL = {**BASE_LAYOUT, "height": 260, "margin": dict(l=55, r=15, t=45, b=55), "showlegend": False}
 COLOUR = "#2d6aa3"
@@ -276,7 +276,7 @@ def confusion_matrix(evaluation: dict | None) -> go.Figure | None:
             text=matrix,
             texttemplate="%{text:,}",
             customdata=shares,
-            colorscale="Blues",
+            colorscale=figures.colorscale("Blues"),
             colorbar=dict(title=dict(text="Rows (count)")),
             hovertemplate="True %{y}, predicted %{x}: %{z:,} rows (%{customdata:.1%} of true %{y})<extra></extra>",
         )
@@ -482,7 +482,7 @@ def sweep_metric_vs_params(trials: list[dict], metric: str, best_run: int | None
     if not varying:
         return None
     grid_rows, grid_columns = _grid(len(varying))
-    figure = make_subplots(
+    figure = figures.subplots(
         rows=grid_rows,
         cols=grid_columns,
         subplot_titles=varying,
@@ -573,7 +573,10 @@ def parallel_coordinates(rows: list[dict], params: list[str], metric: str) -> go
         go.Parcoords(
             dimensions=dimensions,
             line=dict(
-                color=scores, colorscale="Viridis", showscale=True, colorbar=dict(title=dict(text=f"{metric} (value)"))
+                color=scores,
+                colorscale=figures.colorscale("Viridis"),
+                showscale=True,
+                colorbar=dict(title=dict(text=f"{metric} (value)")),
             ),
         )
     )

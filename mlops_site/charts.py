@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-import plotly.graph_objects as go
+from mlops_site.figures import go
 
 STATUS_COLOURS = {
     "succeeded": "#2e7d32",
@@ -15,7 +15,7 @@ STATUS_COLOURS = {
 }
 
 BASE_LAYOUT = dict(
-    template="plotly_white",
+    template="plotly_white",  # expanded once per page by {% plotly_figure %}
     margin=dict(l=60, r=20, t=50, b=90),
     height=340,
     font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
-from mlops_site import lazy
+from mlops_site import figures, lazy
 from mlops_site.charts import BASE_LAYOUT
+from mlops_site.figures import go
 from monitoring import drift
 
 pd = lazy.module("pandas")
@@ -267,9 +267,7 @@ def predictions_over_time(series: dict[str, list], *, classifier: bool) -> go.Fi
 
 def service(per_version: dict[str, dict[str, list]]) -> go.Figure:
     """Requests per minute (top) and p95 latency in ms (bottom) per version and role, on one time axis."""
-    from plotly.subplots import make_subplots
-
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    figure = figures.subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
     for i, (label, s) in enumerate(per_version.items()):
         colour = PALETTE[i % len(PALETTE)]
         figure.add_scatter(

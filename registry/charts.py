@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
-
 from mlops_site.charts import BASE_LAYOUT
+from mlops_site.figures import go
 
 STAGE_COLOURS = {"production": "#2e7d32", "staging": "#ef6c00", "archived": "#9e9e9e", "none": "#2d6aa3"}
 

@@ -6,21 +6,48 @@ import json
 import math
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from plotly.io.json import to_json_plotly
 
-from mlops_site import idempotency
+from mlops_site import figures, idempotency
 
 register = template.Library()
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-@register.simple_tag
-def plotly_figure(figure, div_id: str = ""):
-    """Render a figure without its own copy of plotly.js (base.html loads ours from static)."""
-    html = figure.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=div_id or None)
-    return mark_safe(f'<div class="chart">{html}</div>')
+@register.simple_tag(takes_context=True)
+def plotly_figure(context, figure, div_id: str = ""):
+    """A chart as data: its figure as JSON beside an empty div, drawn by static/js/site.js when it scrolls into
+    view (plotly.js comes once, from static). The layout names its template ("plotly_white"); the template's
+    own JSON goes into the page once, before the first chart that uses it, not into every figure."""
+    spec = figure.to_plotly_json()
+    layout = spec.setdefault("layout", {})
+    name = layout.get("template") if isinstance(layout.get("template"), str) else None
+    shipped = context.render_context.setdefault("plotly_templates", set())
+    prefix = ""
+    if name and name not in shipped:
+        shipped.add(name)
+        prefix = _json_script(f"plotly-template-{name}", figures.template(name))
+    counter = context.render_context.get("plotly_figures", 0) + 1
+    context.render_context["plotly_figures"] = counter
+    div_id = div_id or f"chart-{counter}"
+    spec["config"] = PLOTLY_CONFIG
+    data = _json_script(f"{div_id}-figure", spec)
+    height = int(layout.get("height") or 450)  # plotly's default; the space is kept so the page does not jump
+    return mark_safe(
+        f'{prefix}<div class="chart"><div id="{escape(div_id)}" class="plotly-chart" style="min-height: {height}px" '
+        f'data-figure="{escape(div_id)}-figure"></div>{data}</div>'
+    )
+
+
+def _json_script(element_id: str, value) -> str:
+    """`<script type="application/json">` with the figure encoded by plotly's own encoder (numpy arrays, dates,
+    NaN as null); `<`, `>` and `&` escaped so no value can close the element."""
+    text = to_json_plotly(value)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="{escape(element_id)}">{text}</script>'
 
 
 @register.simple_tag(takes_context=True)

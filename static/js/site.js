@@ -17,6 +17,32 @@
     return;
   }
 
+  // Charts: each figure is JSON in the page beside an empty div (the {% plotly_figure %} tag); plotly.js draws it
+  // when the div comes within 300 px of the viewport, so a page of sixteen charts draws the two on screen first.
+  const templates = {};
+  const draw = (div) => {
+    if (div.dataset.drawn || !window.Plotly) return;
+    div.dataset.drawn = "1";
+    const figure = JSON.parse(document.getElementById(div.dataset.figure).textContent);
+    const name = figure.layout && figure.layout.template;
+    if (typeof name === "string") {
+      const source = document.getElementById(`plotly-template-${name}`);
+      if (source) figure.layout.template = templates[name] = templates[name] || JSON.parse(source.textContent);
+    }
+    window.Plotly.newPlot(div, figure.data || [], figure.layout || {}, figure.config || {});
+  };
+  const charts = document.querySelectorAll(".plotly-chart[data-figure]");
+  if (charts.length && "IntersectionObserver" in window) {
+    const observer = new IntersectionObserver((entries) => {
+      entries.forEach((entry) => {
+        if (entry.isIntersecting) { observer.unobserve(entry.target); draw(entry.target); }
+      });
+    }, { rootMargin: "300px 0px" });
+    charts.forEach((div) => observer.observe(div));
+  } else {
+    charts.forEach(draw);
+  }
+
   // Job list: refresh the table every 3 s while any listed job is queued or running.
   const table = document.getElementById("job-table");
   if (table) {

@@ -22,7 +22,7 @@ def test_create_dataset_and_upload_from_pages(client, scientist, django_capture_
     assert response["Location"] == f"/datasets/versions/{version.pk}/"
     page = client.get(response["Location"]).content.decode()
     assert ("Quality report" in page and "missing target" in page.lower()) or "missing_target" in page
-    assert "Plotly.newPlot" in page
+    assert "plotly-chart" in page and '-figure"' in page
     assert client.get(f"/datasets/{dataset.pk}/").status_code == 200
     assert client.get("/datasets/?sort=-versions").status_code == 200
 

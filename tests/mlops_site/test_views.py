@@ -179,7 +179,7 @@ def test_dashboard_shows_chart_and_activity(client, scientist, django_capture_on
         client.force_login(scientist)
         client.post("/jobs/selfcheck/")
     page = client.get("/").content.decode()
-    assert "Jobs per day" in page and "Plotly.newPlot" in page
+    assert "Jobs per day" in page and "plotly-chart" in page
     assert "job.succeeded" in page
 
 
