@@ -17,7 +17,7 @@ preload_app = True
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 120
-accesslog = "-"
+accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None  # "-": stdout; empty: none
 control_socket_disable = True  # gunicorn ≥ 23's control socket: nothing here uses it
 
 

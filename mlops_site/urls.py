@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from deployments.api import predict
 from mlops_site import views
 from mlops_site.webhooks import views as webhooks
 
 urlpatterns = [
+    # First, so the hottest route is matched at once; it hands what it does not serve itself to the DRF viewset.
+    re_path(r"^api/deployments/(?P<environment>[-a-zA-Z0-9_]+)/(?P<model>[^/]+)/predict$", predict.predict),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
