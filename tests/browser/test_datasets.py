@@ -31,7 +31,14 @@ def test_upload_profile_clean_compare(live_server, page, tmp_path):
     page.wait_for_selector("#quality table", timeout=30_000)
     quality = page.inner_text("#quality")
     assert "fail" in quality and "inconsistent" in quality.lower()
+    # Charts are drawn as they come near the viewport: the last column's, far below, not yet.
+    last = page.locator(".plotly-chart").last
+    assert page.locator(".plotly-chart").count() > 5 and last.locator("svg.main-svg").count() == 0
+    page.locator("#missing-chart").scroll_into_view_if_needed()
     page.wait_for_selector("#missing-chart svg.main-svg")
+    last.scroll_into_view_if_needed()
+    last.locator("svg.main-svg").first.wait_for()
+    assert "distribution" in last.inner_text() or "values" in last.inner_text()  # drawn with its title
     page.set_viewport_size({"width": 1280, "height": 1400})
     page.locator("#quality").scroll_into_view_if_needed()
     shot(page, "dataset-version", full_page=False)

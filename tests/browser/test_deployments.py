@@ -10,6 +10,7 @@ from experiments import services as experiment_services
 from experiments.demo_data import credit_scoring_frame
 from mlops_site import roles
 from registry import services as registry_services
+from tests.browser.charts import drawn
 from tests.browser.test_pages import log_in, shot, watch
 from tests.builders import make_user, upload
 
@@ -55,7 +56,7 @@ def test_canary_promote_and_rollback(live_server, page):
     log_in(page, live_server.url, "ada")
     page.click("nav >> text=Deployments")
     page.click("table >> text=credit-default")
-    page.wait_for_selector("#rate-chart svg.main-svg")
+    drawn(page, "#rate-chart")
     # v2 was never approved for production: a canary of it is refused, unless an admin overrides with a reason.
     page.select_option("[name=canary]", "2")
     page.fill("[name=canary_percent]", "25")

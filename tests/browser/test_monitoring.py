@@ -6,6 +6,7 @@ import pytest
 
 from experiments import services as experiment_services
 from mlops_site import roles
+from tests.browser.charts import drawn
 from tests.browser.test_pages import log_in, shot, watch
 from tests.builders import make_user, upload
 from tests.monitoring.conftest import frame
@@ -30,14 +31,14 @@ def test_compare_two_dataset_versions(live_server, page):
     page.select_option("[name=reference]", str(versions[0].pk))
     page.select_option("[name=current]", str(versions[1].pk))
     page.click("button:has-text('Compare')")
-    page.wait_for_selector("#scores-chart svg.main-svg")
-    page.wait_for_selector("#distribution-chart svg.main-svg")
+    drawn(page, "#scores-chart")
+    drawn(page, "#distribution-chart")
     first = page.locator("table tbody tr").first
     assert "annual_income" in first.inner_text() and "drifted" in first.inner_text()
     assert page.locator("h2:has-text('features drifted')").count() == 1
     shot(page, "drift-compare")
     page.click("table >> text=region")
-    page.wait_for_selector("#distribution-chart svg.main-svg")
+    drawn(page, "#distribution-chart")
     assert page.locator("h2:has-text('region')").count() == 1
     assert not problems, problems
 
@@ -97,7 +98,7 @@ def test_a_drift_rule_raises_an_alert_that_retrains_and_waits_for_review(live_se
     page.wait_for_selector("#rules table", timeout=5000)
     assert page.locator("#rules table >> text=Inputs drifted").count() == 1
     page.click("button:has-text('Run now')")  # jobs run inline in tests: report, alert, retraining, gates
-    page.wait_for_selector("#distribution-chart svg.main-svg")
+    drawn(page, "#distribution-chart")
     page.click("nav >> text=Alerts")
     row = page.locator("table tbody tr").first
     assert "Inputs drifted" in row.inner_text() and "open" in row.inner_text()

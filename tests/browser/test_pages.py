@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlops_site import roles
+from tests.browser.charts import drawn
 from tests.builders import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +45,7 @@ def test_role_visits_every_page_without_errors(live_server, page, role):
     problems = watch(page)
     log_in(page, live_server.url, f"user-{role}")
 
-    page.wait_for_selector("#jobs-per-day svg.main-svg", timeout=15_000)
+    drawn(page, "#jobs-per-day", timeout=15_000)
     assert "Jobs per day" in page.inner_text("#jobs-per-day")
 
     for label in NAV_PAGES:
@@ -69,7 +70,7 @@ def test_self_check_from_dashboard_to_finished_job(live_server, page):
     assert "Platform self-check" in page.inner_text("#job-table")
     shot(page, "jobs")
     page.goto(f"{live_server.url}/")
-    page.wait_for_selector("#jobs-per-day svg.main-svg")
+    drawn(page, "#jobs-per-day")
     shot(page, "dashboard")
     page.goto(f"{live_server.url}/audit/")
     shot(page, "audit")

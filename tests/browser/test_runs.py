@@ -9,6 +9,7 @@ from experiments import services
 from experiments.demo_data import credit_scoring_frame
 from experiments.models import Run
 from mlops_site import roles
+from tests.browser.charts import drawn
 from tests.browser.test_pages import log_in, shot, watch
 from tests.builders import make_user, upload
 
@@ -45,7 +46,7 @@ def test_train_sweep_search_compare_reproduce(live_server, page):
     page.wait_for_selector("h1 .badge-finished", timeout=60_000)
     forest = Run.objects.get()
     assert f"/runs/{forest.pk}/" in page.url
-    page.wait_for_selector(".chart svg.main-svg")
+    drawn(page, ".plotly-chart")
     assert "roc_auc" in page.inner_text("main") and "model/pipeline.skops" in page.inner_text("#artifacts")
     shot(page, "run-detail")
 
@@ -56,7 +57,7 @@ def test_train_sweep_search_compare_reproduce(live_server, page):
     assert page.locator(".field-space").is_visible()
     page.fill("[name=space]", '{"n_neighbors": [3, 9, 25], "weights": ["uniform", "distance"]}')
     page.click("#train-button")
-    page.wait_for_selector("#sweep-chart svg.main-svg", timeout=120_000)
+    drawn(page, "#sweep-chart", timeout=120_000)
     parent = Run.objects.get(parent__isnull=True, tags__sweep="grid")
     assert parent.children.count() == 6 and "Best trial for f1" in page.inner_text("#sweep")
     shot(page, "run-sweep")
@@ -78,7 +79,7 @@ def test_train_sweep_search_compare_reproduce(live_server, page):
     for box in page.locator("table.runs tbody input[type=checkbox]").all()[:3]:
         box.check()
     page.click("#compare-button")
-    page.wait_for_selector("#bars-chart svg.main-svg")
+    drawn(page, "#bars-chart")
     assert page.locator("#param-table tr.differs").count() >= 1
     shot(page, "run-compare")
 
