@@ -9,10 +9,11 @@ objects; the stat is a dict of `STAT_COLUMNS`.
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 
 from deployments.models import Prediction, RequestStat
@@ -53,7 +54,8 @@ def write(predictions: Sequence[tuple], stat: dict[str, Any]) -> None:
         RequestStat.objects.create(**stat)
 
 
-def _columns(model, names: Sequence[str]) -> str:
+@functools.cache
+def _columns(model, names: tuple[str, ...]) -> str:
     return ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in names)
 
 
@@ -62,10 +64,11 @@ def _json_positions() -> list[int]:
 
 
 def _dumped(row: tuple, positions: list[int]) -> list:
+    """The row with its JSON values as text; orjson, as json.dumps was a quarter of a 1,000-row batch's time."""
     values = list(row)
     for i in positions:
         if values[i] is not None:
-            values[i] = json.dumps(values[i])
+            values[i] = orjson.dumps(values[i]).decode()
     return values
 
 
