@@ -17,7 +17,6 @@ import io
 import time
 
 import orjson
-from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -46,17 +45,8 @@ def predict(request, environment: str, model: str):
     ):
         return viewset(request, environment=environment, model=model)
     started = time.perf_counter()
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > settings.SERVING_MAX_BODY_MB * 1024 * 1024:  # refused before the body is read and parsed
-        return _error(
-            413,
-            f"The body is {length / 1024 / 1024:.1f} MB; at most {settings.SERVING_MAX_BODY_MB} MB "
-            "per request. Send fewer rows per request.",
-            "too_large",
-        )
+    if too_large := views.body_too_large(request):
+        return _error(413, too_large, "too_large")
     token = kernel_services.authenticate_token(header[1], permission=PERMISSION)
     if token is None:
         response = _error(401, "Invalid, expired or revoked token.", "authentication_failed")

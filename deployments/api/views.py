@@ -117,6 +117,20 @@ class NotServed(exceptions.APIException):
         self.errors = {"records": rows} if rows else {}
 
 
+def body_too_large(request) -> str | None:
+    """Why a predict body is refused before it is read and parsed (its declared length), or None."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= settings.SERVING_MAX_BODY_MB * 1024 * 1024:
+        return None
+    return (
+        f"The body is {length / 1024 / 1024:.1f} MB; at most {settings.SERVING_MAX_BODY_MB} MB "
+        "per request. Send fewer rows per request."
+    )
+
+
 class PredictViewSet(viewsets.GenericViewSet):
     """Score JSON records with the deployed model. Token auth (personal or service token); role data scientist or admin."""
 
@@ -137,15 +151,8 @@ class PredictViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def predict(self, request, environment: str, model: str):
         started = time.perf_counter()
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > settings.SERVING_MAX_BODY_MB * 1024 * 1024:  # refused before the body is read and parsed
-            raise BodyTooLarge(
-                f"The body is {length / 1024 / 1024:.1f} MB; at most {settings.SERVING_MAX_BODY_MB} MB "
-                "per request. Send fewer rows per request."
-            )
+        if too_large := body_too_large(request):
+            raise BodyTooLarge(too_large)
         deployment = serving.deployments.find(environment, model)
         if deployment is None:
             raise _not_deployed(environment, model)
