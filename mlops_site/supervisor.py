@@ -98,8 +98,9 @@ def web_command(host: str, port: int, workers: int) -> list[str]:
 
 
 def stop_tree(processes: list[subprocess.Popen]) -> None:
-    """SIGTERM to the children, then SIGKILL to every descendant still there after STOP_SECONDS."""
-    tree = descendants(os.getpid())
+    """SIGTERM to the children, then SIGKILL to every descendant still there after STOP_SECONDS. Only processes
+    still below this one are signalled, so a pid the system reused meanwhile is never hit; an orphan that left
+    the tree has its parent-death signal."""
     for process in processes:
         _signal(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
@@ -108,7 +109,7 @@ def stop_tree(processes: list[subprocess.Popen]) -> None:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
-    for pid in set(tree) | set(descendants(os.getpid())):
+    for pid in descendants(os.getpid()):
         _signal(pid, signal.SIGKILL)  # stragglers: a worker whose master is gone, a job ignoring SIGTERM
     for process in processes:
         process.wait()
