@@ -7,8 +7,9 @@ draws the same JSON either way. `charts.py` modules import `go` from here; `VALI
 builds them validated, and `tests/mlops_site/test_figures.py` checks that every page's figures come out
 identical both ways.
 
-One difference matters and is handled here: validation expands a template name ("plotly_white") into the
-template itself, which is what plotly.js needs, so `template()` gives the expanded template as a dict.
+Two differences matter. Validation expands a template name ("plotly_white") into the template itself, which
+plotly.js needs: `{% plotly_figure %}` puts `template()` into the page once and site.js hands it to each chart.
+It also expands a named colorscale, whose plotly.js namesake differs: charts use `colorscale()`.
 """
 
 from __future__ import annotations

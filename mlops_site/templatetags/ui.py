@@ -25,14 +25,13 @@ def plotly_figure(context, figure, div_id: str = ""):
     spec = figure.to_plotly_json()
     layout = spec.setdefault("layout", {})
     name = layout.get("template") if isinstance(layout.get("template"), str) else None
-    shipped = context.render_context.setdefault("plotly_templates", set())
+    page = _page_state(context)
     prefix = ""
-    if name and name not in shipped:
-        shipped.add(name)
+    if name and name not in page["templates"]:
+        page["templates"].add(name)
         prefix = _json_script(f"plotly-template-{name}", figures.template(name))
-    counter = context.render_context.get("plotly_figures", 0) + 1
-    context.render_context["plotly_figures"] = counter
-    div_id = div_id or f"chart-{counter}"
+    page["charts"] += 1
+    div_id = div_id or f"chart-{page['charts']}"
     spec["config"] = PLOTLY_CONFIG
     data = _json_script(f"{div_id}-figure", spec)
     height = int(layout.get("height") or 450)  # plotly's default; the space is kept so the page does not jump
@@ -40,6 +39,14 @@ def plotly_figure(context, figure, div_id: str = ""):
         f'{prefix}<div class="chart"><div id="{escape(div_id)}" class="plotly-chart" style="min-height: {height}px" '
         f'data-figure="{escape(div_id)}-figure"></div>{data}</div>'
     )
+
+
+def _page_state(context) -> dict:
+    """What this page has shipped so far: kept on the request, so included templates share it (a template
+    shipped once, chart ids unique across the page); on the render context when there is no request."""
+    request = context.get("request")
+    holder = request.__dict__ if request is not None else context.render_context
+    return holder.setdefault("_plotly_page", {"templates": set(), "charts": 0})
 
 
 def _json_script(element_id: str, value) -> str:

@@ -23,7 +23,9 @@ FIGURE = re.compile(r'<script type="application/json" id="([^"]+)">(.*?)</script
 def _figures(client, url: str) -> dict:
     response = client.get(url)
     assert response.status_code == 200, url
-    return {name: json.loads(text) for name, text in FIGURE.findall(response.content.decode())}
+    found = FIGURE.findall(response.content.decode())
+    assert len({name for name, _ in found}) == len(found), f"{url}: two charts share an id"
+    return {name: json.loads(text) for name, text in found}
 
 
 def _as_drawn(found: dict) -> dict:
