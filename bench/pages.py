@@ -24,7 +24,6 @@ import os
 import shutil
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,10 +70,9 @@ def worker(repeat: int, profile: bool) -> None:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
+    from bench.run_pages import timed
     from deployments.models import Deployment
     from experiments.models import Dataset, Run
     from monitoring.models import Monitor
@@ -97,23 +95,10 @@ def worker(repeat: int, profile: bool) -> None:
     ]
     print(f"{'page':<48}{'median ms':>10}{'p95 ms':>9}{'queries':>9}{'KB':>7}{'charts':>8}   target {TARGET_MS} ms")
     for label, url, params in pages:
-        response = client.get(url, params)  # warm-up: imports, caches
-        assert response.status_code == 200, (url, response.status_code)
-        times = []
-        for _ in range(repeat):
-            with CaptureQueriesContext(connection) as queries:
-                began = time.perf_counter()
-                response = client.get(url, params)
-                times.append((time.perf_counter() - began) * 1000)
-        times.sort()
-        html = response.content.decode()
-        charts = html.count('class="plotly-chart"')
-        median, p95 = statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        median, p95, queries, size = timed(client, url, params, repeat)  # bench/run_pages.py's loop
+        charts = client.get(url, params).content.decode().count('class="plotly-chart"')
         verdict = "met" if median <= TARGET_MS else "MISSED"
-        print(
-            f"{label:<48}{median:>10.0f}{p95:>9.0f}{len(queries):>9}{len(response.content) / 1024:>7.0f}"
-            f"{charts:>8}   {verdict}"
-        )
+        print(f"{label:<48}{median:>10.0f}{p95:>9.0f}{queries:>9}{size / 1024:>7.0f}{charts:>8}   {verdict}")
         if profile:
             import cProfile
             import pstats
